@@ -1,0 +1,617 @@
+//! The Docker adapter: the only module that speaks bollard. It turns plan types (`ContainerSpec`,
+//! labels) into Engine API calls and Docker's answers into plan types (`Inventory`).
+
+use crate::plan::{
+    ContainerSpec, Inventory, Kind, ObservedContainer, LABEL_CONFIG_HASH, LABEL_MEMBER, LABEL_ROLE,
+};
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::errors::Error as BErr;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, ExecConfig, HostConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions,
+    ListNetworksOptions, ListVolumesOptions, LogsOptions, RemoveContainerOptions,
+    RemoveVolumeOptions, StartContainerOptions, StatsOptions, StopContainerOptions,
+    UploadToContainerOptions,
+};
+use bollard::Docker;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+/// Oldest Engine API pgha supports (Docker 20.10).
+const MIN_API: (u32, u32) = (1, 41);
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    pub address: String,
+    pub api_version: String,
+}
+
+/// What one `exec` printed and returned.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One line of a container's log.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub stderr: bool,
+    pub text: String,
+}
+
+pub fn is_not_found(e: &BErr) -> bool {
+    matches!(
+        e,
+        BErr::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn is_conflict(e: &BErr) -> bool {
+    matches!(
+        e,
+        BErr::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}
+
+/// A label filter for list calls: `key=value` pairs (all must match).
+fn label_filter(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_string(),
+        labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    )])
+}
+
+fn parse_api(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+impl Engine {
+    /// Connects to the engine named by `DOCKER_HOST` (or the local socket) and checks its API.
+    pub async fn connect() -> Result<Engine> {
+        let address = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let hint = "is the Docker engine running, and may this user use it? (set DOCKER_HOST for another engine)";
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| anyhow!("cannot reach the Docker engine at {address}: {e}; {hint}"))?
+            .with_timeout(Duration::from_secs(300));
+        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+            .await
+            .map_err(|_| {
+                anyhow!("cannot reach the Docker engine at {address}: no answer in 10 s; {hint}")
+            })?
+            .map_err(|e| anyhow!("cannot reach the Docker engine at {address}: {e}; {hint}"))?;
+        let version = docker
+            .version()
+            .await
+            .map_err(|e| anyhow!("cannot reach the Docker engine at {address}: {e}; {hint}"))?;
+        let api_version = version.api_version.unwrap_or_default();
+        if let Some(v) = parse_api(&api_version) {
+            if v < MIN_API {
+                bail!(
+                    "the Docker engine at {address} speaks API {api_version}; pgha needs 1.41 (Docker 20.10) or newer"
+                );
+            }
+        }
+        Ok(Engine {
+            docker,
+            address,
+            api_version,
+        })
+    }
+
+    /// Containers, networks and volumes carrying all the given labels.
+    pub async fn inventory(&self, labels: &[(&str, &str)]) -> Result<Inventory> {
+        let filters = label_filter(labels);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await
+            .context("list containers")?;
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters.clone()),
+            }))
+            .await
+            .context("list networks")?;
+        let volumes = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .context("list volumes")?;
+        let mut inv = Inventory {
+            containers: containers
+                .into_iter()
+                .map(|c| {
+                    let labels = c.labels.unwrap_or_default();
+                    let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                    ObservedContainer {
+                        name: c
+                            .names
+                            .and_then(|n| n.first().cloned())
+                            .unwrap_or_default()
+                            .trim_start_matches('/')
+                            .to_string(),
+                        kind: labels.get(LABEL_ROLE).and_then(|r| Kind::from_label(r)),
+                        member: labels.get(LABEL_MEMBER).cloned().unwrap_or_default(),
+                        running: state == "running",
+                        state,
+                        config_hash: labels.get(LABEL_CONFIG_HASH).cloned(),
+                    }
+                })
+                .collect(),
+            networks: networks.into_iter().filter_map(|n| n.name).collect(),
+            volumes: volumes
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v.name)
+                .collect(),
+        };
+        inv.containers.sort_by(|a, b| a.name.cmp(&b.name));
+        inv.networks.sort();
+        inv.volumes.sort();
+        Ok(inv)
+    }
+
+    /// Creates the network unless one of that name exists (Docker 20.10 allows duplicates).
+    pub async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let existing = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(HashMap::from([(
+                    "name".to_string(),
+                    vec![name.to_string()],
+                )])),
+            }))
+            .await
+            .with_context(|| format!("list networks named {name}"))?;
+        if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
+            return Ok(());
+        }
+        let mut l: HashMap<String, String> = labels.clone().into_iter().collect();
+        l.insert(LABEL_ROLE.into(), "network".into());
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".into()),
+                labels: Some(l),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("create network {name}"))?;
+        Ok(())
+    }
+
+    pub async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        let mut l: HashMap<String, String> = labels.clone().into_iter().collect();
+        l.insert(LABEL_ROLE.into(), "volume".into());
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.to_string()),
+                labels: Some(l),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("create volume {name}"))?;
+        Ok(())
+    }
+
+    /// Creates a container and puts its files in place (before its first start).
+    pub async fn create_container(&self, c: &ContainerSpec) -> Result<()> {
+        let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = c
+            .ports
+            .iter()
+            .map(|p| {
+                (
+                    format!("{}/tcp", p.container_port),
+                    Some(vec![PortBinding {
+                        host_ip: Some(p.host_ip.clone()),
+                        host_port: Some(p.host_port.to_string()),
+                    }]),
+                )
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(c.image.clone()),
+            hostname: Some(c.member.clone()),
+            cmd: Some(c.cmd.clone()),
+            user: c.user.clone(),
+            env: Some(c.env.clone()),
+            labels: Some(c.labels.clone().into_iter().collect()),
+            exposed_ports: Some(
+                c.ports
+                    .iter()
+                    .map(|p| format!("{}/tcp", p.container_port))
+                    .collect(),
+            ),
+            stop_timeout: Some(c.stop_timeout),
+            host_config: Some(HostConfig {
+                port_bindings: Some(port_bindings),
+                mounts: Some(
+                    c.volumes
+                        .iter()
+                        .map(|(v, target)| Mount {
+                            typ: Some(MountType::VOLUME),
+                            source: Some(v.clone()),
+                            target: Some(target.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                network_mode: Some(c.network.clone()),
+                init: Some(c.init),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    c.network.clone(),
+                    EndpointSettings {
+                        aliases: Some(vec![c.member.clone()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(c.name.clone()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .with_context(|| format!("create container {}", c.name))?;
+        if !c.files.is_empty() {
+            let tar = files_tar(c).with_context(|| format!("pack files for {}", c.name))?;
+            self.docker
+                .upload_to_container(
+                    &c.name,
+                    Some(UploadToContainerOptions {
+                        path: "/".into(),
+                        ..Default::default()
+                    }),
+                    bollard::body_full(tar.into()),
+                )
+                .await
+                .with_context(|| format!("copy config files into container {}", c.name))?;
+        }
+        Ok(())
+    }
+
+    pub async fn start(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(BErr::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("start container {name}")),
+        }
+    }
+
+    /// Graceful stop (SIGTERM, then SIGKILL after `timeout` seconds). A stopped container is fine.
+    pub async fn stop(&self, name: &str, timeout: i64) -> Result<()> {
+        match self
+            .docker
+            .stop_container(
+                name,
+                Some(StopContainerOptions {
+                    t: Some(timeout as i32),
+                    signal: None,
+                }),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(BErr::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("stop container {name}")),
+        }
+    }
+
+    pub async fn kill(&self, name: &str) -> Result<()> {
+        self.docker
+            .kill_container(
+                name,
+                Some(KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                }),
+            )
+            .await
+            .with_context(|| format!("kill container {name}"))
+    }
+
+    pub async fn restart(&self, name: &str, timeout: i64) -> Result<()> {
+        self.stop(name, timeout).await?;
+        self.start(name).await
+    }
+
+    /// Running state per Docker (`None` when the container does not exist).
+    pub async fn running(&self, name: &str) -> Result<Option<bool>> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(i) => Ok(Some(i.state.and_then(|s| s.running).unwrap_or(false))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspect container {name}")),
+        }
+    }
+
+    /// Removes a container (forcibly); one that is already gone is fine.
+    pub async fn remove_container(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .remove_container(
+                name,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: false,
+                    link: false,
+                }),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) || is_conflict(&e) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove container {name}")),
+        }
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove network {name}")),
+        }
+    }
+
+    pub async fn remove_volume(&self, name: &str) -> Result<()> {
+        match self
+            .docker
+            .remove_volume(name, Some(RemoveVolumeOptions { force: false }))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove volume {name}")),
+        }
+    }
+
+    /// Labels of a local image, or `None` when it is not there.
+    pub async fn image_labels(&self, image: &str) -> Result<Option<HashMap<String, String>>> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(i.config.and_then(|c| c.labels).unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspect image {image}")),
+        }
+    }
+
+    /// Imports a root filesystem tarball as `repo:tag` (`docker import`), reporting bytes sent.
+    pub async fn import_rootfs(
+        &self,
+        tarball: &Path,
+        repo: &str,
+        tag: &str,
+        changes: Vec<String>,
+        on_bytes: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<()> {
+        let file = tokio::fs::File::open(tarball)
+            .await
+            .with_context(|| format!("open {}", tarball.display()))?;
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).inspect_ok(move |b| {
+                on_bytes(b.len() as u64);
+            });
+        let opts = CreateImageOptions {
+            from_src: Some("-".into()),
+            repo: Some(repo.into()),
+            tag: Some(tag.into()),
+            changes,
+            ..Default::default()
+        };
+        let mut s =
+            self.docker
+                .create_image(Some(opts), Some(bollard::body_try_stream(stream)), None);
+        while let Some(item) = s.next().await {
+            item.with_context(|| format!("import image {repo}:{tag}"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs a command in a running container and collects its output.
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        user: Option<&str>,
+    ) -> Result<ExecOutput> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: user.map(String::from),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("exec {:?} in {container}", cmd.first()))?;
+        let mut out = ExecOutput::default();
+        match self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .with_context(|| format!("start exec in {container}"))?
+        {
+            bollard::exec::StartExecResults::Attached { mut output, .. } => {
+                while let Some(msg) = output.next().await {
+                    match msg.with_context(|| format!("read exec output in {container}"))? {
+                        bollard::container::LogOutput::StdErr { message } => {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message))
+                        }
+                        other => out
+                            .stdout
+                            .push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                    }
+                }
+            }
+            bollard::exec::StartExecResults::Detached => {}
+        }
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .with_context(|| format!("inspect exec in {container}"))?;
+        out.code = inspect.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
+
+    /// A container's log lines (`tail`: how many of the last lines; `follow`: keep streaming).
+    pub fn logs(
+        &self,
+        container: &str,
+        tail: Option<usize>,
+        since: Option<i64>,
+        follow: bool,
+    ) -> impl Stream<Item = Result<LogLine>> + use<> {
+        let name = container.to_string();
+        self.docker
+            .logs(
+                container,
+                Some(LogsOptions {
+                    follow,
+                    stdout: true,
+                    stderr: true,
+                    since: since.unwrap_or(0) as i32,
+                    tail: tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into()),
+                    ..Default::default()
+                }),
+            )
+            .map(move |item| {
+                let item = item.with_context(|| format!("read logs of {name}"))?;
+                let stderr = matches!(item, bollard::container::LogOutput::StdErr { .. });
+                Ok(LogLine {
+                    stderr,
+                    text: String::from_utf8_lossy(&item.into_bytes()).into_owned(),
+                })
+            })
+    }
+
+    /// Memory in use by a container now (bytes, page cache excluded as `docker stats` does).
+    pub async fn memory_usage(&self, container: &str) -> Result<u64> {
+        let mut s = self.docker.stats(
+            container,
+            Some(StatsOptions {
+                stream: false,
+                one_shot: false,
+            }),
+        );
+        let st = s
+            .next()
+            .await
+            .ok_or_else(|| anyhow!("no stats for {container}"))?
+            .with_context(|| format!("stats of {container}"))?;
+        let mem = st.memory_stats.unwrap_or_default();
+        let usage = mem.usage.unwrap_or(0);
+        let stats = mem.stats.unwrap_or_default();
+        let cache = stats
+            .get("inactive_file")
+            .or_else(|| stats.get("total_inactive_file"))
+            .copied()
+            .unwrap_or(0);
+        Ok(usage.saturating_sub(cache))
+    }
+}
+
+/// The tar archive `upload_to_container` wants: our own folders, then the files, with owners and
+/// modes set in the headers.
+fn files_tar(c: &ContainerSpec) -> Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dirs: Vec<String> = Vec::new();
+    for f in &c.files {
+        let rel = f.path.trim_start_matches('/');
+        // Only folders pgha owns (below /etc/pgha); never touch /etc itself.
+        let mut acc = String::new();
+        for part in rel.split('/').take(rel.split('/').count() - 1) {
+            acc = if acc.is_empty() {
+                part.to_string()
+            } else {
+                format!("{acc}/{part}")
+            };
+            if acc.starts_with("etc/pgha") && !dirs.contains(&acc) {
+                dirs.push(acc.clone());
+            }
+        }
+    }
+    let owner = c
+        .files
+        .iter()
+        .find(|f| f.secret)
+        .map(|f| (f.uid, f.gid))
+        .unwrap_or((0, 0));
+    for d in &dirs {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_uid(owner.0);
+        h.set_gid(owner.1);
+        h.set_size(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, format!("{d}/"), std::io::empty())?;
+    }
+    for f in &c.files {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(f.mode);
+        h.set_uid(f.uid);
+        h.set_gid(f.gid);
+        h.set_size(f.contents.len() as u64);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(
+            &mut h,
+            f.path.trim_start_matches('/'),
+            f.contents.as_slice(),
+        )?;
+    }
+    Ok(b.into_inner()?)
+}

@@ -1,0 +1,5 @@
+//! Adapters: one per outside library. Library types stay inside them.
+
+pub mod dcs;
+pub mod docker;
+pub mod pg;

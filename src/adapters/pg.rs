@@ -1,0 +1,101 @@
+//! The PostgreSQL adapter: the only module that speaks tokio-postgres. Short-lived connections
+//! with a connect timeout; answers come back as plain Rust values.
+
+use anyhow::{Context, Result};
+use std::time::Duration;
+use tokio_postgres::{Client, Config, NoTls};
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct PgTarget {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub dbname: String,
+}
+
+impl PgTarget {
+    /// `postgresql://user@host:port/db`, without the password.
+    pub fn url(&self) -> String {
+        format!(
+            "postgresql://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.dbname
+        )
+    }
+}
+
+pub struct Pg {
+    client: Client,
+    what: String,
+}
+
+impl Pg {
+    pub async fn connect(t: &PgTarget, timeout: Duration) -> Result<Pg> {
+        let mut cfg = Config::new();
+        cfg.host(&t.host)
+            .port(t.port)
+            .user(&t.user)
+            .password(&t.password)
+            .dbname(&t.dbname)
+            .application_name("pgha")
+            .connect_timeout(timeout);
+        let what = format!("{}:{}", t.host, t.port);
+        let (client, conn) =
+            tokio::time::timeout(timeout + Duration::from_secs(1), cfg.connect(NoTls))
+                .await
+                .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
+                .with_context(|| format!("connect to PostgreSQL at {what}"))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Pg { client, what })
+    }
+
+    pub async fn is_in_recovery(&self) -> Result<bool> {
+        let row = self
+            .client
+            .query_one("select pg_is_in_recovery()", &[])
+            .await
+            .with_context(|| format!("pg_is_in_recovery() on {}", self.what))?;
+        Ok(row.get(0))
+    }
+
+    /// Runs statements (no result rows wanted).
+    pub async fn batch(&self, sql: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .with_context(|| format!("run SQL on {}", self.what))
+    }
+
+    /// First column of the first row, as text (`NULL` → None).
+    pub async fn query_text(&self, sql: &str) -> Result<Option<String>> {
+        let row = self
+            .client
+            .query_one(sql, &[])
+            .await
+            .with_context(|| format!("query on {}", self.what))?;
+        Ok(row.get(0))
+    }
+
+    /// First column of every row, as i64.
+    pub async fn query_i64s(&self, sql: &str) -> Result<Vec<i64>> {
+        let rows = self
+            .client
+            .query(sql, &[])
+            .await
+            .with_context(|| format!("query on {}", self.what))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Inserts one row with a parameter and returns the first column of the answer.
+    pub async fn insert_returning(&self, sql: &str, value: i64) -> Result<i64> {
+        let row = self
+            .client
+            .query_one(sql, &[&value])
+            .await
+            .with_context(|| format!("insert on {}", self.what))?;
+        Ok(row.get(0))
+    }
+}

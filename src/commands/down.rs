@@ -1,0 +1,108 @@
+//! `pgha down [--volumes]`: stop and remove what `up` made, found by the cluster label. HAProxy
+//! first, then the nodes (gracefully, so the leader hands over its key cleanly), then etcd. With
+//! `--volumes` the data volumes and the cluster's secrets go too. Twice is fine.
+
+use crate::cli::DownArgs;
+use crate::context::Ctx;
+use crate::output::json;
+use crate::plan::{Kind, LABEL_CLUSTER, STOP_TIMEOUT_SECS};
+use crate::progress::Progress;
+use crate::secrets;
+use anyhow::Result;
+use futures_util::future::try_join_all;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct DownReport {
+    cluster: String,
+    containers: Vec<String>,
+    networks: Vec<String>,
+    volumes: Vec<String>,
+    secrets_removed: bool,
+}
+
+pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
+    let spec = ctx.spec()?;
+    let engine = ctx.engine().await?;
+    let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    if args.volumes && (!inv.volumes.is_empty() || secrets::load(&spec.name)?.is_some()) {
+        ctx.confirm(&format!(
+            "remove cluster {} with its data ({} volumes) and its passwords",
+            spec.name,
+            inv.volumes.len()
+        ))?;
+    }
+    let p = Progress::new();
+    for kind in [
+        Some(Kind::Haproxy),
+        Some(Kind::Node),
+        Some(Kind::Etcd),
+        None,
+    ] {
+        let group: Vec<_> = inv.containers.iter().filter(|c| c.kind == kind).collect();
+        try_join_all(group.iter().map(|c| {
+            let engine = &engine;
+            let p = &p;
+            async move {
+                if c.running {
+                    p.step(format!("stopping {}", c.name));
+                    engine.stop(&c.name, STOP_TIMEOUT_SECS).await?;
+                }
+                engine.remove_container(&c.name).await?;
+                p.note(format!("removed container {}", c.name));
+                Ok::<_, anyhow::Error>(())
+            }
+        }))
+        .await?;
+    }
+    for n in &inv.networks {
+        engine.remove_network(n).await?;
+        p.note(format!("removed network {n}"));
+    }
+    let mut removed_volumes = Vec::new();
+    let mut secrets_removed = false;
+    if args.volumes {
+        for v in &inv.volumes {
+            engine.remove_volume(v).await?;
+            removed_volumes.push(v.clone());
+        }
+        if !removed_volumes.is_empty() {
+            p.note(format!("removed {} volumes", removed_volumes.len()));
+        }
+        secrets_removed = secrets::cluster_dir(&spec.name).exists();
+        secrets::forget(&spec.name)?;
+    }
+    p.finish();
+    let report = DownReport {
+        cluster: spec.name.clone(),
+        containers: inv.containers.iter().map(|c| c.name.clone()).collect(),
+        networks: inv.networks.clone(),
+        volumes: removed_volumes,
+        secrets_removed,
+    };
+    if ctx.global.json {
+        print!("{}", json(&report));
+    } else if report.containers.is_empty()
+        && report.networks.is_empty()
+        && report.volumes.is_empty()
+    {
+        println!("cluster {}: nothing to remove", spec.name);
+    } else {
+        println!(
+            "cluster {}: removed {} containers, {} networks, {} volumes{}",
+            spec.name,
+            report.containers.len(),
+            report.networks.len(),
+            report.volumes.len(),
+            if !args.volumes && !inv.volumes.is_empty() {
+                format!(
+                    " (kept {} data volumes; --volumes removes them)",
+                    inv.volumes.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}

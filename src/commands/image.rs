@@ -1,0 +1,207 @@
+//! `pgha image build` / `pgha image name`, and the image step of `up`: build the node image with
+//! mmdebstrap when it is missing, import it through Docker, and find which images a spec uses.
+
+use crate::adapters::docker::Engine;
+use crate::cli::ImageBuildArgs;
+use crate::context::Ctx;
+use crate::image::{self, LABEL_POSTGRES_GID, LABEL_POSTGRES_UID};
+use crate::progress::Progress;
+use crate::spec::Spec;
+use anyhow::{anyhow, bail, Context, Result};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The images a cluster's containers run, and the postgres uid/gid of the node image.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub node: String,
+    pub etcd: String,
+    pub haproxy: String,
+    pub postgres_uid: u64,
+    pub postgres_gid: u64,
+    pub built: bool,
+}
+
+pub fn run_name(_ctx: &Ctx) -> Result<()> {
+    println!("{}", image::reference());
+    Ok(())
+}
+
+pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
+    let engine = ctx.engine().await?;
+    let p = Progress::new();
+    let reference = image::reference();
+    let exists = engine.image_labels(&reference).await?.is_some();
+    if exists && !args.force {
+        p.finish();
+        eprintln!("image {reference} exists; nothing to build (--force builds it again)");
+    } else {
+        build(&engine, &p).await?;
+        p.finish();
+        eprintln!("built {reference} in {:.1} s", p.elapsed().as_secs_f64());
+    }
+    if ctx.global.json {
+        print!(
+            "{}",
+            crate::output::json(
+                &serde_json::json!({"image": reference, "built": !exists || args.force})
+            )
+        );
+    } else {
+        println!("{reference}");
+    }
+    Ok(())
+}
+
+/// Resolves the spec's images; builds pgha's node image when it is missing and `build` is set.
+pub async fn resolve(
+    spec: &Spec,
+    engine: &Engine,
+    p: &Progress,
+    build_missing: bool,
+) -> Result<Images> {
+    let node = spec.images.node.clone().unwrap_or_else(image::reference);
+    let mut built = false;
+    let labels = match engine.image_labels(&node).await? {
+        Some(l) => l,
+        None if spec.images.node.is_none() && build_missing => {
+            build(engine, p).await?;
+            built = true;
+            engine
+                .image_labels(&node)
+                .await?
+                .ok_or_else(|| anyhow!("image {node} is missing right after it was built"))?
+        }
+        None if spec.images.node.is_none() => Default::default(),
+        None => bail!(
+            "image {node} (images.node in the spec) is not on this Docker engine, and pgha does not pull images; build it, or remove images.node to use pgha's own image"
+        ),
+    };
+    let id = |k: &str| labels.get(k).and_then(|v| v.parse::<u64>().ok());
+    let (uid, gid) = match (id(LABEL_POSTGRES_UID), id(LABEL_POSTGRES_GID)) {
+        (Some(u), Some(g)) => (u, g),
+        _ if labels.is_empty() => (0, 0),
+        _ => bail!(
+            "image {node} lacks the labels {LABEL_POSTGRES_UID} and {LABEL_POSTGRES_GID} (the postgres user's ids, which own the secrets file); add them to the image"
+        ),
+    };
+    for other in [&spec.images.etcd, &spec.images.haproxy]
+        .into_iter()
+        .flatten()
+    {
+        if engine.image_labels(other).await?.is_none() {
+            bail!("image {other} (from the spec's [images]) is not on this Docker engine, and pgha does not pull images");
+        }
+    }
+    Ok(Images {
+        etcd: spec.images.etcd.clone().unwrap_or_else(|| node.clone()),
+        haproxy: spec.images.haproxy.clone().unwrap_or_else(|| node.clone()),
+        node,
+        postgres_uid: uid,
+        postgres_gid: gid,
+        built,
+    })
+}
+
+/// Removes the rootfs tarball however the build ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Builds the node image: mmdebstrap → rootfs tarball → `docker import` with labels.
+pub async fn build(engine: &Engine, p: &Progress) -> Result<()> {
+    let reference = image::reference();
+    p.note(format!(
+        "building image {reference} from Debian {} packages (mmdebstrap)",
+        image::SUITE
+    ));
+    let tmp = TempFile(std::env::temp_dir().join(format!(
+        "pgha-rootfs-{}-{}.tar",
+        image::tag(),
+        std::process::id()
+    )));
+    let mut cmd = tokio::process::Command::new("mmdebstrap");
+    cmd.args(image::mmdebstrap_args()).arg(&tmp.0);
+    if let Some(m) = std::env::var_os("PGHA_DEBIAN_MIRROR").filter(|m| !m.is_empty()) {
+        cmd.arg(m);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| {
+        anyhow!(
+            "run mmdebstrap: {e}; pgha builds its node image from Debian packages with mmdebstrap: install it (apt-get install mmdebstrap), or set images.node in the spec to an existing image"
+        )
+    })?;
+    let stderr = child.stderr.take().context("mmdebstrap stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let mut tail: VecDeque<String> = VecDeque::new();
+    while let Some(line) = lines.next_line().await.context("read mmdebstrap output")? {
+        if let Some(msg) = line.strip_prefix("I: ") {
+            p.step(format!("building image: {msg}"));
+        }
+        tail.push_back(line);
+        if tail.len() > 15 {
+            tail.pop_front();
+        }
+    }
+    let status = child.wait().await.context("wait for mmdebstrap")?;
+    if !status.success() {
+        bail!(
+            "mmdebstrap failed ({status}); its last lines:\n{}",
+            Vec::from(tail).join("\n")
+        );
+    }
+    let (uid, gid) = postgres_ids(&tmp.0)?;
+    let size = std::fs::metadata(&tmp.0)?.len();
+    let sent = Arc::new(AtomicU64::new(0));
+    let (sent2, p_msg) = (sent.clone(), size as f64 / 1048576.0);
+    p.step("importing image");
+    let tag = image::tag();
+    let import = engine.import_rootfs(
+        &tmp.0,
+        image::REPO,
+        &tag,
+        image::import_changes(uid, gid),
+        move |n| {
+            sent2.fetch_add(n, Ordering::Relaxed);
+        },
+    );
+    tokio::pin!(import);
+    loop {
+        tokio::select! {
+            r = &mut import => { r?; break; }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
+                let s = sent.load(Ordering::Relaxed) as f64 / 1048576.0;
+                p.step(format!("importing image: {s:.0} of {p_msg:.0} MiB"));
+            }
+        }
+    }
+    p.note(format!("image {reference} built"));
+    Ok(())
+}
+
+/// The postgres user's uid/gid, read from the rootfs tarball's /etc/passwd.
+fn postgres_ids(tarball: &std::path::Path) -> Result<(u32, u32)> {
+    let f = std::fs::File::open(tarball).with_context(|| format!("open {}", tarball.display()))?;
+    let mut ar = tar::Archive::new(std::io::BufReader::new(f));
+    for entry in ar.entries().context("read rootfs tarball")? {
+        let mut entry = entry.context("read rootfs tarball entry")?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        if path.trim_start_matches("./") == "etc/passwd" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text)?;
+            return image::passwd_ids(&text, "postgres")
+                .ok_or_else(|| anyhow!("no postgres user in the built image's /etc/passwd"));
+        }
+    }
+    bail!("no /etc/passwd in the built rootfs")
+}

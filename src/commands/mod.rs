@@ -1,0 +1,26 @@
+//! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
+
+pub mod down;
+pub mod health;
+pub mod image;
+pub mod init;
+pub mod list;
+pub mod render;
+pub mod up;
+
+use crate::cli::{Cli, Command, ImageCommand};
+use crate::context::Ctx;
+use anyhow::Result;
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(cli.global);
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, &a),
+        Command::Render(a) => render::run(&ctx, &a),
+        Command::Image(ImageCommand::Build(a)) => image::run_build(&ctx, &a).await,
+        Command::Image(ImageCommand::Name) => image::run_name(&ctx),
+        Command::Up(a) => up::run(&ctx, &a).await,
+        Command::Down(a) => down::run(&ctx, &a).await,
+        Command::List(a) => list::run(&ctx, &a).await,
+    }
+}

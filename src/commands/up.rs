@@ -1,0 +1,203 @@
+//! `pgha up`: image, network, volumes, etcd, nodes, HAProxy; then wait until a leader runs, every
+//! replica streams and HAProxy routes writes to the leader; print the table and how to connect.
+//! On a healthy cluster it changes nothing and says so.
+
+use crate::adapters::docker::Engine;
+use crate::cli::UpArgs;
+use crate::commands::{health, image};
+use crate::context::Ctx;
+use crate::output::{json, list_report, list_table, ListReport};
+use crate::plan::{self, ContainerSpec, Desired, Kind, LABEL_CLUSTER};
+use crate::progress::Progress;
+use crate::secrets::{self, Secrets};
+use crate::spec::Spec;
+use anyhow::{bail, Result};
+use futures_util::future::try_join_all;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Serialize)]
+struct UpReport {
+    cluster: String,
+    changed: bool,
+    actions: Vec<String>,
+    image_built: bool,
+    elapsed_s: f64,
+    primary_dsn: String,
+    replica_dsn: String,
+    pgpass: String,
+    haproxy_stats: String,
+    list: ListReport,
+}
+
+/// Everything `up` needs to know about the wanted cluster.
+pub struct Prepared {
+    pub desired: Desired,
+    pub secrets: Secrets,
+    pub images: image::Images,
+}
+
+/// Images, secrets and rendered configs → the wanted Docker objects.
+pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) -> Result<Prepared> {
+    let images = image::resolve(spec, engine, p, build).await?;
+    let secrets = match secrets::load(&spec.name)? {
+        Some(s) => s,
+        None => {
+            let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+            if !inv.volumes.is_empty() {
+                bail!(
+                    "cluster {} has data volumes ({}) but its secrets file {} is missing; restore that file, or remove the data with `pgha down --volumes`",
+                    spec.name,
+                    inv.volumes.join(", "),
+                    secrets::secrets_path(&spec.name).display()
+                );
+            }
+            secrets::load_or_create(&spec.name)?.0
+        }
+    };
+    let patroni: BTreeMap<String, String> = spec
+        .nodes
+        .names
+        .iter()
+        .map(|n| Ok((n.clone(), crate::render::patroni_yml(spec, n)?)))
+        .collect::<Result<_>>()?;
+    let haproxy = crate::render::haproxy_cfg(spec)?;
+    let secrets_yml = secrets.patroni_yaml();
+    let desired = plan::desired(
+        spec,
+        &plan::Inputs {
+            node_image: &images.node,
+            etcd_image: &images.etcd,
+            haproxy_image: &images.haproxy,
+            postgres_uid: images.postgres_uid,
+            postgres_gid: images.postgres_gid,
+            patroni: &patroni,
+            haproxy: &haproxy,
+            secrets_yml: &secrets_yml,
+        },
+    );
+    Ok(Prepared {
+        desired,
+        secrets,
+        images,
+    })
+}
+
+/// Creates (when missing) and starts (when not running) one group of containers, in parallel.
+async fn bring_up(
+    engine: &Engine,
+    group: &[&ContainerSpec],
+    plan: &plan::UpPlan,
+    p: &Progress,
+) -> Result<()> {
+    try_join_all(group.iter().map(|c| async move {
+        if plan.create.contains(&c.name) {
+            engine.create_container(c).await?;
+            engine.start(&c.name).await?;
+            p.note(format!("created and started {}", c.name));
+        } else if plan.start.contains(&c.name) {
+            engine.start(&c.name).await?;
+            p.note(format!("started {}", c.name));
+        }
+        Ok::<_, anyhow::Error>(())
+    }))
+    .await?;
+    Ok(())
+}
+
+pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
+    let spec = ctx.spec()?;
+    let engine = ctx.engine().await?;
+    let p = Progress::new();
+    let timeout = Duration::from_secs(args.timeout);
+
+    let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    // Build the image only if something must be created from it.
+    let first = prepare(&spec, &engine, &p, false).await?;
+    let plan0 = plan::up_plan(&first.desired, &have);
+    let prepared = if plan0.create.is_empty() {
+        first
+    } else {
+        prepare(&spec, &engine, &p, true).await?
+    };
+    let want = &prepared.desired;
+    let plan = plan::up_plan(want, &have);
+    for d in &plan.drift {
+        p.note(format!(
+            "warning: {d} was made from a different spec or image; left as it is (run `pgha down` then `pgha up` to apply the spec)"
+        ));
+    }
+    if plan.is_noop() {
+        p.note(format!("cluster {} is up; nothing to change", spec.name));
+    }
+
+    if plan.create_network {
+        engine.ensure_network(&want.network, &want.labels).await?;
+        p.note(format!("created network {}", want.network));
+    }
+    for v in &plan.create_volumes {
+        engine.create_volume(v, &want.labels).await?;
+    }
+    let group = |k: Kind| {
+        want.containers
+            .iter()
+            .filter(|c| c.kind == k)
+            .collect::<Vec<_>>()
+    };
+
+    bring_up(&engine, &group(Kind::Etcd), &plan, &p).await?;
+    health::wait_etcd(
+        &spec.etcd_endpoints(),
+        timeout.min(Duration::from_secs(60)),
+        &p,
+    )
+    .await?;
+    bring_up(&engine, &group(Kind::Node), &plan, &p).await?;
+    bring_up(&engine, &group(Kind::Haproxy), &plan, &p).await?;
+
+    let dcs = ctx.dcs().await?;
+    let view = health::wait_healthy(&dcs, &spec.nodes.names, timeout, &p).await?;
+    health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
+    p.finish();
+
+    let host = spec.connect_host();
+    let pg_ports: Vec<u32> = (0..spec.nodes.names.len())
+        .map(|i| spec.node_pg_port(i))
+        .chain([spec.haproxy_primary_port(), spec.haproxy_replica_port()])
+        .collect();
+    let pgpass = secrets::write_pgpass(&spec.name, host, &pg_ports, &prepared.secrets)?;
+    let report = UpReport {
+        cluster: spec.name.clone(),
+        changed: !plan.is_noop(),
+        actions: plan.describe(),
+        image_built: prepared.images.built,
+        elapsed_s: p.elapsed().as_secs_f64(),
+        primary_dsn: health::primary_target(&spec, &prepared.secrets).url(),
+        replica_dsn: health::pg_target(&spec, spec.haproxy_replica_port(), &prepared.secrets).url(),
+        pgpass: pgpass.display().to_string(),
+        haproxy_stats: format!("http://{host}:{}/", spec.haproxy_stats_port()),
+        list: list_report(&view),
+    };
+    eprintln!(
+        "cluster {} is healthy ({:.1} s{})",
+        spec.name,
+        report.elapsed_s,
+        if report.changed {
+            ""
+        } else {
+            ", nothing changed"
+        }
+    );
+    if ctx.global.json {
+        print!("{}", json(&report));
+    } else {
+        print!("{}", list_table(&report.list));
+        println!();
+        println!("Writes (leader):   psql \"{}\"", report.primary_dsn);
+        println!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
+        println!("Password file:     export PGPASSFILE={}", report.pgpass);
+        println!("HAProxy stats:     {}", report.haproxy_stats);
+    }
+    Ok(())
+}

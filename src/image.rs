@@ -1,0 +1,124 @@
+//! The node image: one image holding PostgreSQL 17, Patroni, etcd, HAProxy and curl from Debian
+//! trixie packages. Its recipe (packages, hooks, suite) is fixed here; its tag is derived from the
+//! recipe, so an unchanged recipe is never rebuilt. Built with mmdebstrap into a rootfs tarball,
+//! then imported through the Docker adapter (`docker import`).
+
+use sha2::{Digest, Sha256};
+
+pub const REPO: &str = "pgha-node";
+pub const SUITE: &str = "trixie";
+
+/// Labels recording what the image is and who owns the PostgreSQL files in it.
+pub const LABEL_IMAGE: &str = "io.pgha.image";
+pub const LABEL_POSTGRES_UID: &str = "io.pgha.postgres-uid";
+pub const LABEL_POSTGRES_GID: &str = "io.pgha.postgres-gid";
+
+pub const PACKAGES: &[&str] = &[
+    "ca-certificates",
+    "curl",
+    "etcd-client",
+    "etcd-server",
+    "haproxy",
+    "iproute2",
+    "patroni",
+    "postgresql-17",
+    "procps",
+];
+
+/// dpkg path filters: no manuals, docs or translations in the image (copyright files stay).
+pub const DPKG_OPTIONS: &[&str] = &[
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+];
+
+/// Run by mmdebstrap on the finished root (`$1`): drop Debian's default cluster, and make the
+/// folders pgha's containers write to, owned by their users (a new named volume copies them).
+pub const CUSTOMIZE_HOOK: &str = concat!(
+    "rm -rf \"$1\"/var/lib/postgresql/17 \"$1\"/etc/postgresql/17 && ",
+    "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/run/postgresql \"$1\"/etc/pgha && ",
+    "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data /run/postgresql && ",
+    "chmod 0700 \"$1\"/var/lib/postgresql/data && ",
+    "rm -rf \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*"
+);
+
+/// Dockerfile-style changes applied at import.
+pub fn import_changes(uid: u32, gid: u32) -> Vec<String> {
+    vec![
+        "ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        "ENV LANG=C.UTF-8".into(),
+        "WORKDIR /".into(),
+        format!("LABEL {LABEL_IMAGE}=node"),
+        format!("LABEL {LABEL_POSTGRES_UID}={uid}"),
+        format!("LABEL {LABEL_POSTGRES_GID}={gid}"),
+    ]
+}
+
+/// The mmdebstrap arguments (before the output path and optional mirror).
+pub fn mmdebstrap_args() -> Vec<String> {
+    let mut a = vec![
+        "--variant=apt".to_string(),
+        "--mode=auto".into(),
+        format!("--include={}", PACKAGES.join(",")),
+    ];
+    for o in DPKG_OPTIONS {
+        a.push(format!("--dpkgopt={o}"));
+    }
+    a.push(format!("--customize-hook={CUSTOMIZE_HOOK}"));
+    a.push(SUITE.into());
+    a
+}
+
+/// The tag: a hash of the whole recipe.
+pub fn tag() -> String {
+    let mut h = Sha256::new();
+    for a in mmdebstrap_args() {
+        h.update(a.as_bytes());
+        h.update([0]);
+    }
+    for c in import_changes(0, 0) {
+        h.update(c.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..6])
+}
+
+pub fn reference() -> String {
+    format!("{REPO}:{}", tag())
+}
+
+/// uid and gid of `user` in an /etc/passwd text.
+pub fn passwd_ids(passwd: &str, user: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == user).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_is_stable_and_derived_from_the_recipe() {
+        assert_eq!(tag(), tag());
+        assert_eq!(tag().len(), 12);
+        assert!(reference().starts_with("pgha-node:"));
+    }
+
+    #[test]
+    fn recipe_has_every_component() {
+        for p in ["postgresql-17", "patroni", "etcd-server", "haproxy", "curl"] {
+            assert!(PACKAGES.contains(&p), "{p}");
+        }
+        assert!(mmdebstrap_args().last().unwrap() == SUITE);
+    }
+
+    #[test]
+    fn passwd_ids_finds_the_user() {
+        let p = "root:x:0:0:root:/root:/bin/bash\npostgres:x:102:104:PostgreSQL:/var/lib/postgresql:/bin/bash\n";
+        assert_eq!(passwd_ids(p, "postgres"), Some((102, 104)));
+        assert_eq!(passwd_ids(p, "nobody"), None);
+    }
+}

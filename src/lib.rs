@@ -1,0 +1,21 @@
+//! pgha: a highly available PostgreSQL cluster (Patroni + etcd + HAProxy) on Docker, and the
+//! patronictl-style commands to run it.
+//!
+//! Pure core: `spec`, `render`, `state`, `plan`, `output`, `image` (recipe).
+//! Adapters (one library each): `adapters::docker`, `adapters::dcs`, `adapters::pg`.
+//! Commands: `commands::*`, one file per subcommand.
+
+pub mod adapters;
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod error;
+pub mod image;
+pub mod output;
+pub mod plan;
+pub mod progress;
+pub mod render;
+pub mod secrets;
+pub mod spec;
+pub mod state;
+pub mod wait;

@@ -1,0 +1,188 @@
+//! Output formatting: the member table (`list`) and other tables, human and JSON. Pure: returns
+//! strings; commands print them on stdout.
+
+use crate::state::{ClusterView, Lag};
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+/// One row of `pgha list`, as patronictl computes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberRow {
+    pub member: String,
+    pub host: String,
+    pub role: String,
+    pub state: String,
+    pub timeline: Option<u64>,
+    /// Lag in MB (rounded half to even); `None` for the leader or when unknown.
+    pub lag_mb: Option<u64>,
+    /// Lag in bytes behind the leader's last reported position.
+    pub lag_bytes: Option<u64>,
+    pub lag_unknown: bool,
+    pub pending_restart: bool,
+    pub paused: bool,
+}
+
+/// The whole `pgha list` answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListReport {
+    pub cluster: String,
+    pub system_id: String,
+    pub leader: Option<String>,
+    pub maintenance_mode: bool,
+    pub members: Vec<MemberRow>,
+    pub scheduled_switchover: Option<ScheduledSwitchover>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduledSwitchover {
+    pub at: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+pub fn list_report(view: &ClusterView) -> ListReport {
+    let hosts: Vec<Option<(String, u16)>> = view.members.iter().map(|m| m.host_port()).collect();
+    let names: Vec<&String> = hosts.iter().flatten().map(|(h, _)| h).collect();
+    let unique = {
+        let mut s = names.clone();
+        s.sort();
+        s.dedup();
+        s.len() == names.len()
+    };
+    let with_port = !unique || hosts.iter().flatten().any(|(_, p)| *p != 5432);
+    let members = view
+        .members
+        .iter()
+        .zip(&hosts)
+        .map(|(m, hp)| {
+            let lag = view.lag_bytes(m);
+            MemberRow {
+                member: m.name.clone(),
+                host: match hp {
+                    Some((h, p)) if with_port => format!("{h}:{p}"),
+                    Some((h, _)) => h.clone(),
+                    None => String::new(),
+                },
+                role: view.role_of(m).label().to_string(),
+                state: view.state_of(m),
+                timeline: m.data.timeline,
+                lag_mb: lag.mb(),
+                lag_bytes: match lag {
+                    Lag::Bytes(b) => Some(b),
+                    _ => None,
+                },
+                lag_unknown: lag == Lag::Unknown,
+                pending_restart: m.data.pending_restart == Some(true),
+                paused: m.data.pause == Some(true),
+            }
+        })
+        .collect();
+    let scheduled_switchover = view
+        .failover
+        .scheduled_at
+        .as_ref()
+        .map(|at| ScheduledSwitchover {
+            at: at.clone(),
+            from: view.failover.leader.clone(),
+            to: view.failover.member.clone(),
+        });
+    ListReport {
+        cluster: view.scope.clone(),
+        system_id: view.system_id(),
+        leader: view.leader.clone(),
+        maintenance_mode: view.paused(),
+        members,
+        scheduled_switchover,
+    }
+}
+
+/// A table in pgha's style: ASCII borders, header separated, content not wrapped.
+pub fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    t
+}
+
+/// Puts `title` into the table's top border, as patronictl does (`+ Cluster: x (id) ---+`).
+pub fn titled(table: &Table, title: &str) -> String {
+    let text = table.to_string();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let label = format!(" {title} ");
+    if let Some(top) = lines.first_mut() {
+        if top.len() > label.len() + 2 {
+            let mut s = String::from("+");
+            s.push_str(&label);
+            s.push_str(&top[1 + label.len()..]);
+            *top = s;
+        } else {
+            lines.insert(0, title.to_string());
+        }
+    }
+    lines.join("\n")
+}
+
+pub fn list_table(r: &ListReport) -> String {
+    let pending = r.members.iter().any(|m| m.pending_restart);
+    let mut header = vec!["Member", "Host", "Role", "State", "TL", "Lag in MB"];
+    if pending {
+        header.push("Pending restart");
+    }
+    let mut t = new_table(&header);
+    for m in &r.members {
+        let lag = match (m.lag_mb, m.lag_unknown) {
+            (_, true) => "unknown".to_string(),
+            (Some(mb), _) => mb.to_string(),
+            (None, _) => String::new(),
+        };
+        let mut row = vec![
+            m.member.clone(),
+            m.host.clone(),
+            m.role.clone(),
+            m.state.clone(),
+            m.timeline.map(|t| t.to_string()).unwrap_or_default(),
+            lag,
+        ];
+        if pending {
+            row.push(if m.pending_restart {
+                "*".into()
+            } else {
+                String::new()
+            });
+        }
+        t.add_row(row);
+    }
+    for col in [4, 5] {
+        if let Some(c) = t.column_mut(col) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = titled(&t, &format!("Cluster: {} ({})", r.cluster, r.system_id));
+    out.push('\n');
+    if r.maintenance_mode {
+        out.push_str(" Maintenance mode: on\n");
+    }
+    if let Some(s) = &r.scheduled_switchover {
+        out.push_str(&format!(" Switchover scheduled at: {}\n", s.at));
+        if let Some(f) = &s.from {
+            out.push_str(&format!("                    from: {f}\n"));
+        }
+        if let Some(t) = &s.to {
+            out.push_str(&format!("                      to: {t}\n"));
+        }
+    }
+    out
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn json<T: Serialize>(value: &T) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
+
+/// Seconds with one decimal, for reports.
+pub fn secs(d: std::time::Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}

@@ -1,0 +1,209 @@
+//! Rendering: spec → per-node Patroni YAML and the HAProxy config, from the minijinja templates in
+//! `templates/` (embedded at build time). Pure, except `write_all` at the bottom.
+
+use crate::spec::Spec;
+use anyhow::{Context, Result};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const PATRONI_TEMPLATE: &str = include_str!("../templates/patroni.yml.j2");
+const HAPROXY_TEMPLATE: &str = include_str!("../templates/haproxy.cfg.j2");
+
+/// PostgreSQL parameters every pgha cluster starts with; `patroni.parameters` in the spec wins.
+const BASE_PARAMETERS: &[(&str, &str)] = &[
+    ("hot_standby", "on"),
+    ("max_connections", "100"),
+    ("max_replication_slots", "10"),
+    ("max_wal_senders", "10"),
+    ("password_encryption", "scram-sha-256"),
+    ("wal_keep_size", "128MB"),
+    ("wal_level", "replica"),
+    ("wal_log_hints", "on"),
+];
+
+/// One rendered file, with its path relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub path: String,
+    pub contents: String,
+}
+
+#[derive(Serialize)]
+struct PatroniCtx<'a> {
+    scope: &'a str,
+    member: &'a str,
+    etcd_hosts: Vec<String>,
+    ttl: u32,
+    loop_wait: u32,
+    retry_timeout: u32,
+    maximum_lag_on_failover: u64,
+    synchronous_mode: bool,
+    synchronous_mode_strict: bool,
+    parameters: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct HaproxyCtx<'a> {
+    scope: &'a str,
+    nodes: &'a [String],
+}
+
+fn env() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Values are validated names and numbers; YAML strings are quoted with `tojson` where needed.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()?,
+    );
+    env.add_template("patroni.yml.j2", PATRONI_TEMPLATE)
+        .context("load template patroni.yml.j2")?;
+    env.add_template("haproxy.cfg.j2", HAPROXY_TEMPLATE)
+        .context("load template haproxy.cfg.j2")?;
+    Ok(env)
+}
+
+fn parameters(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
+    let mut out: BTreeMap<String, serde_json::Value> = BASE_PARAMETERS
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    for (k, v) in &spec.patroni.parameters {
+        let json = match v {
+            toml::Value::String(s) => serde_json::Value::String(s.clone()),
+            toml::Value::Integer(i) => serde_json::Value::from(*i),
+            toml::Value::Float(f) => serde_json::Value::from(*f),
+            toml::Value::Boolean(b) => {
+                serde_json::Value::String(if *b { "on" } else { "off" }.into())
+            }
+            other => serde_json::Value::String(other.to_string()),
+        };
+        out.insert(k.clone(), json);
+    }
+    out
+}
+
+/// The Patroni config of one member.
+pub fn patroni_yml(spec: &Spec, member: &str) -> Result<String> {
+    let ctx = PatroniCtx {
+        scope: &spec.name,
+        member,
+        etcd_hosts: spec.etcd_names(),
+        ttl: spec.patroni.ttl,
+        loop_wait: spec.patroni.loop_wait,
+        retry_timeout: spec.patroni.retry_timeout,
+        maximum_lag_on_failover: spec.patroni.maximum_lag_on_failover,
+        synchronous_mode: spec.patroni.synchronous_mode,
+        synchronous_mode_strict: spec.patroni.synchronous_mode_strict,
+        parameters: parameters(spec),
+    };
+    env()?
+        .get_template("patroni.yml.j2")?
+        .render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
+        .with_context(|| format!("render patroni.yml for {member}"))
+}
+
+pub fn haproxy_cfg(spec: &Spec) -> Result<String> {
+    let ctx = HaproxyCtx {
+        scope: &spec.name,
+        nodes: &spec.nodes.names,
+    };
+    env()?
+        .get_template("haproxy.cfg.j2")?
+        .render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
+        .context("render haproxy.cfg")
+}
+
+/// Every file of a cluster: `patroni/<member>.yml` per node and `haproxy/haproxy.cfg`.
+pub fn render_all(spec: &Spec) -> Result<Vec<RenderedFile>> {
+    let mut out = Vec::new();
+    for n in &spec.nodes.names {
+        out.push(RenderedFile {
+            path: format!("patroni/{n}.yml"),
+            contents: patroni_yml(spec, n)?,
+        });
+    }
+    out.push(RenderedFile {
+        path: "haproxy/haproxy.cfg".into(),
+        contents: haproxy_cfg(spec)?,
+    });
+    Ok(out)
+}
+
+/// Writes rendered files under `dir`, creating folders as needed.
+pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<()> {
+    for f in files {
+        let path = dir.join(&f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create folder {}", parent.display()))?;
+        }
+        std::fs::write(&path, &f.contents).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_folders_are_the_rendering_of_the_default_spec() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for f in render_all(&Spec::default()).unwrap() {
+            let on_disk = std::fs::read_to_string(root.join(&f.path))
+                .unwrap_or_else(|e| panic!("read {}: {e} (run `pgha render`)", f.path));
+            assert!(
+                on_disk == f.contents,
+                "{} differs from the rendering of the default spec; run `cargo run -- render` and commit",
+                f.path
+            );
+        }
+    }
+
+    #[test]
+    fn rendered_patroni_yaml_parses_and_has_per_node_fields() {
+        let spec = Spec::default();
+        let yml = patroni_yml(&spec, "pg2").unwrap();
+        let v: serde_json::Value = serde_saphyr::from_str(&yml).unwrap();
+        assert_eq!(v["name"], "pg2");
+        assert_eq!(v["scope"], "pgha");
+        assert_eq!(v["restapi"]["connect_address"], "pg2:8008");
+        assert_eq!(v["postgresql"]["connect_address"], "pg2:5432");
+        assert_eq!(v["bootstrap"]["dcs"]["synchronous_mode"], true);
+        assert_eq!(v["bootstrap"]["dcs"]["postgresql"]["use_pg_rewind"], true);
+        assert_eq!(v["watchdog"]["mode"], "off");
+        let hosts = v["etcd3"]["hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 3);
+        assert!(!yml.contains("password:"), "no secret in rendered files");
+    }
+
+    #[test]
+    fn spec_parameters_override_the_base_ones() {
+        let spec = Spec::parse(
+            "[patroni.parameters]\nmax_connections = 200\nwork_mem = \"8MB\"",
+            "t",
+        )
+        .unwrap();
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&patroni_yml(&spec, "pg1").unwrap()).unwrap();
+        let p = &v["bootstrap"]["dcs"]["postgresql"]["parameters"];
+        assert_eq!(p["max_connections"], 200);
+        assert_eq!(p["work_mem"], "8MB");
+        assert_eq!(p["wal_level"], "replica");
+    }
+
+    #[test]
+    fn haproxy_lists_every_node_in_both_backends() {
+        let spec = Spec::parse("[nodes]\nnames = [\"a\", \"b\"]", "t").unwrap();
+        let cfg = haproxy_cfg(&spec).unwrap();
+        assert_eq!(cfg.matches("server a a:5432").count(), 2);
+        assert_eq!(cfg.matches("server b b:5432").count(), 2);
+        assert!(cfg.contains("uri /primary") && cfg.contains("uri /replica"));
+        assert!(cfg.contains("on-marked-down shutdown-sessions"));
+    }
+}

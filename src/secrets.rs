@@ -1,0 +1,181 @@
+//! Secrets: the PostgreSQL and Patroni REST passwords of a cluster, generated on first use and kept
+//! on the host in `<state dir>/<cluster>/secrets.toml` (mode 0600, folder 0700). They reach the
+//! containers only as Patroni's `90-secrets.yml`, never in rendered files or on command lines.
+
+use anyhow::{bail, Context, Result};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const SUPERUSER: &str = "postgres";
+pub const REPLICATION_USER: &str = "replicator";
+pub const REWIND_USER: &str = "rewind_user";
+pub const REST_USER: &str = "pgha";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    pub superuser_password: String,
+    pub replication_password: String,
+    pub rewind_password: String,
+    pub restapi_password: String,
+}
+
+/// Where pgha keeps per-cluster state: `$PGHA_HOME`, else `$XDG_STATE_HOME/pgha`, else
+/// `~/.local/state/pgha`.
+pub fn state_root() -> PathBuf {
+    if let Some(h) = std::env::var_os("PGHA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("pgha");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    PathBuf::from(home).join(".local/state/pgha")
+}
+
+pub fn cluster_dir(cluster: &str) -> PathBuf {
+    state_root().join(cluster)
+}
+
+pub fn secrets_path(cluster: &str) -> PathBuf {
+    cluster_dir(cluster).join("secrets.toml")
+}
+
+pub fn pgpass_path(cluster: &str) -> PathBuf {
+    cluster_dir(cluster).join("pgpass")
+}
+
+fn password() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
+}
+
+impl Secrets {
+    pub fn generate() -> Secrets {
+        Secrets {
+            superuser_password: password(),
+            replication_password: password(),
+            rewind_password: password(),
+            restapi_password: password(),
+        }
+    }
+
+    /// Patroni's secrets file: merged over `00-patroni.yml` by Patroni.
+    pub fn patroni_yaml(&self) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        format!(
+            "# Written by pgha: passwords of this cluster. Patroni merges it over 00-patroni.yml.\n\
+             postgresql:\n  authentication:\n\
+             \x20   superuser:\n      username: {SUPERUSER}\n      password: {}\n\
+             \x20   replication:\n      username: {REPLICATION_USER}\n      password: {}\n\
+             \x20   rewind:\n      username: {REWIND_USER}\n      password: {}\n\
+             restapi:\n  authentication:\n    username: {REST_USER}\n    password: {}\n",
+            q(&self.superuser_password),
+            q(&self.replication_password),
+            q(&self.rewind_password),
+            q(&self.restapi_password),
+        )
+    }
+}
+
+/// The cluster's secrets, if they were made before.
+pub fn load(cluster: &str) -> Result<Option<Secrets>> {
+    let path = secrets_path(cluster);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+    };
+    let mode = fs::metadata(&path)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("make {} private (mode 0600)", path.display()))?;
+    }
+    let s: Secrets = toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+    Ok(Some(s))
+}
+
+/// Loads the secrets, or generates and stores them (mode 0600) when there are none.
+pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
+    if let Some(s) = load(cluster)? {
+        return Ok((s, false));
+    }
+    let s = Secrets::generate();
+    let text = format!(
+        "# pgha secrets of cluster {cluster}: keep this file private.\n{}",
+        toml::to_string(&s).context("serialize secrets")?
+    );
+    write_private(&secrets_path(cluster), &text)?;
+    Ok((s, true))
+}
+
+/// Writes a libpq password file for the cluster's published ports, so that
+/// `PGPASSFILE=<it> psql ...` connects without a password on the command line.
+pub fn write_pgpass(cluster: &str, host: &str, ports: &[u32], s: &Secrets) -> Result<PathBuf> {
+    let mut text = String::new();
+    for p in ports {
+        text.push_str(&format!(
+            "{host}:{p}:*:{SUPERUSER}:{}\n",
+            s.superuser_password
+        ));
+    }
+    let path = pgpass_path(cluster);
+    write_private(&path, &text)?;
+    Ok(path)
+}
+
+/// Removes the cluster's state folder (after its data is gone).
+pub fn forget(cluster: &str) -> Result<()> {
+    let dir = cluster_dir(cluster);
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("remove {}", dir.display())),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().context("secrets path has no folder")?;
+    fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("make {} private", dir.display()))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("create {}", tmp.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("write {}", tmp.display()))?;
+    f.sync_all().ok();
+    fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))?;
+    if fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+        bail!("{} is readable by others", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_are_long_distinct_and_yaml_safe() {
+        let a = Secrets::generate();
+        let b = Secrets::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.superuser_password.len(), 32);
+        assert_ne!(a.superuser_password, a.replication_password);
+        let v: serde_json::Value = serde_saphyr::from_str(&a.patroni_yaml()).unwrap();
+        assert_eq!(
+            v["postgresql"]["authentication"]["superuser"]["password"],
+            a.superuser_password.as_str()
+        );
+        assert_eq!(v["restapi"]["authentication"]["username"], REST_USER);
+    }
+}

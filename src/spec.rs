@@ -1,0 +1,395 @@
+//! The cluster spec: what the user asks for (`pgha.toml`, or the embedded default), parsed and
+//! validated before anything touches Docker. Pure: no I/O beyond the caller handing us text.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The default spec, written out by `pgha init`; parsing it gives `Spec::default()`.
+pub const DEFAULT_SPEC_TOML: &str = include_str!("../templates/pgha.toml");
+
+/// Published ports of one cluster, before `port_base` is added.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ports {
+    /// Host port of the first node's PostgreSQL; node i gets `postgres + i`.
+    pub postgres: u32,
+    /// Host port of the first node's Patroni REST API; node i gets `patroni_api + i`.
+    pub patroni_api: u32,
+    /// Host port of the first etcd member's client API; member i gets `etcd_client + i`.
+    pub etcd_client: u32,
+    pub haproxy_primary: u32,
+    pub haproxy_replica: u32,
+    pub haproxy_stats: u32,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            postgres: 5431,
+            patroni_api: 54331,
+            etcd_client: 54341,
+            haproxy_primary: 54320,
+            haproxy_replica: 54321,
+            haproxy_stats: 54322,
+        }
+    }
+}
+
+/// Patroni's dynamic configuration at bootstrap.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatroniSpec {
+    pub ttl: u32,
+    pub loop_wait: u32,
+    pub retry_timeout: u32,
+    pub maximum_lag_on_failover: u64,
+    pub synchronous_mode: bool,
+    pub synchronous_mode_strict: bool,
+    /// PostgreSQL parameters put into `bootstrap.dcs.postgresql.parameters`.
+    pub parameters: BTreeMap<String, toml::Value>,
+}
+
+impl Default for PatroniSpec {
+    fn default() -> Self {
+        PatroniSpec {
+            ttl: 20,
+            loop_wait: 1,
+            retry_timeout: 5,
+            maximum_lag_on_failover: 1_048_576,
+            synchronous_mode: true,
+            synchronous_mode_strict: false,
+            parameters: BTreeMap::new(),
+        }
+    }
+}
+
+/// Images per role; `None` means pgha's own node image (built when missing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Images {
+    pub node: Option<String>,
+    pub etcd: Option<String>,
+    pub haproxy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Nodes {
+    pub names: Vec<String>,
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes {
+            names: vec!["pg1".into(), "pg2".into(), "pg3".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Etcd {
+    pub members: u32,
+}
+
+impl Default for Etcd {
+    fn default() -> Self {
+        Etcd { members: 3 }
+    }
+}
+
+/// A validated cluster spec.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Spec {
+    /// Cluster name: prefix of every Docker object and Patroni's scope.
+    pub name: String,
+    /// Added to every published port, so clusters can live side by side.
+    pub port_base: u32,
+    /// Host address published ports bind to.
+    pub bind: String,
+    pub nodes: Nodes,
+    pub etcd: Etcd,
+    pub ports: Ports,
+    pub patroni: PatroniSpec,
+    pub images: Images,
+    /// Extra labels put on every Docker object of the cluster.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            name: "pgha".into(),
+            port_base: 0,
+            bind: "127.0.0.1".into(),
+            nodes: Nodes::default(),
+            etcd: Etcd::default(),
+            ports: Ports::default(),
+            patroni: PatroniSpec::default(),
+            images: Images::default(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// Every problem found in a spec, one line each. Bad input: exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub source: String,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", self.source, p))
+            .collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// One published port: what it is for, and its host port after `port_base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    pub what: String,
+    pub port: u32,
+}
+
+impl Spec {
+    /// Parses and validates TOML text; `source` names it in messages (e.g. `pgha.toml`).
+    pub fn parse(text: &str, source: &str) -> Result<Spec, SpecError> {
+        let spec: Spec = toml::from_str(text).map_err(|e| SpecError {
+            source: source.to_string(),
+            problems: vec![toml_problem(text, &e)],
+        })?;
+        spec.validate(source)?;
+        Ok(spec)
+    }
+
+    pub fn etcd_names(&self) -> Vec<String> {
+        (1..=self.etcd.members)
+            .map(|i| format!("etcd{i}"))
+            .collect()
+    }
+
+    /// Host port of node `i` (0-based) PostgreSQL.
+    pub fn node_pg_port(&self, i: usize) -> u32 {
+        self.ports.postgres + self.port_base + i as u32
+    }
+
+    pub fn node_api_port(&self, i: usize) -> u32 {
+        self.ports.patroni_api + self.port_base + i as u32
+    }
+
+    pub fn etcd_client_port(&self, i: usize) -> u32 {
+        self.ports.etcd_client + self.port_base + i as u32
+    }
+
+    pub fn haproxy_primary_port(&self) -> u32 {
+        self.ports.haproxy_primary + self.port_base
+    }
+
+    pub fn haproxy_replica_port(&self) -> u32 {
+        self.ports.haproxy_replica + self.port_base
+    }
+
+    pub fn haproxy_stats_port(&self) -> u32 {
+        self.ports.haproxy_stats + self.port_base
+    }
+
+    /// Host endpoints of etcd's client API, as pgha reaches them.
+    pub fn etcd_endpoints(&self) -> Vec<String> {
+        (0..self.etcd.members as usize)
+            .map(|i| format!("{}:{}", self.connect_host(), self.etcd_client_port(i)))
+            .collect()
+    }
+
+    /// The address pgha uses to reach published ports: the bind address, or loopback for 0.0.0.0.
+    pub fn connect_host(&self) -> &str {
+        match self.bind.as_str() {
+            "0.0.0.0" => "127.0.0.1",
+            "::" => "::1",
+            other => other,
+        }
+    }
+
+    pub fn node_index(&self, member: &str) -> Option<usize> {
+        self.nodes.names.iter().position(|n| n == member)
+    }
+
+    /// Every published port with what it serves, in a stable order.
+    pub fn published_ports(&self) -> Vec<PublishedPort> {
+        let mut out = Vec::new();
+        let mut push = |what: String, port: u32| out.push(PublishedPort { what, port });
+        for (i, n) in self.nodes.names.iter().enumerate() {
+            push(format!("{n} postgres"), self.node_pg_port(i));
+            push(format!("{n} patroni_api"), self.node_api_port(i));
+        }
+        for (i, e) in self.etcd_names().iter().enumerate() {
+            push(format!("{e} etcd_client"), self.etcd_client_port(i));
+        }
+        push("haproxy_primary".into(), self.haproxy_primary_port());
+        push("haproxy_replica".into(), self.haproxy_replica_port());
+        push("haproxy_stats".into(), self.haproxy_stats_port());
+        out
+    }
+
+    /// All problems with this spec, or Ok.
+    pub fn validate(&self, source: &str) -> Result<(), SpecError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError {
+                source: source.to_string(),
+                problems,
+            })
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if let Err(why) = check_name(&self.name, 30) {
+            p.push(format!("name {:?} {why}", self.name));
+        }
+        if self.nodes.names.is_empty() {
+            p.push("nodes.names is empty: a cluster needs at least one node".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for n in &self.nodes.names {
+            if let Err(why) = check_name(n, 20) {
+                p.push(format!("nodes.names: member {n:?} {why}"));
+            } else if n == "haproxy" || is_etcd_name(n) {
+                p.push(format!(
+                    "nodes.names: member {n:?} is reserved (haproxy and etcdN name other containers); pick another name"
+                ));
+            }
+            if !seen.insert(n) {
+                p.push(format!(
+                    "nodes.names: duplicate member {n:?}; every member needs its own name"
+                ));
+            }
+        }
+        match self.etcd.members {
+            0 => p.push("etcd.members = 0: Patroni needs etcd; use 1, 3 or 5".into()),
+            n if n % 2 == 0 => p.push(format!(
+                "etcd.members = {n} is even: use an odd count (1, 3 or 5) so a quorum survives the loss of a member"
+            )),
+            n if n > 9 => p.push(format!("etcd.members = {n} is too many: use 1, 3, 5, 7 or 9")),
+            _ => {}
+        }
+        if self.bind.parse::<std::net::IpAddr>().is_err() {
+            p.push(format!(
+                "bind = {:?} is not an IP address; use 127.0.0.1 (default) or the address to publish ports on",
+                self.bind
+            ));
+        }
+        self.port_problems(&mut p);
+        self.patroni_problems(&mut p);
+        for (k, v) in &self.labels {
+            if k.starts_with("io.pgha.") && k != "io.pgha.test" {
+                p.push(format!(
+                    "labels: {k:?} is reserved for pgha's own labels; use another key"
+                ));
+            }
+            if v.is_empty() {
+                p.push(format!("labels: {k:?} has an empty value"));
+            }
+        }
+        p
+    }
+
+    fn port_problems(&self, p: &mut Vec<String>) {
+        let ports = self.published_ports();
+        for pp in &ports {
+            if pp.port == 0 || pp.port > 65535 {
+                p.push(format!(
+                    "port {} = {} (port_base {} included) is out of range 1-65535; lower ports.* or port_base",
+                    pp.what, pp.port, self.port_base
+                ));
+            }
+        }
+        let mut by_port: BTreeMap<u32, &str> = BTreeMap::new();
+        for pp in &ports {
+            if let Some(other) = by_port.insert(pp.port, &pp.what) {
+                p.push(format!(
+                    "ports clash: {} and {} both want host port {}; change ports.* so ranges do not overlap",
+                    other, pp.what, pp.port
+                ));
+            }
+        }
+    }
+
+    fn patroni_problems(&self, p: &mut Vec<String>) {
+        let t = &self.patroni;
+        if t.ttl < 20 {
+            p.push(format!(
+                "patroni.ttl = {} is below Patroni's minimum 20 (Patroni would silently raise it)",
+                t.ttl
+            ));
+        }
+        if t.loop_wait < 1 {
+            p.push("patroni.loop_wait = 0 is below Patroni's minimum 1".into());
+        }
+        if t.retry_timeout < 3 {
+            p.push(format!(
+                "patroni.retry_timeout = {} is below Patroni's minimum 3",
+                t.retry_timeout
+            ));
+        }
+        if t.loop_wait + 2 * t.retry_timeout > t.ttl {
+            p.push(format!(
+                "patroni: loop_wait + 2*retry_timeout = {} exceeds ttl = {} (Patroni requires loop_wait + 2*retry_timeout <= ttl)",
+                t.loop_wait + 2 * t.retry_timeout,
+                t.ttl
+            ));
+        }
+        for (k, v) in &t.parameters {
+            if matches!(v, toml::Value::Array(_) | toml::Value::Table(_)) {
+                p.push(format!(
+                    "patroni.parameters.{k}: use a string, number or boolean"
+                ));
+            }
+        }
+    }
+}
+
+fn is_etcd_name(n: &str) -> bool {
+    n.strip_prefix("etcd")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Names become Docker object names, host names and Patroni's scope/member names.
+fn check_name(name: &str, max: usize) -> Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let starts = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    if name.is_empty() || name.len() > max || !ok_chars || !starts || name.ends_with('-') {
+        return Err(format!(
+            "is not a valid name: use 1-{max} lowercase letters, digits and '-', starting with a letter"
+        ));
+    }
+    Ok(())
+}
+
+/// One line naming the TOML problem and where it is.
+fn toml_problem(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests;
