@@ -23,6 +23,7 @@ pub const PACKAGES: &[&str] = &[
     "patroni",
     "postgresql-17",
     "procps",
+    "python3-etcd",
 ];
 
 /// dpkg path filters: no manuals, docs or translations in the image (copyright files stay).
@@ -37,8 +38,8 @@ pub const DPKG_OPTIONS: &[&str] = &[
 /// folders pgha's containers write to, owned by their users (a new named volume copies them).
 pub const CUSTOMIZE_HOOK: &str = concat!(
     "rm -rf \"$1\"/var/lib/postgresql/17 \"$1\"/etc/postgresql/17 && ",
-    "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/run/postgresql \"$1\"/etc/pgha && ",
-    "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data /run/postgresql && ",
+    "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/etc/pgha && ",
+    "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data && ",
     "chmod 0700 \"$1\"/var/lib/postgresql/data && ",
     "rm -rf \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*"
 );

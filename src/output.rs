@@ -2,7 +2,17 @@
 //! strings; commands print them on stdout.
 
 use crate::state::{ClusterView, Lag};
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{
+    CellAlignment, ContentArrangement, ContentLineStyle, LineStyle, Table, TableStyle,
+};
+
+/// ASCII borders with a `+---+` header separator, as patronictl prints.
+const PATRONICTL_STYLE: TableStyle = TableStyle::new()
+    .top_border(LineStyle::new('+', '-', '+', '+'))
+    .header_lines(ContentLineStyle::new('|', '|', '|'))
+    .header_separator(LineStyle::new('+', '-', '+', '+'))
+    .content_lines(ContentLineStyle::new('|', '|', '|'))
+    .bottom_border(LineStyle::new('+', '-', '+', '+'));
 use serde::Serialize;
 
 /// One row of `pgha list`, as patronictl computes it.
@@ -99,7 +109,7 @@ pub fn list_report(view: &ClusterView) -> ListReport {
 /// A table in pgha's style: ASCII borders, header separated, content not wrapped.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::ASCII_FULL_CONDENSED)
+    t.load_style(PATRONICTL_STYLE)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.to_vec());
     t

@@ -8,7 +8,27 @@ use std::time::{Duration, Instant};
 pub enum Check<T> {
     Ready(T),
     NotYet(String),
+    /// Waiting longer cannot help: stop now with this error.
+    Fail(anyhow::Error),
 }
+
+/// Why a wait ended without its condition.
+#[derive(Debug)]
+pub enum WaitError {
+    Timeout(WaitTimeout),
+    Failed(anyhow::Error),
+}
+
+impl std::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitError::Timeout(t) => t.fmt(f),
+            WaitError::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
 
 /// A wait that ran out of time.
 #[derive(Debug)]
@@ -40,7 +60,7 @@ pub async fn wait_for<T, F, Fut>(
     interval: Duration,
     progress: Option<&Progress>,
     mut check: F,
-) -> Result<T, WaitTimeout>
+) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<Check<T>>>,
@@ -53,6 +73,7 @@ where
         match outcome {
             Ok(Ok(Check::Ready(v))) => return Ok(v),
             Ok(Ok(Check::NotYet(s))) => last = s,
+            Ok(Ok(Check::Fail(e))) => return Err(WaitError::Failed(e)),
             Ok(Err(e)) => last = format!("{e:#}"),
             Err(_) => {}
         }
@@ -60,11 +81,11 @@ where
             p.step(format!("waiting for {what}: {last}"));
         }
         if start.elapsed() >= timeout {
-            return Err(WaitTimeout {
+            return Err(WaitError::Timeout(WaitTimeout {
                 what: what.to_string(),
                 waited: start.elapsed(),
                 last,
-            });
+            }));
         }
         tokio::time::sleep(interval.min(timeout.saturating_sub(start.elapsed()))).await;
     }

@@ -46,7 +46,13 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             async move {
                 if c.running {
                     p.step(format!("stopping {}", c.name));
-                    engine.stop(&c.name, STOP_TIMEOUT_SECS).await?;
+                    // Nodes get time to hand over cleanly; etcd and HAProxy keep no state worth waiting for.
+                    let t = if c.kind == Some(Kind::Node) {
+                        STOP_TIMEOUT_SECS
+                    } else {
+                        3
+                    };
+                    engine.stop(&c.name, t).await?;
                 }
                 engine.remove_container(&c.name).await?;
                 p.note(format!("removed container {}", c.name));

@@ -2,13 +2,16 @@
 //! in etcd, and HAProxy routing writes to the leader.
 
 use crate::adapters::dcs::{endpoint_health, Dcs};
+use crate::adapters::docker::Engine;
 use crate::adapters::pg::{Pg, PgTarget};
+use crate::plan::{Kind, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{Secrets, SUPERUSER};
 use crate::spec::Spec;
 use crate::state::{health, ClusterView};
 use crate::wait::{wait_for, Check};
-use anyhow::Result;
+use anyhow::{anyhow, Result};
+use futures_util::StreamExt;
 use std::time::Duration;
 
 pub const POLL: Duration = Duration::from_millis(200);
@@ -34,14 +37,22 @@ pub async fn wait_etcd(endpoints: &[String], timeout: Duration, p: &Progress) ->
     Ok(())
 }
 
-/// One leader and every member of `expected` streaming (see `state::health`).
+/// One leader and every member of `expected` streaming (see `state::health`). With `watch`,
+/// Docker is asked too, and a node container that keeps restarting or has exited ends the wait at
+/// once with its last log lines.
 pub async fn wait_healthy(
     dcs: &Dcs,
     expected: &[String],
+    watch: Option<(&Engine, &Spec)>,
     timeout: Duration,
     p: &Progress,
 ) -> Result<ClusterView> {
     let v = wait_for("a healthy cluster", timeout, POLL, Some(p), || async {
+        if let Some((engine, spec)) = watch {
+            if let Some(e) = broken_node(engine, spec).await? {
+                return Ok(Check::Fail(e));
+            }
+        }
         let view = dcs.read_cluster().await?;
         Ok(match health(&view, expected) {
             Ok(()) => Check::Ready(view),
@@ -50,6 +61,27 @@ pub async fn wait_healthy(
     })
     .await?;
     Ok(v)
+}
+
+/// A node container Docker reports as restarting or exited, with its last log lines.
+async fn broken_node(engine: &Engine, spec: &Spec) -> Result<Option<anyhow::Error>> {
+    let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    for c in inv.containers.iter().filter(|c| c.kind == Some(Kind::Node)) {
+        if c.state == "restarting" || c.state == "exited" || c.state == "dead" {
+            let lines: Vec<String> = engine
+                .logs(&c.name, Some(8), None, false)
+                .filter_map(|l| async move { l.ok().map(|l| l.text.trim_end().to_string()) })
+                .collect()
+                .await;
+            return Ok(Some(anyhow!(
+                "container {} is {} (Patroni exited); its last log lines:\n{}",
+                c.name,
+                c.state,
+                lines.join("\n")
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// The superuser on the HAProxy primary port.

@@ -157,7 +157,8 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     bring_up(&engine, &group(Kind::Haproxy), &plan, &p).await?;
 
     let dcs = ctx.dcs().await?;
-    let view = health::wait_healthy(&dcs, &spec.nodes.names, timeout, &p).await?;
+    let view =
+        health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, &p).await?;
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
     p.finish();
 

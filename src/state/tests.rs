@@ -15,7 +15,8 @@ fn patroni4_cluster_gives_patronictls_table() {
     let v = load("etcd-patroni4-reference.json", "demo");
     let r = list_report(&v);
     assert_eq!(r.system_id, "7712639139029889075");
-    let rows: Vec<(&str, &str, &str, &str, Option<u64>, Option<u64>)> = r
+    type Row<'a> = (&'a str, &'a str, &'a str, &'a str, Option<u64>, Option<u64>);
+    let rows: Vec<Row> = r
         .members
         .iter()
         .map(|m| {
