@@ -7,7 +7,7 @@ use crate::cli::UpArgs;
 use crate::commands::{health, image};
 use crate::context::Ctx;
 use crate::output::{json, list_report, list_table, ListReport};
-use crate::plan::{self, ContainerSpec, Desired, Kind, LABEL_CLUSTER};
+use crate::plan::{self, ContainerSpec, Desired, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
 use crate::spec::Spec;
@@ -84,24 +84,44 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
     })
 }
 
-/// Creates (when missing) and starts (when not running) one group of containers, in parallel.
-async fn bring_up(
+/// Creates the missing containers (with their files), all at once.
+async fn create_missing(
     engine: &Engine,
-    group: &[&ContainerSpec],
+    want: &Desired,
     plan: &plan::UpPlan,
     p: &Progress,
 ) -> Result<()> {
-    try_join_all(group.iter().map(|c| async move {
-        if plan.create.contains(&c.name) {
-            engine.create_container(c).await?;
-            engine.start(&c.name).await?;
-            p.note(format!("created and started {}", c.name));
-        } else if plan.start.contains(&c.name) {
-            engine.start(&c.name).await?;
-            p.note(format!("started {}", c.name));
-        }
-        Ok::<_, anyhow::Error>(())
-    }))
+    try_join_all(
+        want.containers
+            .iter()
+            .filter(|c| plan.create.contains(&c.name))
+            .map(|c| async move {
+                engine.create_container(c).await?;
+                p.note(format!("created {}", c.name));
+                Ok::<_, anyhow::Error>(())
+            }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Starts the containers created now or found stopped, in parallel.
+async fn start_all(
+    engine: &Engine,
+    group: &[ContainerSpec],
+    plan: &plan::UpPlan,
+    p: &Progress,
+) -> Result<()> {
+    try_join_all(
+        group
+            .iter()
+            .filter(|c| plan.create.contains(&c.name) || plan.start.contains(&c.name))
+            .map(|c| async move {
+                engine.start(&c.name).await?;
+                p.note(format!("started {}", c.name));
+                Ok::<_, anyhow::Error>(())
+            }),
+    )
     .await?;
     Ok(())
 }
@@ -139,27 +159,27 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     for v in &plan.create_volumes {
         engine.create_volume(v, &want.labels).await?;
     }
-    let group = |k: Kind| {
-        want.containers
-            .iter()
-            .filter(|c| c.kind == k)
-            .collect::<Vec<_>>()
-    };
-
-    bring_up(&engine, &group(Kind::Etcd), &plan, &p).await?;
+    create_missing(&engine, want, &plan, &p).await?;
+    // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
+    // first election, and HAProxy finds the leader by its health checks whenever it comes.
+    start_all(&engine, &want.containers, &plan, &p).await?;
     health::wait_etcd(
         &spec.etcd_endpoints(),
         timeout.min(Duration::from_secs(60)),
         &p,
     )
     .await?;
-    bring_up(&engine, &group(Kind::Node), &plan, &p).await?;
-    bring_up(&engine, &group(Kind::Haproxy), &plan, &p).await?;
+    p.note("etcd has a quorum");
 
     let dcs = ctx.dcs().await?;
     let view =
         health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, &p).await?;
+    p.note(format!(
+        "leader {} and every replica streaming",
+        view.leader.as_deref().unwrap_or("?")
+    ));
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
+    p.note("HAProxy routes writes to the leader");
     p.finish();
 
     let host = spec.connect_host();
