@@ -60,6 +60,21 @@ pub enum Command {
     Down(DownArgs),
     /// Show the members as Patroni's state in etcd has them (like patronictl list).
     List(ListArgs),
+    /// Planned change of leader, validated against etcd; waits for the new leader and HAProxy.
+    Switchover(SwitchoverArgs),
+    /// Manual failover to a candidate (also when the leader is down), or the --kill crash drill.
+    Failover(FailoverArgs),
+    /// Rebuild a replica from the leader (Patroni's reinitialize) and wait until it streams.
+    Reinit(ReinitArgs),
+    /// Start members' containers and wait until Patroni runs them (replicas: streaming).
+    Start(MemberArgs),
+    /// Stop members' containers gracefully (a stopped leader hands over first).
+    Stop(MemberArgs),
+    /// Restart PostgreSQL on members through Patroni (replicas first), or with --container their
+    /// containers; wait until each runs again.
+    Restart(RestartArgs),
+    /// The cluster's timeline history (from the history key).
+    History,
 }
 
 #[derive(Debug, Args)]
@@ -113,4 +128,83 @@ pub struct ListArgs {
     /// Redraw every INTERVAL seconds until interrupted.
     #[arg(short = 'W', long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2")]
     pub watch: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchoverArgs {
+    /// The member to become leader (default: the best one: the sync standby, then least lag).
+    #[arg(long, value_name = "MEMBER")]
+    pub candidate: Option<String>,
+    /// The current leader, as a check (refused if it is not the leader).
+    #[arg(long, value_name = "MEMBER")]
+    pub leader: Option<String>,
+    /// Schedule it: an RFC 3339 time in UTC (2026-11-27T10:00:00Z) or a delay (+10m).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Longest wait for the new leader, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// The member to promote (manual failover; allowed when the leader is down).
+    #[arg(long, value_name = "MEMBER", conflicts_with = "kill")]
+    pub candidate: Option<String>,
+    /// Crash drill: SIGKILL the leader's container and show the failover.
+    #[arg(long)]
+    pub kill: bool,
+    /// With --kill: do not revoke the dead leader's lease; Patroni waits for its ttl.
+    #[arg(long, requires = "kill")]
+    pub no_fence: bool,
+    /// Longest wait for the new leader, in seconds.
+    #[arg(long, default_value_t = 90, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReinitArgs {
+    /// The replica to rebuild from the leader.
+    pub member: String,
+    /// Cancel whatever the member is doing (e.g. a restart loop) and reinit anyway.
+    #[arg(long)]
+    pub force: bool,
+    /// Longest wait until it streams again, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    /// Members: pg nodes, etcdN or haproxy.
+    #[arg(required = true)]
+    pub members: Vec<String>,
+    /// Longest wait, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Members (default: every node).
+    pub members: Vec<String>,
+    /// Restart the members' containers instead of PostgreSQL (nodes, etcdN or haproxy).
+    #[arg(long)]
+    pub container: bool,
+    /// Only members with a pending restart (a changed parameter that needs one).
+    #[arg(long, conflicts_with = "container")]
+    pub pending: bool,
+    /// Only members in this role.
+    #[arg(long, value_enum, default_value_t = RoleFilter::Any, conflicts_with = "container")]
+    pub role: RoleFilter,
+    /// Longest wait per member, in seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleFilter {
+    Leader,
+    Replica,
+    Any,
 }

@@ -9,6 +9,7 @@ pub mod adapters;
 pub mod cli;
 pub mod commands;
 pub mod context;
+pub mod decide;
 pub mod error;
 pub mod image;
 pub mod output;

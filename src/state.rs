@@ -279,6 +279,40 @@ impl ClusterView {
         }
     }
 
+    /// Ok when `member` runs as a replica streaming on the leader's timeline, in a member key
+    /// written after `min_revision` (a stale key left by a stopped Patroni does not count);
+    /// otherwise what it is doing instead.
+    pub fn streams(&self, member: &str, min_revision: i64) -> Result<(), String> {
+        let Some(m) = self.member(member) else {
+            return Err(format!("{member} not registered"));
+        };
+        let ok = self.leader.as_deref().is_some_and(|l| l != member)
+            && m.mod_revision > min_revision
+            && m.is_running()
+            && m.is_streaming()
+            && m.data.timeline == self.leader_timeline();
+        if ok {
+            return Ok(());
+        }
+        Err(format!(
+            "{member} {}{}",
+            m.data.state.as_deref().unwrap_or("?"),
+            match (&m.data.replication_state, m.data.timeline) {
+                (Some(r), Some(t)) => format!(", {r} on timeline {t}"),
+                (Some(r), None) => format!(", {r}"),
+                _ => String::new(),
+            }
+        ))
+    }
+
+    /// Ok when `member` holds the leader key and runs, in a key written after `min_revision`.
+    pub fn leads(&self, member: &str, min_revision: i64) -> bool {
+        self.leader.as_deref() == Some(member)
+            && self
+                .member(member)
+                .is_some_and(|m| m.is_running() && m.mod_revision > min_revision)
+    }
+
     pub fn leader_timeline(&self) -> Option<u64> {
         self.leader_member().and_then(|m| m.data.timeline)
     }

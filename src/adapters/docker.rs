@@ -372,6 +372,22 @@ impl Engine {
         }
     }
 
+    /// The container's address on its networks (the first one found), if it has one.
+    pub async fn container_ip(&self, name: &str) -> Result<Option<String>> {
+        let i = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .with_context(|| format!("inspect container {name}"))?;
+        Ok(i.network_settings
+            .and_then(|n| n.networks)
+            .and_then(|nets| {
+                nets.into_values()
+                    .filter_map(|e| e.ip_address)
+                    .find(|ip| !ip.is_empty())
+            }))
+    }
+
     /// Removes a container (forcibly); one that is already gone is fine.
     pub async fn remove_container(&self, name: &str) -> Result<()> {
         match self

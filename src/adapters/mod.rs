@@ -2,4 +2,5 @@
 
 pub mod dcs;
 pub mod docker;
+pub mod patroni;
 pub mod pg;

@@ -87,14 +87,14 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         secrets_removed,
     };
     if ctx.global.json {
-        print!("{}", json(&report));
+        crate::say!("{}", json(&report));
     } else if report.containers.is_empty()
         && report.networks.is_empty()
         && report.volumes.is_empty()
     {
-        println!("cluster {}: nothing to remove", spec.name);
+        crate::sayln!("cluster {}: nothing to remove", spec.name);
     } else {
-        println!(
+        crate::sayln!(
             "cluster {}: removed {} containers, {} networks, {} volumes{}",
             spec.name,
             report.containers.len(),

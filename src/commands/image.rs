@@ -27,7 +27,7 @@ pub struct Images {
 }
 
 pub fn run_name(_ctx: &Ctx) -> Result<()> {
-    println!("{}", image::reference());
+    crate::sayln!("{}", image::reference());
     Ok(())
 }
 
@@ -45,14 +45,14 @@ pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
         eprintln!("built {reference} in {:.1} s", p.elapsed().as_secs_f64());
     }
     if ctx.global.json {
-        print!(
+        crate::say!(
             "{}",
             crate::output::json(
                 &serde_json::json!({"image": reference, "built": !exists || args.force})
             )
         );
     } else {
-        println!("{reference}");
+        crate::sayln!("{reference}");
     }
     Ok(())
 }

@@ -15,6 +15,6 @@ pub fn run(_ctx: &Ctx, args: &InitArgs) -> Result<()> {
     }
     std::fs::write(&args.out, DEFAULT_SPEC_TOML)
         .with_context(|| format!("write {}", args.out.display()))?;
-    println!("wrote {}", args.out.display());
+    crate::sayln!("wrote {}", args.out.display());
     Ok(())
 }

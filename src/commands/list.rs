@@ -18,12 +18,12 @@ pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         };
         match args.watch {
             None => {
-                print!("{text}");
+                crate::say!("{text}");
                 return Ok(());
             }
             Some(interval) => {
                 // Clear the screen and redraw, like `watch`.
-                print!("\x1b[2J\x1b[H{text}");
+                crate::say!("\x1b[2J\x1b[H{text}");
                 tokio::time::sleep(Duration::from_secs_f64(interval.max(0.2))).await;
             }
         }

@@ -1,11 +1,20 @@
 //! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
 
+pub mod access;
 pub mod down;
+pub mod failover;
+pub mod handover;
 pub mod health;
+pub mod history;
 pub mod image;
 pub mod init;
 pub mod list;
+pub mod member;
+pub mod probe;
+pub mod reinit;
 pub mod render;
+pub mod restart;
+pub mod switchover;
 pub mod up;
 
 use crate::cli::{Cli, Command, ImageCommand};
@@ -22,5 +31,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Up(a) => up::run(&ctx, &a).await,
         Command::Down(a) => down::run(&ctx, &a).await,
         Command::List(a) => list::run(&ctx, &a).await,
+        Command::Switchover(a) => switchover::run(&ctx, &a).await,
+        Command::Failover(a) => failover::run(&ctx, &a).await,
+        Command::Reinit(a) => reinit::run(&ctx, &a).await,
+        Command::Start(a) => member::run(&ctx, &a, member::Action::Start).await,
+        Command::Stop(a) => member::run(&ctx, &a, member::Action::Stop).await,
+        Command::Restart(a) => restart::run(&ctx, &a).await,
+        Command::History => history::run(&ctx).await,
     }
 }

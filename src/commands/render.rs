@@ -13,10 +13,10 @@ pub fn run(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
             .iter()
             .map(|f| args.out.join(&f.path).display().to_string())
             .collect();
-        print!("{}", crate::output::json(&paths));
+        crate::say!("{}", crate::output::json(&paths));
     } else {
         for f in &files {
-            println!("{}", args.out.join(&f.path).display());
+            crate::sayln!("{}", args.out.join(&f.path).display());
         }
     }
     Ok(())

@@ -211,14 +211,14 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         }
     );
     if ctx.global.json {
-        print!("{}", json(&report));
+        crate::say!("{}", json(&report));
     } else {
-        print!("{}", list_table(&report.list));
-        println!();
-        println!("Writes (leader):   psql \"{}\"", report.primary_dsn);
-        println!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
-        println!("Password file:     export PGPASSFILE={}", report.pgpass);
-        println!("HAProxy stats:     {}", report.haproxy_stats);
+        crate::say!("{}", list_table(&report.list));
+        crate::sayln!();
+        crate::sayln!("Writes (leader):   psql \"{}\"", report.primary_dsn);
+        crate::sayln!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
+        crate::sayln!("Password file:     export PGPASSFILE={}", report.pgpass);
+        crate::sayln!("HAProxy stats:     {}", report.haproxy_stats);
     }
     Ok(())
 }

@@ -1,0 +1,86 @@
+//! The Patroni REST adapter: the only module that speaks HTTP (reqwest). Plain HTTP on the
+//! published, loopback-bound API ports (or a member's `api_url`), with basic auth for the POSTs.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::time::Duration;
+
+/// One member's REST API.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    pub auth: Option<(String, String)>,
+}
+
+/// A REST answer: HTTP status and body text.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+fn client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .context("build HTTP client")
+}
+
+impl Api {
+    /// From a member key's `api_url` (`http://host:port/patroni`).
+    pub fn from_api_url(api_url: &str) -> Api {
+        let base = api_url
+            .trim_end_matches("/patroni")
+            .trim_end_matches('/')
+            .to_string();
+        Api { base, auth: None }
+    }
+
+    /// `GET /patroni`: the member's own status.
+    pub async fn status(&self) -> Result<Value> {
+        let url = format!("{}/patroni", self.base);
+        let r = client(Duration::from_secs(3))?
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        r.json().await.with_context(|| format!("read {url}"))
+    }
+
+    /// `POST <path>` with a JSON body; any HTTP status is a reply, only transport errors fail.
+    pub async fn post(&self, path: &str, body: &Value, timeout: Duration) -> Result<Reply> {
+        self.send(reqwest::Method::POST, path, Some(body), timeout)
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Reply> {
+        let url = format!("{}{path}", self.base);
+        let mut req = client(timeout)?.request(method.clone(), &url);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some((u, p)) = &self.auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        let r = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap_or_default();
+        Ok(Reply { status, body })
+    }
+}

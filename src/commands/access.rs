@@ -1,0 +1,90 @@
+//! How commands reach a cluster's members: Patroni's REST API, PostgreSQL through HAProxy, and
+//! (for clusters made by `pgha up`) their Docker containers. External clusters (--etcd/--scope)
+//! are reached through the addresses their member keys advertise.
+
+use crate::adapters::patroni::Api;
+use crate::adapters::pg::PgTarget;
+use crate::context::Ctx;
+use crate::plan;
+use crate::secrets::{self, Secrets, REST_USER};
+use crate::spec::Spec;
+use crate::state::ClusterView;
+use crate::usage;
+use anyhow::{anyhow, Result};
+
+pub struct Access {
+    /// The spec and secrets of a pgha cluster; `None` for an external cluster.
+    pub pgha: Option<(Spec, Secrets)>,
+}
+
+impl Access {
+    pub fn new(ctx: &Ctx) -> Result<Access> {
+        if ctx.external() {
+            return Ok(Access { pgha: None });
+        }
+        let spec = ctx.spec()?;
+        let Some(s) = secrets::load(&spec.name)? else {
+            usage!(
+                "cluster {} has no secrets at {}; was it made by `pgha up` with this spec? (for another Patroni cluster use --etcd and --scope)",
+                spec.name,
+                secrets::secrets_path(&spec.name).display()
+            );
+        };
+        Ok(Access {
+            pgha: Some((spec, s)),
+        })
+    }
+
+    pub fn spec(&self) -> Option<&Spec> {
+        self.pgha.as_ref().map(|(s, _)| s)
+    }
+
+    /// Only clusters made by pgha have containers pgha may touch.
+    pub fn require_pgha(&self, what: &str) -> Result<(&Spec, &Secrets)> {
+        match &self.pgha {
+            Some((spec, s)) => Ok((spec, s)),
+            None => usage!("{what} needs a cluster made by `pgha up` (it acts on Docker containers), not --etcd"),
+        }
+    }
+
+    /// A member's REST API: the published port for pgha clusters, its `api_url` otherwise.
+    pub fn api(&self, view: &ClusterView, member: &str) -> Result<Api> {
+        if let Some((spec, s)) = &self.pgha {
+            if let Some(i) = spec.node_index(member) {
+                return Ok(Api {
+                    base: format!("http://{}:{}", spec.connect_host(), spec.node_api_port(i)),
+                    auth: Some((REST_USER.to_string(), s.restapi_password.clone())),
+                });
+            }
+        }
+        let url = view
+            .member(member)
+            .and_then(|m| m.data.api_url.clone())
+            .ok_or_else(|| anyhow!("member {member} advertises no REST API (api_url)"))?;
+        Ok(Api::from_api_url(&url))
+    }
+
+    /// The member's container name (pgha clusters).
+    pub fn container(&self, member: &str) -> Result<String> {
+        let (spec, _) = self.require_pgha("this command")?;
+        Ok(plan::container_name(spec, member))
+    }
+
+    /// The superuser through HAProxy's primary port (pgha clusters).
+    pub fn primary(&self) -> Option<PgTarget> {
+        self.pgha
+            .as_ref()
+            .map(|(spec, s)| crate::commands::health::primary_target(spec, s))
+    }
+
+    /// The superuser on one member's own published port (pgha clusters).
+    pub fn member_pg(&self, member: &str) -> Option<PgTarget> {
+        let (spec, s) = self.pgha.as_ref()?;
+        let i = spec.node_index(member)?;
+        Some(crate::commands::health::pg_target(
+            spec,
+            spec.node_pg_port(i),
+            s,
+        ))
+    }
+}

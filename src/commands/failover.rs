@@ -1,0 +1,202 @@
+//! `pgha failover --candidate M`: manual failover, also when the leader is down.
+//! `pgha failover --kill [--no-fence]`: the crash drill. SIGKILL the leader's container; once Docker
+//! confirms it is not running, revoke its etcd lease (its leader and member keys vanish, and
+//! Patroni's own election runs at once, sync-standby rule included). No candidate is ever named
+//! while the leader key is removed. `--no-fence` leaves detection to Patroni's ttl.
+
+use crate::cli::FailoverArgs;
+use crate::commands::access::Access;
+use crate::commands::handover::{self, Report, Request, Via};
+use crate::context::Ctx;
+use crate::decide;
+use crate::error::UsageError;
+use crate::progress::Progress;
+use crate::usage;
+use crate::wait::{wait_for, Check};
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
+    if args.kill {
+        return kill(ctx, args).await;
+    }
+    let Some(candidate) = args.candidate.as_deref() else {
+        usage!("failover needs --candidate MEMBER (or --kill for the crash drill)");
+    };
+    let access = Access::new(ctx)?;
+    let dcs = ctx.dcs().await?;
+    let view = dcs.read_cluster().await?;
+    let warnings = decide::failover(&view, candidate).map_err(UsageError)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let old = view.leader.clone();
+    ctx.confirm(&format!(
+        "fail over cluster {} to {candidate}{}",
+        view.scope,
+        old.as_deref()
+            .map(|l| format!(" (leader now: {l})"))
+            .unwrap_or_else(|| " (no leader now)".into())
+    ))?;
+    let engine = match access.pgha {
+        Some(_) => Some(ctx.engine().await?),
+        None => None,
+    };
+    let p = Progress::new();
+    // The leader's REST API takes the request when it runs; otherwise the candidate's.
+    let via_member = match view.leader_member() {
+        Some(l) if l.is_running() => l.name.clone(),
+        _ => candidate.to_string(),
+    };
+    let req = Request {
+        path: "/failover",
+        leader: None,
+        candidate,
+        scheduled_at: None,
+        via_member: &via_member,
+    };
+    let timeout = Duration::from_secs(args.timeout);
+    let (via, t0, to_leader) =
+        handover::request_and_wait(&access, &dcs, &view, &req, timeout, &p).await?;
+    p.note(format!("{candidate} is the leader in etcd"));
+    let write = handover::first_write(&access, engine.as_ref(), candidate, t0, &p).await?;
+    let mut rejoined = None;
+    let old_running = old
+        .as_deref()
+        .and_then(|o| view.member(o))
+        .is_some_and(|m| m.is_running());
+    let after = match old.as_deref() {
+        Some(o) if old_running => {
+            let v = handover::wait_streaming(&dcs, o, 0, timeout, &p).await?;
+            rejoined = Some(t0.elapsed().as_secs_f64());
+            v
+        }
+        _ => dcs.read_cluster().await?,
+    };
+    p.finish();
+    let mut r = Report::new(&after, "failover", old, candidate, via);
+    r.new_leader_s = to_leader.as_secs_f64();
+    r.first_write_s = write.as_ref().map(|w| w.after.as_secs_f64());
+    r.first_write_server = write.map(|w| w.server);
+    r.old_leader_rejoined_s = rejoined;
+    r.new_leader_was_sync_standby = Some(view.is_sync_standby(candidate));
+    r.print(ctx.global.json);
+    Ok(())
+}
+
+async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
+    let access = Access::new(ctx)?;
+    access.require_pgha("failover --kill")?;
+    let dcs = ctx.dcs().await?;
+    let view = dcs.read_cluster().await?;
+    let Some(leader) = view.leader.clone() else {
+        usage!("cluster {} has no leader to kill", view.scope);
+    };
+    let lease = view.leader_lease;
+    let paused = view.paused();
+    if !paused && view.synchronous_mode() && view.members.len() > 1 && view.sync_standbys.is_empty()
+    {
+        usage!(
+            "cluster {} has no synchronous standby right now, so Patroni would promote no one after the kill; wait until `pgha list` shows a Sync Standby",
+            view.scope
+        );
+    }
+    if paused {
+        eprintln!(
+            "warning: cluster {} is in maintenance mode (paused): Patroni will not fail over; no new leader will be elected until `pgha resume`",
+            view.scope
+        );
+    }
+    ctx.confirm(&format!(
+        "SIGKILL the leader {leader} of cluster {} (crash drill{})",
+        view.scope,
+        if args.no_fence { ", no fencing" } else { "" }
+    ))?;
+    let engine = ctx.engine().await?;
+    let container = access.container(&leader)?;
+    let p = Progress::new();
+    let t0 = Instant::now();
+    engine.kill(&container).await?;
+    wait_for(
+        &format!("Docker to report {container} stopped"),
+        Duration::from_secs(15),
+        Duration::from_millis(20),
+        Some(&p),
+        || async {
+            Ok(match engine.running(&container).await? {
+                Some(true) => Check::NotYet("still running".into()),
+                _ => Check::Ready(()),
+            })
+        },
+    )
+    .await?;
+    p.note(format!(
+        "killed {container}; Docker confirms it is not running"
+    ));
+    let fenced = !args.no_fence && !paused && lease != 0;
+    if fenced {
+        // The container is dead, so its PostgreSQL cannot write: revoking its lease is safe and
+        // removes its leader and member keys now rather than after ttl.
+        dcs.revoke_lease(lease).await?;
+        p.note(format!("revoked {leader}'s etcd lease (fencing)"));
+    }
+    if paused {
+        p.finish();
+        let after = dcs.read_cluster().await?;
+        let mut r = Report::new(
+            &after,
+            "crash drill",
+            Some(leader.clone()),
+            after.leader.as_deref().unwrap_or("none"),
+            Via::Kill,
+        );
+        r.killed = Some(leader);
+        r.fenced = Some(false);
+        r.print(ctx.global.json);
+        return Ok(());
+    }
+    let timeout = Duration::from_secs(args.timeout);
+    let leader2 = leader.clone();
+    let dcs2 = &dcs;
+    let new_leader = wait_for(
+        "a new leader",
+        timeout,
+        Duration::from_millis(50),
+        Some(&p),
+        || {
+            let leader = leader2.clone();
+            async move {
+                let v = dcs2.read_cluster().await?;
+                Ok(match v.leader {
+                    Some(l) if l != leader => Check::Ready(l),
+                    Some(l) => Check::NotYet(format!("{l} still holds the leader key")),
+                    None => Check::NotYet("no leader yet".into()),
+                })
+            }
+        },
+    )
+    .await?;
+    let to_leader = t0.elapsed();
+    p.note(format!("{new_leader} is the leader in etcd"));
+    let write = handover::first_write(&access, Some(&engine), &new_leader, t0, &p).await?;
+    let after = dcs.read_cluster().await?;
+    p.finish();
+    let mut r = Report::new(
+        &after,
+        "crash drill",
+        Some(leader.clone()),
+        &new_leader,
+        Via::Kill,
+    );
+    r.new_leader_s = to_leader.as_secs_f64();
+    r.first_write_s = write.as_ref().map(|w| w.after.as_secs_f64());
+    r.first_write_server = write.map(|w| w.server);
+    r.killed = Some(leader.clone());
+    r.fenced = Some(fenced);
+    r.new_leader_was_sync_standby = Some(view.is_sync_standby(&new_leader));
+    r.print(ctx.global.json);
+    if !ctx.global.json {
+        crate::sayln!("{leader} stays stopped; `pgha start {leader}` brings it back as a replica.");
+    }
+    Ok(())
+}

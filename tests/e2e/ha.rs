@@ -1,0 +1,303 @@
+//! HA operations on real clusters: switchover (named, best, refused), failover --kill under
+//! continuous writes (fenced and not), start of a killed member, reinit, history.
+
+use crate::harness::*;
+use crate::writer::Writer;
+use serde_json::Value;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(120);
+
+async fn leader(c: &TestCluster) -> String {
+    etcd_get(&c.etcd_endpoints(), &format!("/service/{}/leader", c.name))
+        .await
+        .expect("a leader key")
+}
+
+/// The sync standby named in etcd's `sync` key, waiting until there is one.
+async fn sync_standby(c: &TestCluster) -> String {
+    eventually(
+        "a sync standby in etcd",
+        Duration::from_secs(30),
+        || async {
+            let v = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/sync", c.name)).await?;
+            let v: Value = serde_json::from_str(&v).ok()?;
+            v["sync_standby"].as_str().map(String::from)
+        },
+    )
+    .await
+}
+
+fn json_of(c: &TestCluster, args: &[&str]) -> Value {
+    let out = c.pgha(args, T);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+/// A write through HAProxy's primary port lands on `member`: not in recovery, and on its address.
+async fn write_lands_on(c: &TestCluster, member: &str) {
+    let ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &c.container(member),
+    ]);
+    let client = pg(c.primary_port(), &c.superuser_password(), T).await;
+    let row = client
+        .query_one(
+            "select pg_is_in_recovery(), host(inet_server_addr()), txid_current()::text",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!row.get::<_, bool>(0), "the primary port reached a replica");
+    assert_eq!(
+        row.get::<_, String>(1),
+        ip.trim(),
+        "the write did not land on {member}"
+    );
+}
+
+fn refused(c: &TestCluster, args: &[&str], needle: &str) {
+    let out = c.pgha_output(args, T);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switchover_named_best_and_refused() {
+    let c = TestCluster::new("switchover", 3000, "");
+    c.up();
+    let l0 = leader(&c).await;
+    let s0 = sync_standby(&c).await;
+    let async0 = ["pg1", "pg2", "pg3"]
+        .into_iter()
+        .find(|m| *m != l0 && *m != s0)
+        .unwrap()
+        .to_string();
+
+    refused(
+        &c,
+        &["switchover", "--candidate", &l0, "--yes"],
+        "is already the leader",
+    );
+    refused(
+        &c,
+        &["switchover", "--candidate", "pg9", "--yes"],
+        "member pg9 is not in cluster",
+    );
+    refused(
+        &c,
+        &["switchover", "--candidate", &async0, "--yes"],
+        "is not a synchronous standby",
+    );
+    refused(&c, &["switchover", "--candidate", &s0], "pass --yes");
+    c.pgha(&["stop", &async0], T);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &c.container(&async0)]).trim(),
+        "false"
+    );
+    let out = c.pgha_output(&["switchover", "--candidate", &async0, "--yes"], T);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&async0)
+            && (err.contains("stopped")
+                || err.contains("not in cluster")
+                || err.contains("not a synchronous")),
+        "{err}"
+    );
+    assert_eq!(leader(&c).await, l0, "refusals change nothing");
+    c.pgha(&["start", &async0], T);
+
+    // Named: to the sync standby.
+    let r = json_of(&c, &["switchover", "--candidate", &s0, "--yes", "--json"]);
+    assert_eq!(r["to"], s0.as_str());
+    assert_eq!(r["from"], l0.as_str());
+    assert_eq!(leader(&c).await, s0);
+    assert!(r["first_write_s"].as_f64().unwrap() > 0.0);
+    let list = c.list_json();
+    let old = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member"] == l0.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(old["state"], "streaming", "{list}");
+    write_lands_on(&c, &s0).await;
+
+    // Best: no candidate; pgha picks the sync standby.
+    let s1 = sync_standby(&c).await;
+    let r = json_of(&c, &["switchover", "--yes", "--json"]);
+    assert_eq!(r["to"], s1.as_str());
+    assert_eq!(leader(&c).await, s1);
+    write_lands_on(&c, &s1).await;
+
+    // history names the timelines this test made.
+    let h = json_of(&c, &["history", "--json"]);
+    let h = h.as_array().unwrap();
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(
+        (h[0]["timeline"].as_u64(), h[0]["new_leader"].as_str()),
+        (Some(1), Some(s0.as_str()))
+    );
+    assert_eq!(
+        (h[1]["timeline"].as_u64(), h[1]["new_leader"].as_str()),
+        (Some(2), Some(s1.as_str()))
+    );
+    let table = c.pgha(&["history"], T);
+    assert!(table.contains("| TL ") && table.contains(&s1), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_kill_loses_no_acknowledged_write() {
+    let c = TestCluster::new("kill", 4000, "");
+    c.up();
+    let pw = c.superuser_password();
+    pg(c.primary_port(), &pw, T)
+        .await
+        .batch_execute("create table kill_rows (id bigint primary key)")
+        .await
+        .unwrap();
+
+    // Fenced kill under continuous writes.
+    let l0 = leader(&c).await;
+    let s0 = sync_standby(&c).await;
+    let w = Writer::start(c.primary_port(), &pw, "kill_rows");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = w.acked_count();
+    assert!(before > 0, "the writer writes");
+    let r = tokio::task::block_in_place(|| json_of(&c, &["failover", "--kill", "--yes", "--json"]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let written = w.finish().await;
+    assert!(
+        written.acked.len() > before,
+        "writes resumed after the failover"
+    );
+    assert_eq!(r["killed"], l0.as_str());
+    assert_eq!(r["to"], s0.as_str(), "the sync standby took over");
+    assert_eq!(r["new_leader_was_sync_standby"], true);
+    assert_eq!(r["fenced"], true);
+    assert_eq!(leader(&c).await, s0);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &c.container(&l0)]).trim(),
+        "false",
+        "the killed node stays stopped"
+    );
+    let on_new = pg(c.node_port(c_index(&s0)), &pw, T).await;
+    let present: std::collections::HashSet<i64> = on_new
+        .query("select id from kill_rows", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let lost: Vec<i64> = written
+        .acked
+        .iter()
+        .filter(|id| !present.contains(id))
+        .copied()
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    let fenced_s = r["new_leader_s"].as_f64().unwrap();
+
+    // The killed leader comes back as a streaming replica.
+    c.pgha(&["start", &l0], T);
+    let list = c.list_json();
+    let m = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member"] == l0.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(m["state"], "streaming", "{list}");
+
+    // Without fencing the failover still happens, after Patroni's ttl.
+    let l1 = leader(&c).await;
+    sync_standby(&c).await;
+    let r = tokio::task::block_in_place(|| {
+        json_of(&c, &["failover", "--kill", "--no-fence", "--yes", "--json"])
+    });
+    assert_eq!(r["fenced"], false);
+    assert_ne!(leader(&c).await, l1);
+    let unfenced_s = r["new_leader_s"].as_f64().unwrap();
+    assert!(
+        unfenced_s > fenced_s,
+        "not fenced ({unfenced_s} s) must take longer than fenced ({fenced_s} s)"
+    );
+    c.pgha(&["start", &l1], T);
+}
+
+fn c_index(member: &str) -> usize {
+    member.trim_start_matches("pg").parse::<usize>().unwrap() - 1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reinit_rebuilds_a_replica_with_every_row() {
+    let c = TestCluster::new("reinit", 5000, "");
+    c.up();
+    let pw = c.superuser_password();
+    let primary = pg(c.primary_port(), &pw, T).await;
+    primary
+        .batch_execute("create table re_rows (id bigint primary key); insert into re_rows select generate_series(-1000, -1)")
+        .await
+        .unwrap();
+    let l0 = leader(&c).await;
+    refused(
+        &c,
+        &["reinit", &l0, "--yes"],
+        "is the leader; reinit rebuilds a replica",
+    );
+
+    let replica = ["pg1", "pg2", "pg3"]
+        .into_iter()
+        .find(|m| *m != l0)
+        .unwrap();
+    let w = Writer::start(c.primary_port(), &pw, "re_rows");
+    let r = tokio::task::block_in_place(|| json_of(&c, &["reinit", replica, "--yes", "--json"]));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let written = w.finish().await;
+    assert_eq!(r["member"], replica);
+    assert!(!written.acked.is_empty());
+    let list = c.list_json();
+    let m = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member"] == replica)
+        .unwrap()
+        .clone();
+    assert_eq!(m["state"], "streaming", "{list}");
+    let on_replica = pg(c.node_port(c_index(replica)), &pw, T).await;
+    let want = 1000 + written.acked.len() as i64;
+    eventually(
+        "every row on the rebuilt replica",
+        Duration::from_secs(20),
+        || async {
+            let n: i64 = on_replica
+                .query_one("select count(*) from re_rows", &[])
+                .await
+                .ok()?
+                .get(0);
+            (n >= want).then_some(())
+        },
+    )
+    .await;
+    let ids: Vec<i64> = on_replica
+        .query("select id from re_rows where id > 0", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let present: std::collections::HashSet<i64> = ids.into_iter().collect();
+    assert!(
+        written.acked.iter().all(|id| present.contains(id)),
+        "rows written during the reinit are on the replica"
+    );
+}
