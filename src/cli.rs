@@ -75,6 +75,9 @@ pub enum Command {
     Restart(RestartArgs),
     /// The cluster's timeline history (from the history key).
     History,
+    /// Prove the cluster is highly available: status, replication, failover, recovery,
+    /// consistency, routing, switchover, etcd member loss. Leaves it healthy.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -207,4 +210,12 @@ pub enum RoleFilter {
     Leader,
     Replica,
     Any,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Run only these checks (status, database, replication, failover, write, recovery,
+    /// consistency, routing, switchover, etcd).
+    #[arg(long, num_args = 1.., value_name = "CHECK")]
+    pub only: Vec<String>,
 }

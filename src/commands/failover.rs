@@ -4,16 +4,20 @@
 //! Patroni's own election runs at once, sync-standby rule included). No candidate is ever named
 //! while the leader key is removed. `--no-fence` leaves detection to Patroni's ttl.
 
+use crate::adapters::dcs::Dcs;
+use crate::adapters::docker::Engine;
 use crate::cli::FailoverArgs;
 use crate::commands::access::Access;
 use crate::commands::handover::{self, Report, Request, Via};
+use crate::commands::probe;
 use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
 use crate::progress::Progress;
+use crate::state::ClusterView;
 use crate::usage;
 use crate::wait::{wait_for, Check};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
 
 pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
@@ -92,7 +96,6 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     let Some(leader) = view.leader.clone() else {
         usage!("cluster {} has no leader to kill", view.scope);
     };
-    let lease = view.leader_lease;
     let paused = view.paused();
     if !paused && view.synchronous_mode() && view.members.len() > 1 && view.sync_standbys.is_empty()
     {
@@ -113,15 +116,72 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
         if args.no_fence { ", no fencing" } else { "" }
     ))?;
     let engine = ctx.engine().await?;
-    let container = access.container(&leader)?;
     let p = Progress::new();
+    let k = kill_leader(
+        &access,
+        &dcs,
+        &engine,
+        &view,
+        !args.no_fence,
+        Duration::from_secs(args.timeout),
+        &p,
+    )
+    .await?;
+    p.finish();
+    let after = dcs.read_cluster().await?;
+    let mut r = Report::new(
+        &after,
+        "crash drill",
+        Some(leader.clone()),
+        k.new_leader.as_deref().unwrap_or("none"),
+        Via::Kill,
+    );
+    r.new_leader_s = k.to_leader.as_secs_f64();
+    r.first_write_s = k.first_write.as_ref().map(|w| w.after.as_secs_f64());
+    r.first_write_server = k.first_write.map(|w| w.server);
+    r.killed = Some(leader.clone());
+    r.fenced = Some(k.fenced);
+    r.new_leader_was_sync_standby = k.new_leader.as_deref().map(|n| view.is_sync_standby(n));
+    r.print(ctx.global.json);
+    if !ctx.global.json {
+        crate::sayln!("{leader} stays stopped; `pgha start {leader}` brings it back as a replica.");
+    }
+    Ok(())
+}
+
+/// What a kill of the leader did.
+#[derive(Debug, Clone)]
+pub struct Killed {
+    pub killed: String,
+    /// None when the cluster is paused (Patroni does not fail over).
+    pub new_leader: Option<String>,
+    pub to_leader: Duration,
+    pub first_write: Option<probe::Write>,
+    pub fenced: bool,
+}
+
+/// SIGKILLs the leader's container; once Docker confirms it is not running, revokes its lease
+/// (with `fence`, unless paused); waits for a new leader and the first write through HAProxy.
+pub async fn kill_leader(
+    access: &Access,
+    dcs: &Dcs,
+    engine: &Engine,
+    view: &ClusterView,
+    fence: bool,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<Killed> {
+    let Some(leader) = view.leader.clone() else {
+        bail!("cluster {} has no leader to kill", view.scope);
+    };
+    let container = access.container(&leader)?;
     let t0 = Instant::now();
     engine.kill(&container).await?;
     wait_for(
         &format!("Docker to report {container} stopped"),
         Duration::from_secs(15),
         Duration::from_millis(20),
-        Some(&p),
+        Some(p),
         || async {
             Ok(match engine.running(&container).await? {
                 Some(true) => Check::NotYet("still running".into()),
@@ -133,40 +193,32 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     p.note(format!(
         "killed {container}; Docker confirms it is not running"
     ));
-    let fenced = !args.no_fence && !paused && lease != 0;
+    let paused = view.paused();
+    let fenced = fence && !paused && view.leader_lease != 0;
     if fenced {
         // The container is dead, so its PostgreSQL cannot write: revoking its lease is safe and
         // removes its leader and member keys now rather than after ttl.
-        dcs.revoke_lease(lease).await?;
+        dcs.revoke_lease(view.leader_lease).await?;
         p.note(format!("revoked {leader}'s etcd lease (fencing)"));
     }
     if paused {
-        p.finish();
-        let after = dcs.read_cluster().await?;
-        let mut r = Report::new(
-            &after,
-            "crash drill",
-            Some(leader.clone()),
-            after.leader.as_deref().unwrap_or("none"),
-            Via::Kill,
-        );
-        r.killed = Some(leader);
-        r.fenced = Some(false);
-        r.print(ctx.global.json);
-        return Ok(());
+        return Ok(Killed {
+            killed: leader,
+            new_leader: None,
+            to_leader: t0.elapsed(),
+            first_write: None,
+            fenced,
+        });
     }
-    let timeout = Duration::from_secs(args.timeout);
-    let leader2 = leader.clone();
-    let dcs2 = &dcs;
     let new_leader = wait_for(
         "a new leader",
         timeout,
         Duration::from_millis(50),
-        Some(&p),
+        Some(p),
         || {
-            let leader = leader2.clone();
+            let leader = leader.clone();
             async move {
-                let v = dcs2.read_cluster().await?;
+                let v = dcs.read_cluster().await?;
                 Ok(match v.leader {
                     Some(l) if l != leader => Check::Ready(l),
                     Some(l) => Check::NotYet(format!("{l} still holds the leader key")),
@@ -178,25 +230,12 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     .await?;
     let to_leader = t0.elapsed();
     p.note(format!("{new_leader} is the leader in etcd"));
-    let write = handover::first_write(&access, Some(&engine), &new_leader, t0, &p).await?;
-    let after = dcs.read_cluster().await?;
-    p.finish();
-    let mut r = Report::new(
-        &after,
-        "crash drill",
-        Some(leader.clone()),
-        &new_leader,
-        Via::Kill,
-    );
-    r.new_leader_s = to_leader.as_secs_f64();
-    r.first_write_s = write.as_ref().map(|w| w.after.as_secs_f64());
-    r.first_write_server = write.map(|w| w.server);
-    r.killed = Some(leader.clone());
-    r.fenced = Some(fenced);
-    r.new_leader_was_sync_standby = Some(view.is_sync_standby(&new_leader));
-    r.print(ctx.global.json);
-    if !ctx.global.json {
-        crate::sayln!("{leader} stays stopped; `pgha start {leader}` brings it back as a replica.");
-    }
-    Ok(())
+    let first_write = handover::first_write(access, Some(engine), &new_leader, t0, p).await?;
+    Ok(Killed {
+        killed: leader,
+        new_leader: Some(new_leader),
+        to_leader,
+        first_write,
+        fenced,
+    })
 }

@@ -16,6 +16,8 @@ pub mod render;
 pub mod restart;
 pub mod switchover;
 pub mod up;
+pub mod verify;
+pub mod writer;
 
 use crate::cli::{Cli, Command, ImageCommand};
 use crate::context::Ctx;
@@ -38,5 +40,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Stop(a) => member::run(&ctx, &a, member::Action::Stop).await,
         Command::Restart(a) => restart::run(&ctx, &a).await,
         Command::History => history::run(&ctx).await,
+        Command::Verify(a) => verify::run(&ctx, &a).await,
     }
 }
