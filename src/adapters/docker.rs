@@ -551,8 +551,9 @@ impl Engine {
             })
     }
 
-    /// Memory in use by a container now (bytes, page cache excluded as `docker stats` does).
-    pub async fn memory_usage(&self, container: &str) -> Result<u64> {
+    /// Memory in use by a container now, in bytes: as `docker stats` counts it (usage less
+    /// inactive page cache), and the processes' own (anonymous) memory.
+    pub async fn memory_usage(&self, container: &str) -> Result<(u64, u64)> {
         let mut s = self.docker.stats(
             container,
             Some(StatsOptions {
@@ -573,7 +574,12 @@ impl Engine {
             .or_else(|| stats.get("total_inactive_file"))
             .copied()
             .unwrap_or(0);
-        Ok(usage.saturating_sub(cache))
+        let anon = stats
+            .get("anon")
+            .or_else(|| stats.get("rss"))
+            .copied()
+            .unwrap_or(0);
+        Ok((usage.saturating_sub(cache), anon))
     }
 }
 

@@ -1,7 +1,9 @@
 //! End-to-end tests against the real Docker engine (one test binary, so that the Docker tests can
 //! run one at a time behind one lock). Each test owns a uniquely named cluster.
 
+mod bench;
 mod ha;
 mod harness;
 mod lifecycle;
+mod verify;
 mod writer;
