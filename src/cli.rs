@@ -20,13 +20,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Cluster spec (TOML). Default: ./pgha.toml when it exists, else the built-in default.
-    #[arg(
-        short = 'f',
-        long,
-        global = true,
-        env = "PGHA_SPEC",
-        value_name = "FILE"
-    )]
+    #[arg(long, global = true, env = "PGHA_SPEC", value_name = "FILE")]
     pub spec: Option<PathBuf>,
     /// etcd endpoints of any Patroni etcd3 cluster (HOST:PORT, comma separated); needs --scope.
     #[arg(long, global = true, value_delimiter = ',', value_name = "HOST:PORT")]
@@ -78,6 +72,24 @@ pub enum Command {
     /// Prove the cluster is highly available: status, replication, failover, recovery,
     /// consistency, routing, switchover, etcd member loss. Leaves it healthy.
     Verify(VerifyArgs),
+    /// Print the dynamic configuration (the config key) as YAML.
+    ShowConfig,
+    /// Change the dynamic configuration: validated, shown as a diff, written with compare-and-swap.
+    EditConfig(EditConfigArgs),
+    /// Maintenance mode on: Patroni stops automatic failover.
+    Pause(WaitArgs),
+    /// Maintenance mode off.
+    Resume(WaitArgs),
+    /// Reload members' configuration through Patroni (all by default).
+    Reload(ReloadArgs),
+    /// Print a connection string: HAProxy's primary (default) or replica port, or a member's port.
+    Dsn(DsnArgs),
+    /// Open psql in a node container (through HAProxy's primary port, or on a member).
+    Psql(PsqlArgs),
+    /// Show container logs (all of the cluster's, interleaved, when no member is named).
+    Logs(LogsArgs),
+    /// Show the members as a tree: leader, replicas, cascading replicas.
+    Topology,
 }
 
 #[derive(Debug, Args)]
@@ -218,4 +230,90 @@ pub struct VerifyArgs {
     /// consistency, routing, switchover, etcd).
     #[arg(long, num_args = 1.., value_name = "CHECK")]
     pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditConfigArgs {
+    /// Set PATH=VALUE (dotted path, e.g. loop_wait=2 or postgresql.parameters.work_mem=8MB;
+    /// VALUE null removes the key).
+    #[arg(short = 's', long, value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Set a PostgreSQL parameter: NAME=VALUE (postgresql.parameters.NAME).
+    #[arg(short = 'p', long, value_name = "NAME=VALUE")]
+    pub pg: Vec<String>,
+    /// Merge a YAML file into the configuration.
+    #[arg(long, value_name = "FILE")]
+    pub apply: Option<std::path::PathBuf>,
+    /// Replace the configuration with a YAML file.
+    #[arg(long, value_name = "FILE")]
+    pub replace: Option<std::path::PathBuf>,
+    /// Edit in $EDITOR (the default on a terminal when nothing else is given).
+    #[arg(long)]
+    pub edit: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Wait until every member reports the change.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// Members (default: all).
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DsnRole {
+    Primary,
+    Replica,
+}
+
+#[derive(Debug, Args)]
+pub struct DsnArgs {
+    /// A node: its own port instead of HAProxy's.
+    pub member: Option<String>,
+    /// HAProxy's primary (writes) or replica (reads) port.
+    #[arg(long, value_enum, default_value_t = DsnRole::Primary, conflicts_with = "member")]
+    pub role: DsnRole,
+}
+
+#[derive(Debug, Args)]
+pub struct PsqlArgs {
+    /// A node to connect to directly (default: HAProxy's primary port).
+    pub member: Option<String>,
+    /// Arguments passed to psql (after --).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// A member (pg node, etcdN or haproxy); default: every container of the cluster.
+    pub member: Option<String>,
+    /// Keep streaming new lines.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines of each container.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub tail: Option<usize>,
+    /// Only lines since a time (RFC 3339) or a duration ago (10m).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Show Docker's timestamp of each line.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod decide;
+pub mod dynconf;
 pub mod error;
 pub mod image;
 pub mod output;

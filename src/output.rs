@@ -106,6 +106,68 @@ pub fn list_report(view: &ClusterView) -> ListReport {
     }
 }
 
+/// `list_report` ordered as a tree, as `patronictl topology` draws it: the leader at the root,
+/// replicas beneath it, cascading replicas (tag `replicatefrom`) beneath their upstream; names
+/// indented with `+ `.
+pub fn topology_report(view: &ClusterView) -> ListReport {
+    let mut r = list_report(view);
+    let upstream = |name: &str| -> Option<String> {
+        let m = view.member(name)?;
+        let up = m
+            .data
+            .tags
+            .as_ref()?
+            .get("replicatefrom")?
+            .as_str()?
+            .to_string();
+        (view.member(&up).is_some() && up != name).then_some(up)
+    };
+    let parent = |name: &str| -> Option<String> {
+        if view.leader.as_deref() == Some(name) {
+            return None;
+        }
+        upstream(name).or_else(|| view.leader.clone().filter(|l| view.member(l).is_some()))
+    };
+    let mut ordered = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    fn walk(
+        node: &str,
+        depth: usize,
+        rows: &[MemberRow],
+        parent: &dyn Fn(&str) -> Option<String>,
+        seen: &mut std::collections::BTreeSet<String>,
+        out: &mut Vec<MemberRow>,
+    ) {
+        if !seen.insert(node.to_string()) {
+            return;
+        }
+        if let Some(row) = rows.iter().find(|x| x.member == node) {
+            let mut row = row.clone();
+            if depth > 0 {
+                row.member = format!("{}+ {}", "  ".repeat(depth - 1), row.member);
+            }
+            out.push(row);
+        }
+        for child in rows
+            .iter()
+            .filter(|x| parent(&x.member).as_deref() == Some(node))
+        {
+            walk(&child.member, depth + 1, rows, parent, seen, out);
+        }
+    }
+    let roots: Vec<String> = r
+        .members
+        .iter()
+        .filter(|m| parent(&m.member).is_none())
+        .map(|m| m.member.clone())
+        .collect();
+    for root in roots.iter().chain(r.members.iter().map(|m| &m.member)) {
+        walk(root, 0, &r.members, &parent, &mut seen, &mut ordered);
+    }
+    r.members = ordered;
+    r
+}
+
 /// A table in pgha's style: ASCII borders, header separated, content not wrapped.
 pub fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -10,6 +10,8 @@ pub const LABEL_ROLE: &str = "io.pgha.role";
 pub const LABEL_MEMBER: &str = "io.pgha.member";
 pub const LABEL_CONFIG_HASH: &str = "io.pgha.config-hash";
 
+/// A libpq password file in node containers, for `pgha psql` (no password on a command line).
+pub const NODE_PGPASS: &str = "/etc/pgha/pgpass";
 /// Where Patroni's config folder lives in a node container.
 pub const PATRONI_CONFIG_DIR: &str = "/etc/pgha/patroni";
 /// Seconds Docker waits after SIGTERM before SIGKILL; longer than `2 * loop_wait` plus a
@@ -105,6 +107,8 @@ pub struct Inputs<'a> {
     pub haproxy: &'a str,
     /// The secrets file for Patroni (YAML).
     pub secrets_yml: &'a str,
+    /// The libpq password file put at `NODE_PGPASS`.
+    pub pgpass: &'a str,
 }
 
 pub fn network_name(spec: &Spec) -> String {
@@ -193,6 +197,14 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             FileSpec {
                 path: format!("{PATRONI_CONFIG_DIR}/90-secrets.yml"),
                 contents: inp.secrets_yml.as_bytes().to_vec(),
+                mode: 0o600,
+                uid: inp.postgres_uid,
+                gid: inp.postgres_gid,
+                secret: true,
+            },
+            FileSpec {
+                path: NODE_PGPASS.into(),
+                contents: inp.pgpass.as_bytes().to_vec(),
                 mode: 0o600,
                 uid: inp.postgres_uid,
                 gid: inp.postgres_gid,

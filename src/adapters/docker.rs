@@ -527,6 +527,7 @@ impl Engine {
         tail: Option<usize>,
         since: Option<i64>,
         follow: bool,
+        timestamps: bool,
     ) -> impl Stream<Item = Result<LogLine>> + use<> {
         let name = container.to_string();
         self.docker
@@ -537,6 +538,7 @@ impl Engine {
                     stdout: true,
                     stderr: true,
                     since: since.unwrap_or(0) as i32,
+                    timestamps,
                     tail: tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into()),
                     ..Default::default()
                 }),

@@ -69,7 +69,7 @@ async fn broken_node(engine: &Engine, spec: &Spec) -> Result<Option<anyhow::Erro
     for c in inv.containers.iter().filter(|c| c.kind == Some(Kind::Node)) {
         if c.state == "restarting" || c.state == "exited" || c.state == "dead" {
             let lines: Vec<String> = engine
-                .logs(&c.name, Some(8), None, false)
+                .logs(&c.name, Some(8), None, false, false)
                 .filter_map(|l| async move { l.ok().map(|l| l.text.trim_end().to_string()) })
                 .collect()
                 .await;

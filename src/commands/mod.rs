@@ -1,7 +1,9 @@
 //! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
 
 pub mod access;
+pub mod config;
 pub mod down;
+pub mod dsn;
 pub mod failover;
 pub mod handover;
 pub mod health;
@@ -9,12 +11,15 @@ pub mod history;
 pub mod image;
 pub mod init;
 pub mod list;
+pub mod logs;
 pub mod member;
 pub mod probe;
 pub mod reinit;
+pub mod reload;
 pub mod render;
 pub mod restart;
 pub mod switchover;
+pub mod topology;
 pub mod up;
 pub mod verify;
 pub mod writer;
@@ -41,5 +46,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Restart(a) => restart::run(&ctx, &a).await,
         Command::History => history::run(&ctx).await,
         Command::Verify(a) => verify::run(&ctx, &a).await,
+        Command::ShowConfig => config::show(&ctx).await,
+        Command::EditConfig(a) => config::edit(&ctx, &a).await,
+        Command::Pause(a) => config::set_pause(&ctx, true, a.wait).await,
+        Command::Resume(a) => config::set_pause(&ctx, false, a.wait).await,
+        Command::Reload(a) => reload::run(&ctx, &a.members).await,
+        Command::Dsn(a) => dsn::run_dsn(&ctx, &a),
+        Command::Psql(a) => dsn::run_psql(&ctx, &a).await,
+        Command::Logs(a) => logs::run(&ctx, &a).await,
+        Command::Topology => topology::run(&ctx).await,
     }
 }

@@ -145,6 +145,23 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
         } else {
             handover::wait_streaming(&dcs, m, 0, timeout, &p).await?;
         }
+        // A restart applies pending parameter changes: wait until Patroni clears the flag.
+        wait_for(
+            &format!("{m} to clear its pending restart"),
+            timeout,
+            POLL,
+            Some(&p),
+            || async {
+                let v = dcs.read_cluster().await?;
+                Ok(match v.member(m) {
+                    Some(x) if x.data.pending_restart == Some(true) => {
+                        Check::NotYet(format!("{m} pending restart"))
+                    }
+                    _ => Check::Ready(()),
+                })
+            },
+        )
+        .await?;
         p.note(format!("{m} restarted in {}", secs(t0.elapsed())));
         done.push(Restarted {
             member: m.clone(),

@@ -64,6 +64,11 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
         .collect::<Result<_>>()?;
     let haproxy = crate::render::haproxy_cfg(spec)?;
     let secrets_yml = secrets.patroni_yaml();
+    let pgpass = format!(
+        "*:*:*:{}:{}\n",
+        secrets::SUPERUSER,
+        secrets.superuser_password
+    );
     let desired = plan::desired(
         spec,
         &plan::Inputs {
@@ -75,6 +80,7 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             patroni: &patroni,
             haproxy: &haproxy,
             secrets_yml: &secrets_yml,
+            pgpass: &pgpass,
         },
     );
     Ok(Prepared {

@@ -21,6 +21,7 @@ fn desired_for(spec: &Spec) -> Desired {
             patroni: &patroni,
             haproxy: "global\n",
             secrets_yml: "secret: x\n",
+            pgpass: "*:*:*:postgres:x\n",
         },
     )
 }
