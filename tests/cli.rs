@@ -1,0 +1,114 @@
+//! The command line without Docker: usage errors exit 2 with one clear line, `init` and `render`.
+
+use std::process::Command;
+
+fn pgha(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pgha"))
+        .args(args)
+        .current_dir(dir)
+        .env("PGHA_HOME", dir.join("home"))
+        .env_remove("PGHA_SPEC")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["list", "--etcd", "127.0.0.1:1"],
+            "error: --etcd needs --scope NAME",
+        ),
+        (
+            &["up", "--spec", "missing.toml"],
+            "error: spec file missing.toml not found",
+        ),
+        (
+            &["switchover", "--at", "tomorrow", "--yes"],
+            "error: --at tomorrow",
+        ),
+        (
+            &["verify", "--only", "nosuch"],
+            "error: --only nosuch: no such check",
+        ),
+        (&["failover"], "error: failover needs --candidate MEMBER"),
+        (
+            &[
+                "edit-config",
+                "--set",
+                "novalue",
+                "--etcd",
+                "127.0.0.1:1",
+                "--scope",
+                "x",
+            ],
+            "error: \"novalue\" is not PATH=VALUE",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = pgha(args, d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+    }
+    // clap's own usage errors exit 2 too.
+    assert_eq!(pgha(&["bogus"], d).status.code(), Some(2));
+    assert_eq!(
+        pgha(&["failover", "--kill", "--candidate", "pg1"], d)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(!d.join("home").exists(), "nothing was made");
+}
+
+#[test]
+fn init_writes_the_default_spec_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = pgha(&["init"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = std::fs::read_to_string(dir.path().join("pgha.toml")).unwrap();
+    assert!(written.contains("name = \"pgha\""));
+    let again = pgha(&["init"], dir.path());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--force"));
+    // The written spec is what `render` uses by default: same files as the repository's.
+    let o = pgha(&["render", "--out", "out"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in [
+        "patroni/pg1.yml",
+        "patroni/pg2.yml",
+        "patroni/pg3.yml",
+        "haproxy/haproxy.cfg",
+    ] {
+        let got = std::fs::read_to_string(dir.path().join("out").join(f)).unwrap();
+        let want = std::fs::read_to_string(root.join(f)).unwrap();
+        assert_eq!(got, want, "{f}");
+    }
+}
+
+#[test]
+fn a_bad_spec_is_refused_before_anything_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pgha.toml"), "[ports]\npostgres = 70000\n").unwrap();
+    let o = pgha(&["render"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: pgha.toml: port pg1 postgres = 70000"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("patroni").exists());
+}
