@@ -4,17 +4,25 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Parses `VALUE` of `--set PATH=VALUE` as a YAML scalar: `2` is a number, `true` a boolean,
-/// `null` removes the key, anything else is a string.
+/// Parses `VALUE` of `--set PATH=VALUE`: `true`/`false` are booleans, `null` removes the key,
+/// numbers are numbers, anything else (`on`, `8MB`) stays a string, as PostgreSQL spells it.
 pub fn scalar(text: &str) -> Value {
     let t = text.trim();
-    if t.is_empty() {
-        return Value::String(String::new());
+    match t.to_ascii_lowercase().as_str() {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        "null" | "~" => return Value::Null,
+        _ => {}
     }
-    match serde_saphyr::from_str::<Value>(t) {
-        Ok(v @ (Value::Bool(_) | Value::Number(_) | Value::Null)) => v,
-        _ => Value::String(t.to_string()),
+    if let Ok(i) = t.parse::<i64>() {
+        return Value::from(i);
     }
+    if let Ok(f) = t.parse::<f64>() {
+        if f.is_finite() && t.contains('.') {
+            return Value::from(f);
+        }
+    }
+    Value::String(t.to_string())
 }
 
 /// Splits `PATH=VALUE`.
