@@ -157,30 +157,100 @@ impl Bench<'_> {
         }
     }
 
-    /// Runs `op` under a continuous writer; returns its JSON, the longest write gap and the loss.
-    async fn under_writes(
-        &self,
-        table: &str,
-        first: i64,
-        op: &[&str],
-    ) -> Result<(Value, f64, usize, usize)> {
+    /// Runs `op` under a continuous writer (and a watcher of every node's promotion and
+    /// `synchronous_standby_names`); returns its JSON, the longest write gap, the loss, the number
+    /// of acknowledged writes, and how many were acknowledged by a new leader before it named a
+    /// sync standby.
+    async fn under_writes(&self, table: &str, first: i64, op: &[&str]) -> Result<Outcome> {
         let w = Writer::start(self.primary()?, table, first);
+        let targets: Vec<PgTarget> = (0..3)
+            .map(|i| self.target(5431 + self.o.port_base + i))
+            .collect::<Result<_>>()?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = tokio::spawn(watch_promotion(targets, stop.clone()));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let r = tokio::task::block_in_place(|| self.json(op))?;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = watcher.await?;
         let written = w.finish().await;
+        let window = unreplicated_window(&seen)
+            .map(|(from, to)| {
+                written
+                    .acked_at
+                    .iter()
+                    .filter(|t| **t >= from && **t < to)
+                    .count()
+            })
+            .unwrap_or(0);
         let pg = Pg::connect(&self.primary()?, Duration::from_secs(5)).await?;
         let present = pg
             .query_i64s(&format!("select id from {table} where id >= {first}"))
             .await?;
-        let loss = lost(&written.acked, &present).len();
-        Ok((
-            r,
-            written.longest_gap.as_secs_f64(),
-            loss,
-            written.acked.len(),
-        ))
+        Ok(Outcome {
+            report: r,
+            gap: written.longest_gap.as_secs_f64(),
+            lost: lost(&written.acked, &present).len(),
+            acked: written.acked.len(),
+            window,
+        })
     }
+}
+
+struct Outcome {
+    report: Value,
+    gap: f64,
+    lost: usize,
+    acked: usize,
+    window: usize,
+}
+
+/// One observation of a node: when, which, primary or not, synchronous_standby_names set or not.
+type Seen = (Instant, usize, bool, bool);
+
+/// Polls every node every 20 ms until `stop`.
+async fn watch_promotion(
+    targets: Vec<PgTarget>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut conns: Vec<Option<Pg>> = targets.iter().map(|_| None).collect();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        for (i, t) in targets.iter().enumerate() {
+            if conns[i].is_none() {
+                conns[i] = Pg::connect(t, Duration::from_millis(300)).await.ok();
+            }
+            let Some(c) = &conns[i] else { continue };
+            let sql = "select (not pg_is_in_recovery())::text || ' ' || (current_setting('synchronous_standby_names') <> '')::text";
+            match c.query_text(sql).await {
+                Ok(Some(v)) => seen.push((
+                    Instant::now(),
+                    i,
+                    v.starts_with("true"),
+                    v.ends_with("true"),
+                )),
+                _ => conns[i] = None,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    seen
+}
+
+/// From a node's promotion until it set synchronous_standby_names: the window in which a new
+/// leader acknowledges writes that no standby has confirmed.
+fn unreplicated_window(seen: &[Seen]) -> Option<(Instant, Instant)> {
+    let first_primary = |i: usize| seen.iter().find(|s| s.1 == i && s.2).map(|s| s.0);
+    // The new leader: seen in recovery first, primary later.
+    let new = (0..3).find(|i| {
+        first_primary(*i).is_some_and(|p| seen.iter().any(|s| s.1 == *i && !s.2 && s.0 < p))
+    })?;
+    let from = first_primary(new)?;
+    let to = seen
+        .iter()
+        .find(|s| s.1 == new && s.2 && s.3 && s.0 >= from)
+        .map(|s| s.0)?;
+    Some((from, to))
 }
 
 fn median_ms(mut v: Vec<f64>) -> f64 {
@@ -258,10 +328,18 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
 
     let mut so_leader = Metric::new("switchover: new leader in etcd", "s");
     let mut so_gap = Metric::new("switchover: longest gap between acknowledged writes", "s");
+    let mut so_window = Metric::new(
+        "switchover: writes acked by the new leader before it named a sync standby",
+        "writes",
+    );
+    let mut kill_window = Metric::new(
+        "failover --kill: writes acked by the new leader before it named a sync standby",
+        "writes",
+    );
     for i in 0..runs {
         eprintln!("bench: switchover {}/{runs}", i + 1);
         b.settle().await?;
-        let (r, gap, loss, acked) = b
+        let o = b
             .under_writes(
                 "bench_rows",
                 1_000_000 * (i as i64 + 1),
@@ -270,10 +348,11 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
             .await?;
         so_leader
             .samples
-            .push(r["new_leader_s"].as_f64().unwrap_or(f64::NAN));
-        so_gap.samples.push(gap);
-        lost_total += loss;
-        acked_total += acked;
+            .push(o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN));
+        so_gap.samples.push(o.gap);
+        so_window.samples.push(o.window as f64);
+        lost_total += o.lost;
+        acked_total += o.acked;
     }
 
     let mut kill = [
@@ -305,7 +384,11 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
                 op.push("--no-fence");
             }
             let first = 100_000_000 * (k as i64 + 1) + 1_000_000 * i as i64;
-            let (r, _gap, loss, acked) = b.under_writes("bench_rows", first, &op).await?;
+            let o = b.under_writes("bench_rows", first, &op).await?;
+            if !*no_fence {
+                kill_window.samples.push(o.window as f64);
+            }
+            let (r, loss, acked) = (o.report, o.lost, o.acked);
             leader_m
                 .samples
                 .push(r["new_leader_s"].as_f64().unwrap_or(f64::NAN));

@@ -17,6 +17,8 @@ pub struct Writer {
 #[derive(Debug, Clone)]
 pub struct Written {
     pub acked: Vec<i64>,
+    /// When each id of `acked` was acknowledged.
+    pub acked_at: Vec<Instant>,
     pub longest_gap: Duration,
 }
 
@@ -67,9 +69,11 @@ impl Writer {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
         let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let acked_at: Vec<Instant> = acked.iter().map(|(_, t)| *t).collect();
         Written {
-            longest_gap: longest_gap(&acked.iter().map(|(_, t)| *t).collect::<Vec<_>>()),
+            longest_gap: longest_gap(&acked_at),
             acked: acked.into_iter().map(|(id, _)| id).collect(),
+            acked_at,
         }
     }
 }
