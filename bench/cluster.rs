@@ -285,6 +285,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         let t0 = Instant::now();
         b.pgha(&["up"])?;
         up.samples.push(t0.elapsed().as_secs_f64());
+        eprintln!("bench:   {:.2} s", t0.elapsed().as_secs_f64());
     }
     b.settle().await?;
 
@@ -351,6 +352,13 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
             .push(o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN));
         so_gap.samples.push(o.gap);
         so_window.samples.push(o.window as f64);
+        eprintln!(
+            "bench:   new leader {:.2} s, longest write gap {:.2} s, {} acked before a sync standby, {} lost",
+            o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN),
+            o.gap,
+            o.window,
+            o.lost
+        );
         lost_total += o.lost;
         acked_total += o.acked;
     }
@@ -388,6 +396,13 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
             if !*no_fence {
                 kill_window.samples.push(o.window as f64);
             }
+            eprintln!(
+                "bench:   new leader {:.2} s, first write {:.2} s, {} acked before a sync standby, {} lost",
+                o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN),
+                o.report["first_write_s"].as_f64().unwrap_or(f64::NAN),
+                o.window,
+                o.lost
+            );
             let (r, loss, acked) = (o.report, o.lost, o.acked);
             leader_m
                 .samples
@@ -440,7 +455,22 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
 
     let [(kl, kw, _), (nl, nw, _)] = kill;
     let metrics = [
-        up, list, pctl, ratio, so_leader, so_gap, kl, kw, nl, nw, rejoin, lost_m, acked_m, mem,
+        up,
+        list,
+        pctl,
+        ratio,
+        so_leader,
+        so_gap,
+        so_window,
+        kl,
+        kw,
+        kill_window,
+        nl,
+        nw,
+        rejoin,
+        lost_m,
+        acked_m,
+        mem,
         anon,
     ];
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);

@@ -7,8 +7,8 @@ use crate::state::{ClusterView, Lag, Member};
 /// Patroni's default when the config key has none.
 const DEFAULT_MAX_LAG: u64 = 1_048_576;
 
-/// Why a member cannot take over, or `None` when it can (leader checks excluded).
-pub fn unfit(view: &ClusterView, m: &Member, need_sync: bool) -> Option<String> {
+/// Why a member can take over in no case (tagged nofailover, or not running), or `None`.
+fn never_fit(m: &Member) -> Option<String> {
     let name = &m.name;
     if m.tag_bool("nofailover") {
         return Some(format!("{name} has the nofailover tag"));
@@ -18,6 +18,34 @@ pub fn unfit(view: &ClusterView, m: &Member, need_sync: bool) -> Option<String> 
             "{name} is {}, not running",
             m.data.state.as_deref().unwrap_or("in an unknown state")
         ));
+    }
+    None
+}
+
+fn not_in_cluster(view: &ClusterView, name: &str) -> String {
+    format!(
+        "member {name} is not in cluster {} (members: {})",
+        view.scope,
+        members_list(view)
+    )
+}
+
+/// The refusal when a switchover or failover is already pending.
+fn pending_refusal(view: &ClusterView) -> Option<String> {
+    view.failover.is_pending().then(|| {
+        format!(
+            "a switchover or failover is already pending in cluster {} ({}); wait for it or cancel it",
+            view.scope,
+            describe_pending(view)
+        )
+    })
+}
+
+/// Why a member cannot take over, or `None` when it can (leader checks excluded).
+pub fn unfit(view: &ClusterView, m: &Member, need_sync: bool) -> Option<String> {
+    let name = &m.name;
+    if let Some(why) = never_fit(m) {
+        return Some(why);
     }
     if !m.is_streaming() {
         return Some(format!(
@@ -111,11 +139,8 @@ pub fn switchover(
             ));
         }
     }
-    if view.failover.is_pending() {
-        return Err(format!(
-            "a switchover or failover is already pending in cluster {scope} ({}); wait for it or cancel it",
-            describe_pending(view)
-        ));
+    if let Some(why) = pending_refusal(view) {
+        return Err(why);
     }
     match view.leader_member() {
         Some(l) if l.is_running() => {}
@@ -132,10 +157,7 @@ pub fn switchover(
         )),
         Some(c) => {
             let Some(m) = view.member(c) else {
-                return Err(format!(
-                    "member {c} is not in cluster {scope} (members: {})",
-                    members_list(view)
-                ));
+                return Err(not_in_cluster(view, c));
             };
             match unfit(view, m, need_sync) {
                 Some(why) => Err(why),
@@ -204,30 +226,14 @@ fn describe_pending(view: &ClusterView) -> String {
 /// A manual failover to `candidate`, allowed also when the leader is down or unhealthy. Returns
 /// warnings the confirmation must show (e.g. a candidate that is not the sync standby).
 pub fn failover(view: &ClusterView, candidate: &str) -> Result<Vec<String>, String> {
-    let scope = &view.scope;
     let Some(m) = view.member(candidate) else {
-        return Err(format!(
-            "member {candidate} is not in cluster {scope} (members: {})",
-            members_list(view)
-        ));
+        return Err(not_in_cluster(view, candidate));
     };
     if view.leader.as_deref() == Some(candidate) {
         return Err(format!("{candidate} is already the leader"));
     }
-    if view.failover.is_pending() {
-        return Err(format!(
-            "a switchover or failover is already pending in cluster {scope} ({}); wait for it or cancel it",
-            describe_pending(view)
-        ));
-    }
-    if m.tag_bool("nofailover") {
-        return Err(format!("{candidate} has the nofailover tag"));
-    }
-    if !m.is_running() {
-        return Err(format!(
-            "{candidate} is {}, not running",
-            m.data.state.as_deref().unwrap_or("in an unknown state")
-        ));
+    if let Some(why) = pending_refusal(view).or_else(|| never_fit(m)) {
+        return Err(why);
     }
     let mut warnings = Vec::new();
     if view.synchronous_mode() && !view.sync_standbys.is_empty() && !view.is_sync_standby(candidate)
@@ -251,10 +257,7 @@ pub fn failover(view: &ClusterView, candidate: &str) -> Result<Vec<String>, Stri
 pub fn reinit(view: &ClusterView, member: &str) -> Result<(), String> {
     let scope = &view.scope;
     if view.member(member).is_none() {
-        return Err(format!(
-            "member {member} is not in cluster {scope} (members: {})",
-            members_list(view)
-        ));
+        return Err(not_in_cluster(view, member));
     }
     let Some(leader) = view.leader.as_deref() else {
         return Err(format!(

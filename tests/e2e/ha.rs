@@ -120,13 +120,7 @@ async fn switchover_named_best_and_refused() {
     assert_eq!(leader(&c).await, s0);
     assert!(r["first_write_s"].as_f64().unwrap() > 0.0);
     let list = c.list_json();
-    let old = list["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["member"] == l0.as_str())
-        .unwrap()
-        .clone();
+    let old = member_row(&list, l0.as_str());
     assert_eq!(old["state"], "streaming", "{list}");
     write_lands_on(&c, &s0).await;
 
@@ -208,13 +202,7 @@ async fn failover_kill_loses_no_acknowledged_write() {
     // The killed leader comes back as a streaming replica.
     c.pgha(&["start", &l0], T);
     let list = c.list_json();
-    let m = list["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["member"] == l0.as_str())
-        .unwrap()
-        .clone();
+    let m = member_row(&list, l0.as_str());
     assert_eq!(m["state"], "streaming", "{list}");
 
     // Without fencing the failover still happens, after Patroni's ttl.
@@ -265,13 +253,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
     assert_eq!(r["member"], replica);
     assert!(!written.acked.is_empty());
     let list = c.list_json();
-    let m = list["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["member"] == replica)
-        .unwrap()
-        .clone();
+    let m = member_row(&list, replica);
     assert_eq!(m["state"], "streaming", "{list}");
     let on_replica = pg(c.node_port(c_index(replica)), &pw, T).await;
     let want = 1000 + written.acked.len() as i64;

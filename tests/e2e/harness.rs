@@ -299,6 +299,15 @@ pub async fn etcd_get(endpoints: &[String], key: &str) -> Option<String> {
         .map(|kv| kv.value_str().unwrap_or("").to_string())
 }
 
+/// One member's row of `list --json`.
+pub fn member_row(list: &serde_json::Value, name: &str) -> serde_json::Value {
+    list["members"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["member"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no member {name} in {list}"))
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
