@@ -131,8 +131,16 @@ async fn switchover_named_best_and_refused() {
     assert_eq!(leader(&c).await, s1);
     write_lands_on(&c, &s1).await;
 
-    // history names the timelines this test made.
-    let h = json_of(&c, &["history", "--json"]);
+    // history names the timelines this test made (Patroni writes the key a loop after promoting).
+    let h = eventually(
+        "two timelines in the history",
+        Duration::from_secs(15),
+        || async {
+            let h = json_of(&c, &["history", "--json"]);
+            (h.as_array().map(Vec::len) == Some(2)).then_some(h)
+        },
+    )
+    .await;
     let h = h.as_array().unwrap();
     assert_eq!(h.len(), 2, "{h:?}");
     assert_eq!(
