@@ -160,11 +160,8 @@ async fn failover_kill_loses_no_acknowledged_write() {
     let c = TestCluster::new("kill", 4000, "");
     c.up();
     let pw = c.superuser_password();
-    pg(c.primary_port(), &pw, T)
-        .await
-        .batch_execute("create table kill_rows (id bigint primary key)")
-        .await
-        .unwrap();
+    c.sql_on_primary("create table kill_rows (id bigint primary key)")
+        .await;
 
     // Fenced kill under continuous writes.
     let l0 = leader(&c).await;

@@ -179,6 +179,19 @@ impl TestCluster {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("list --json: {e}: {out}"))
     }
 
+    /// Runs SQL through HAProxy's primary port (e.g. to create a test's table).
+    pub async fn sql_on_primary(&self, sql: &str) {
+        pg(
+            self.primary_port(),
+            &self.superuser_password(),
+            Duration::from_secs(60),
+        )
+        .await
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     pub fn superuser_password(&self) -> String {
         let path = self.home().join(&self.name).join("secrets.toml");
         let t = std::fs::read_to_string(&path).unwrap();

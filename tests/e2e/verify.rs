@@ -76,11 +76,7 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
     let c = TestCluster::new("verify", 6000, "");
     c.up();
     let pw = c.superuser_password();
-    pg(c.primary_port(), &pw, T)
-        .await
-        .batch_execute("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 500)")
-        .await
-        .unwrap();
+    c.sql_on_primary("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 500)").await;
     let (code, v, err) = tokio::task::block_in_place(|| verify(&c, &[]));
     assert_eq!(code, Some(0), "{v}\n{err}");
     assert_eq!(v["passed"], true);
@@ -111,12 +107,7 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
 async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
     let c = TestCluster::new("verifybad", 7000, "");
     c.up();
-    let pw = c.superuser_password();
-    pg(c.primary_port(), &pw, T)
-        .await
-        .batch_execute("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 50)")
-        .await
-        .unwrap();
+    c.sql_on_primary("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 50)").await;
     let leader = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/leader", c.name))
         .await
         .unwrap();

@@ -359,32 +359,33 @@ async fn routing(run: &mut Run<'_>) -> Result<String> {
             anyhow!("cannot connect through HAProxy's port {port}: {e:#} (container {haproxy} is {state})")
         }
     };
+    // Where one new connection through `port` lands: the server's address, and in recovery or not.
+    let land = |target: PgTarget, port: u32| {
+        let explain = &explain;
+        async move {
+            let pg = match Pg::connect(&target, CONNECT).await {
+                Ok(pg) => pg,
+                Err(e) => return Err(explain(e, port).await),
+            };
+            let ip = pg
+                .query_text("select host(inet_server_addr())")
+                .await?
+                .unwrap_or_default();
+            Ok::<_, anyhow::Error>((ip, pg.is_in_recovery().await?))
+        }
+    };
     let primary = health::primary_target(run.spec, run.secrets);
     for _ in 0..5 {
-        let pg = match Pg::connect(&primary, CONNECT).await {
-            Ok(pg) => pg,
-            Err(e) => return Err(explain(e, run.spec.haproxy_primary_port()).await),
-        };
-        let ip = pg
-            .query_text("select host(inet_server_addr())")
-            .await?
-            .unwrap_or_default();
-        if pg.is_in_recovery().await? || ip != leader_ip {
+        let (ip, recovery) = land(primary.clone(), run.spec.haproxy_primary_port()).await?;
+        if recovery || ip != leader_ip {
             bail!("the primary port reached {ip}, not the leader {leader} ({leader_ip})");
         }
     }
     let replica = health::pg_target(run.spec, run.spec.haproxy_replica_port(), run.secrets);
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..6 {
-        let pg = match Pg::connect(&replica, CONNECT).await {
-            Ok(pg) => pg,
-            Err(e) => return Err(explain(e, run.spec.haproxy_replica_port()).await),
-        };
-        let ip = pg
-            .query_text("select host(inet_server_addr())")
-            .await?
-            .unwrap_or_default();
-        if !pg.is_in_recovery().await? || ip == leader_ip {
+        let (ip, recovery) = land(replica.clone(), run.spec.haproxy_replica_port()).await?;
+        if !recovery || ip == leader_ip {
             bail!("the replica port reached the leader {leader}");
         }
         seen.insert(ip);
