@@ -1,0 +1,224 @@
+//! The Docker adapter's streaming side: image import, exec, logs, stats, and the tar archives
+//! that carry config files into containers.
+
+use super::{is_not_found, Engine, ExecOutput, LogLine};
+use crate::plan::ContainerSpec;
+use anyhow::{anyhow, Context, Result};
+use bollard::models::ExecConfig;
+use bollard::query_parameters::{CreateImageOptions, LogsOptions, StatsOptions};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use std::collections::HashMap;
+use std::path::Path;
+
+impl Engine {
+    /// Labels of a local image, or `None` when it is not there.
+    pub async fn image_labels(&self, image: &str) -> Result<Option<HashMap<String, String>>> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(i.config.and_then(|c| c.labels).unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspect image {image}")),
+        }
+    }
+
+    /// Imports a root filesystem tarball as `repo:tag` (`docker import`), reporting bytes sent.
+    pub async fn import_rootfs(
+        &self,
+        tarball: &Path,
+        repo: &str,
+        tag: &str,
+        changes: Vec<String>,
+        on_bytes: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<()> {
+        let file = tokio::fs::File::open(tarball)
+            .await
+            .with_context(|| format!("open {}", tarball.display()))?;
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).inspect_ok(move |b| {
+                on_bytes(b.len() as u64);
+            });
+        let opts = CreateImageOptions {
+            from_src: Some("-".into()),
+            repo: Some(repo.into()),
+            tag: Some(tag.into()),
+            changes,
+            ..Default::default()
+        };
+        let mut s =
+            self.docker
+                .create_image(Some(opts), Some(bollard::body_try_stream(stream)), None);
+        while let Some(item) = s.next().await {
+            item.with_context(|| format!("import image {repo}:{tag}"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs a command in a running container and collects its output.
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        user: Option<&str>,
+    ) -> Result<ExecOutput> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: user.map(String::from),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("exec {:?} in {container}", cmd.first()))?;
+        let mut out = ExecOutput::default();
+        match self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .with_context(|| format!("start exec in {container}"))?
+        {
+            bollard::exec::StartExecResults::Attached { mut output, .. } => {
+                while let Some(msg) = output.next().await {
+                    match msg.with_context(|| format!("read exec output in {container}"))? {
+                        bollard::container::LogOutput::StdErr { message } => {
+                            out.stderr.push_str(&String::from_utf8_lossy(&message))
+                        }
+                        other => out
+                            .stdout
+                            .push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                    }
+                }
+            }
+            bollard::exec::StartExecResults::Detached => {}
+        }
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .with_context(|| format!("inspect exec in {container}"))?;
+        out.code = inspect.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
+
+    /// A container's log lines (`tail`: how many of the last lines; `follow`: keep streaming).
+    pub fn logs(
+        &self,
+        container: &str,
+        tail: Option<usize>,
+        since: Option<i64>,
+        follow: bool,
+        timestamps: bool,
+    ) -> impl Stream<Item = Result<LogLine>> + use<> {
+        let name = container.to_string();
+        self.docker
+            .logs(
+                container,
+                Some(LogsOptions {
+                    follow,
+                    stdout: true,
+                    stderr: true,
+                    since: since.unwrap_or(0) as i32,
+                    timestamps,
+                    tail: tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into()),
+                    ..Default::default()
+                }),
+            )
+            .map(move |item| {
+                let item = item.with_context(|| format!("read logs of {name}"))?;
+                let stderr = matches!(item, bollard::container::LogOutput::StdErr { .. });
+                Ok(LogLine {
+                    stderr,
+                    text: String::from_utf8_lossy(&item.into_bytes()).into_owned(),
+                })
+            })
+    }
+
+    /// Memory in use by a container now, in bytes: as `docker stats` counts it (usage less
+    /// inactive page cache), and the processes' own (anonymous) memory.
+    pub async fn memory_usage(&self, container: &str) -> Result<(u64, u64)> {
+        let mut s = self.docker.stats(
+            container,
+            Some(StatsOptions {
+                stream: false,
+                one_shot: false,
+            }),
+        );
+        let st = s
+            .next()
+            .await
+            .ok_or_else(|| anyhow!("no stats for {container}"))?
+            .with_context(|| format!("stats of {container}"))?;
+        let mem = st.memory_stats.unwrap_or_default();
+        let usage = mem.usage.unwrap_or(0);
+        let stats = mem.stats.unwrap_or_default();
+        let cache = stats
+            .get("inactive_file")
+            .or_else(|| stats.get("total_inactive_file"))
+            .copied()
+            .unwrap_or(0);
+        let anon = stats
+            .get("anon")
+            .or_else(|| stats.get("rss"))
+            .copied()
+            .unwrap_or(0);
+        Ok((usage.saturating_sub(cache), anon))
+    }
+}
+
+/// The tar archive `upload_to_container` wants: our own folders, then the files, with owners and
+/// modes set in the headers.
+pub(super) fn files_tar(c: &ContainerSpec) -> Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dirs: Vec<String> = Vec::new();
+    for f in &c.files {
+        let rel = f.path.trim_start_matches('/');
+        // Only folders pgha owns (below /etc/pgha); never touch /etc itself.
+        let mut acc = String::new();
+        for part in rel.split('/').take(rel.split('/').count() - 1) {
+            acc = if acc.is_empty() {
+                part.to_string()
+            } else {
+                format!("{acc}/{part}")
+            };
+            if acc.starts_with("etc/pgha") && !dirs.contains(&acc) {
+                dirs.push(acc.clone());
+            }
+        }
+    }
+    let owner = c
+        .files
+        .iter()
+        .find(|f| f.secret)
+        .map(|f| (f.uid, f.gid))
+        .unwrap_or((0, 0));
+    for d in &dirs {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_uid(owner.0);
+        h.set_gid(owner.1);
+        h.set_size(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, format!("{d}/"), std::io::empty())?;
+    }
+    for f in &c.files {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(f.mode);
+        h.set_uid(f.uid);
+        h.set_gid(f.gid);
+        h.set_size(f.contents.len() as u64);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(
+            &mut h,
+            f.path.trim_start_matches('/'),
+            f.contents.as_slice(),
+        )?;
+    }
+    Ok(b.into_inner()?)
+}
