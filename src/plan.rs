@@ -325,10 +325,6 @@ impl Inventory {
     pub fn container(&self, name: &str) -> Option<&ObservedContainer> {
         self.containers.iter().find(|c| c.name == name)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
-    }
 }
 
 /// What `up` must do.

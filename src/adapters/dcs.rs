@@ -133,21 +133,6 @@ impl Dcs {
             .with_context(|| format!("revoke etcd lease {lease:x}"))?;
         Ok(())
     }
-
-    /// Deletes `rel` only if it still holds `value`.
-    pub async fn delete_if_value(&self, rel: &str, value: &str) -> Result<bool> {
-        let key = self.target.key(rel);
-        let txn = Txn::new()
-            .when([Compare::value(key.as_str(), CompareOp::Equal, value)])
-            .and_then([TxnOp::delete(key.as_str(), None)]);
-        let resp = self
-            .client
-            .clone()
-            .txn(txn)
-            .await
-            .with_context(|| format!("delete {key}"))?;
-        Ok(resp.succeeded())
-    }
 }
 
 /// Health of one etcd endpoint: its status call answers and it knows a raft leader.

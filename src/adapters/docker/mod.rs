@@ -29,14 +29,6 @@ pub struct Engine {
     pub api_version: String,
 }
 
-/// What one `exec` printed and returned.
-#[derive(Debug, Clone, Default)]
-pub struct ExecOutput {
-    pub code: i64,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 /// One line of a container's log.
 #[derive(Debug, Clone)]
 pub struct LogLine {

@@ -1,10 +1,9 @@
 //! The Docker adapter's streaming side: image import, exec, logs, stats, and the tar archives
 //! that carry config files into containers.
 
-use super::{is_not_found, Engine, ExecOutput, LogLine};
+use super::{is_not_found, Engine, LogLine};
 use crate::plan::ContainerSpec;
 use anyhow::{anyhow, Context, Result};
-use bollard::models::ExecConfig;
 use bollard::query_parameters::{CreateImageOptions, LogsOptions, StatsOptions};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -50,57 +49,6 @@ impl Engine {
             item.with_context(|| format!("import image {repo}:{tag}"))?;
         }
         Ok(())
-    }
-
-    /// Runs a command in a running container and collects its output.
-    pub async fn exec(
-        &self,
-        container: &str,
-        cmd: &[&str],
-        user: Option<&str>,
-    ) -> Result<ExecOutput> {
-        let exec = self
-            .docker
-            .create_exec(
-                container,
-                ExecConfig {
-                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    user: user.map(String::from),
-                    ..Default::default()
-                },
-            )
-            .await
-            .with_context(|| format!("exec {:?} in {container}", cmd.first()))?;
-        let mut out = ExecOutput::default();
-        match self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .with_context(|| format!("start exec in {container}"))?
-        {
-            bollard::exec::StartExecResults::Attached { mut output, .. } => {
-                while let Some(msg) = output.next().await {
-                    match msg.with_context(|| format!("read exec output in {container}"))? {
-                        bollard::container::LogOutput::StdErr { message } => {
-                            out.stderr.push_str(&String::from_utf8_lossy(&message))
-                        }
-                        other => out
-                            .stdout
-                            .push_str(&String::from_utf8_lossy(&other.into_bytes())),
-                    }
-                }
-            }
-            bollard::exec::StartExecResults::Detached => {}
-        }
-        let inspect = self
-            .docker
-            .inspect_exec(&exec.id)
-            .await
-            .with_context(|| format!("inspect exec in {container}"))?;
-        out.code = inspect.exit_code.unwrap_or(-1);
-        Ok(out)
     }
 
     /// A container's log lines (`tail`: how many of the last lines; `follow`: keep streaming).
