@@ -234,9 +234,7 @@ async fn write(run: &mut Run<'_>) -> Result<String> {
     if server != ip {
         bail!("the write landed on {server:?}, not on {new} ({ip:?})");
     }
-    if let Some(w) = run.writer.take() {
-        run.acked.extend(w.finish().await.acked);
-    }
+    run.stop_writer().await;
     Ok(format!(
         "write landed on {new}; pg_is_in_recovery() = false"
     ))
@@ -286,9 +284,7 @@ async fn checksum(target: &PgTarget) -> Result<String> {
 }
 
 async fn consistency(run: &mut Run<'_>) -> Result<String> {
-    if let Some(w) = run.writer.take() {
-        run.acked.extend(w.finish().await.acked);
-    }
+    run.stop_writer().await;
     let view = run.dcs.read_cluster().await?;
     let leader = view.leader.clone().ok_or_else(|| anyhow!("no leader"))?;
     let lt = run

@@ -111,6 +111,13 @@ impl Run<'_> {
         Some(t)
     }
 
+    /// Stops the writer left running by `failover` (if any) and keeps what it got acknowledged.
+    pub async fn stop_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            self.acked.extend(w.finish().await.acked);
+        }
+    }
+
     fn passed(&self, check: &str) -> bool {
         self.results
             .iter()
@@ -178,9 +185,7 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
         }
         run.results.push(r);
     }
-    if let Some(w) = run.writer.take() {
-        run.acked.extend(w.finish().await.acked);
-    }
+    run.stop_writer().await;
     let restored = restore(&run).await;
     run.p.finish();
     let passed = run.results.iter().all(|r| r.result != "FAIL");
