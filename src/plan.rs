@@ -119,6 +119,16 @@ pub fn container_name(spec: &Spec, member: &str) -> String {
     format!("{}-{}", spec.name, member)
 }
 
+/// Every container a spec asks for, by name (what `desired` names them).
+pub fn container_names(spec: &Spec) -> Vec<String> {
+    spec.etcd_names()
+        .iter()
+        .chain(&spec.nodes.names)
+        .map(|m| container_name(spec, m))
+        .chain([container_name(spec, "haproxy")])
+        .collect()
+}
+
 pub fn volume_name(spec: &Spec, member: &str) -> String {
     format!("{}-{}-data", spec.name, member)
 }

@@ -139,14 +139,11 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout);
 
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
-    // Build the image only if something must be created from it.
-    let first = prepare(&spec, &engine, &p, false).await?;
-    let plan0 = plan::up_plan(&first.desired, &have);
-    let prepared = if plan0.create.is_empty() {
-        first
-    } else {
-        prepare(&spec, &engine, &p, true).await?
-    };
+    // Build the image only if some container must be created from it.
+    let build = plan::container_names(&spec)
+        .iter()
+        .any(|n| have.container(n).is_none());
+    let prepared = prepare(&spec, &engine, &p, build).await?;
     let want = &prepared.desired;
     let plan = plan::up_plan(want, &have);
     for d in &plan.drift {

@@ -42,6 +42,7 @@ fn default_spec_wants_three_etcd_three_nodes_and_haproxy_in_start_order() {
             "pgha-haproxy"
         ]
     );
+    assert_eq!(container_names(&Spec::default()), names);
     assert_eq!(d.network, "pgha-net");
     assert_eq!(d.volumes.len(), 6);
     for c in &d.containers {
