@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use pgha::adapters::docker::Engine;
 use pgha::adapters::pg::{Pg, PgTarget};
-use pgha::commands::writer::{lost, Writer};
+use pgha::ops::writer::{lost, Writer};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

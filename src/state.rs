@@ -406,25 +406,10 @@ impl Lag {
     /// Megabytes rounded half to even, as Python's `round` (patronictl) does.
     pub fn mb(self) -> Option<u64> {
         match self {
-            Lag::Bytes(b) => Some(round_half_even(b as f64 / 1024.0 / 1024.0)),
+            Lag::Bytes(b) => Some((b as f64 / 1024.0 / 1024.0).round_ties_even() as u64),
             _ => None,
         }
     }
-}
-
-pub fn round_half_even(x: f64) -> u64 {
-    let floor = x.floor();
-    let diff = x - floor;
-    let r = if (diff - 0.5).abs() < f64::EPSILON {
-        if (floor as u64).is_multiple_of(2) {
-            floor
-        } else {
-            floor + 1.0
-        }
-    } else {
-        x.round()
-    };
-    r as u64
 }
 
 pub fn parse_failover(value: &str) -> Failover {

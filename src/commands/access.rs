@@ -74,17 +74,13 @@ impl Access {
     pub fn primary(&self) -> Option<PgTarget> {
         self.pgha
             .as_ref()
-            .map(|(spec, s)| crate::commands::health::primary_target(spec, s))
+            .map(|(spec, s)| crate::ops::health::primary_target(spec, s))
     }
 
     /// The superuser on one member's own published port (pgha clusters).
     pub fn member_pg(&self, member: &str) -> Option<PgTarget> {
         let (spec, s) = self.pgha.as_ref()?;
         let i = spec.node_index(member)?;
-        Some(crate::commands::health::pg_target(
-            spec,
-            spec.node_pg_port(i),
-            s,
-        ))
+        Some(crate::ops::health::pg_target(spec, spec.node_pg_port(i), s))
     }
 }

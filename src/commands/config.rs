@@ -5,10 +5,10 @@
 use crate::adapters::pg::Pg;
 use crate::cli::EditConfigArgs;
 use crate::commands::access::Access;
-use crate::commands::health::POLL;
 use crate::context::Ctx;
 use crate::dynconf;
 use crate::error::UsageError;
+use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::usage;

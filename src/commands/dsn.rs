@@ -5,8 +5,8 @@
 
 use crate::cli::{DsnArgs, DsnRole, PsqlArgs};
 use crate::commands::access::Access;
-use crate::commands::health;
 use crate::context::Ctx;
+use crate::ops::health;
 use crate::output::json;
 use crate::plan::NODE_PGPASS;
 use crate::secrets;

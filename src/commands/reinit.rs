@@ -3,11 +3,11 @@
 
 use crate::cli::ReinitArgs;
 use crate::commands::access::Access;
-use crate::commands::handover;
-use crate::commands::health::POLL;
 use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
+use crate::ops::handover;
+use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::wait::{wait_for, Check};

@@ -4,10 +4,10 @@
 
 use crate::cli::{RestartArgs, RoleFilter};
 use crate::commands::access::Access;
-use crate::commands::handover;
-use crate::commands::health::POLL;
 use crate::commands::member::{self, Action};
 use crate::context::Ctx;
+use crate::ops::handover;
+use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::state::ClusterView;
@@ -141,7 +141,7 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
                 .filter(|x| x.is_running())
                 .map(|x| x.name.clone())
                 .collect();
-            crate::commands::health::wait_healthy(&dcs, &running, None, timeout, &p).await?;
+            crate::ops::health::wait_healthy(&dcs, &running, None, timeout, &p).await?;
         } else {
             handover::wait_streaming(&dcs, m, 0, timeout, &p).await?;
         }

@@ -4,8 +4,9 @@
 
 use crate::adapters::docker::Engine;
 use crate::cli::UpArgs;
-use crate::commands::{health, image};
+use crate::commands::image;
 use crate::context::Ctx;
+use crate::ops::health;
 use crate::output::{json, list_report, list_table, ListReport};
 use crate::plan::{self, ContainerSpec, Desired, LABEL_CLUSTER};
 use crate::progress::Progress;

@@ -100,11 +100,11 @@ fn patroni3_master_paused_unknown_lag_and_pending_restart() {
 
 #[test]
 fn rounding_is_half_to_even_like_python() {
-    assert_eq!(round_half_even(0.5), 0);
-    assert_eq!(round_half_even(1.5), 2);
-    assert_eq!(round_half_even(2.5), 2);
-    assert_eq!(round_half_even(2.6), 3);
-    assert_eq!(Lag::Bytes(1024 * 1024 * 5 / 2).mb(), Some(2));
+    const MB: u64 = 1024 * 1024;
+    assert_eq!(Lag::Bytes(MB / 2).mb(), Some(0));
+    assert_eq!(Lag::Bytes(MB * 3 / 2).mb(), Some(2));
+    assert_eq!(Lag::Bytes(MB * 5 / 2).mb(), Some(2));
+    assert_eq!(Lag::Bytes(MB * 26 / 10).mb(), Some(3));
 }
 
 #[test]

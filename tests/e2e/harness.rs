@@ -14,8 +14,29 @@ use std::time::{Duration, Instant};
 /// Docker tests run one at a time: the machine has 2 cores.
 static DOCKER: Mutex<()> = Mutex::new(());
 
-pub fn docker_lock() -> MutexGuard<'static, ()> {
-    DOCKER.lock().unwrap_or_else(|e| e.into_inner())
+/// Held while a Docker test runs: the lock between this binary's test threads, and an exclusive
+/// `flock` on a file shared by every test process on the machine (two checkouts testing at once).
+pub struct DockerLock {
+    _file: std::fs::File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+pub fn docker_lock() -> DockerLock {
+    let guard = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::env::temp_dir().join("pgha-e2e.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    // Blocks until no other process runs a Docker test.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock {}", path.display());
+    DockerLock {
+        _file: file,
+        _guard: guard,
+    }
 }
 
 pub fn bin() -> &'static str {
@@ -108,7 +129,7 @@ pub struct TestCluster {
     pub name: String,
     pub port_base: u32,
     pub dir: tempfile::TempDir,
-    _lock: MutexGuard<'static, ()>,
+    _lock: DockerLock,
 }
 
 impl TestCluster {

@@ -5,8 +5,8 @@
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
 use crate::commands::access::Access;
-use crate::commands::health::POLL;
-use crate::commands::probe;
+use crate::ops::health::POLL;
+use crate::ops::probe;
 use crate::output::{json, list_report, list_table, secs, ListReport};
 use crate::progress::Progress;
 use crate::state::ClusterView;
