@@ -1,97 +1,71 @@
-//! A continuous writer through HAProxy's primary port for tests: inserts increasing ids, records
-//! every acknowledged one (so loss is counted, not guessed), and the longest gap between acks.
+//! The tests' continuous writer is the crate's own (`pgha::ops::writer`), pointed at HAProxy's
+//! primary port as the superuser; and the durability proof every test uses: each acknowledged id
+//! on every member, with a floor on how many were acknowledged.
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use crate::harness::{pg, TestCluster};
+use pgha::adapters::pg::PgTarget;
+pub use pgha::ops::writer::Writer;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-pub struct Writer {
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<(i64, Instant)>>>,
-    task: tokio::task::JoinHandle<()>,
+/// Starts writing ids 1.. into `table` (an `id bigint primary key` table) through `port`.
+pub fn start(port: u16, password: &str, table: &str) -> Writer {
+    let target = PgTarget {
+        host: "127.0.0.1".into(),
+        port,
+        user: "postgres".into(),
+        password: password.into(),
+        dbname: "postgres".into(),
+    };
+    Writer::start(target, table, 1)
 }
 
-pub struct Written {
-    pub acked: Vec<i64>,
-    pub longest_gap: Duration,
-}
-
-impl Writer {
-    /// Starts writing into `table` (created beforehand with an `id bigint primary key` column).
-    pub fn start(port: u16, password: &str, table: &str) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let (s, a, pw, t) = (
-            stop.clone(),
-            acked.clone(),
-            password.to_string(),
-            table.to_string(),
-        );
-        let task = tokio::spawn(async move {
-            let mut next: i64 = 1;
-            let mut client: Option<tokio_postgres::Client> = None;
-            while !s.load(Ordering::Relaxed) {
-                if client.is_none() {
-                    let mut cfg = tokio_postgres::Config::new();
-                    cfg.host("127.0.0.1")
-                        .port(port)
-                        .user("postgres")
-                        .password(&pw)
-                        .dbname("postgres")
-                        .connect_timeout(Duration::from_secs(1));
-                    match tokio::time::timeout(
-                        Duration::from_secs(2),
-                        cfg.connect(tokio_postgres::NoTls),
-                    )
-                    .await
-                    {
-                        Ok(Ok((c, conn))) => {
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            });
-                            client = Some(c);
-                        }
-                        _ => {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                    }
-                }
-                let c = client.as_ref().unwrap();
-                let sql = format!("insert into {t} (id) values ($1)");
-                let id = next;
-                next += 1;
-                match tokio::time::timeout(Duration::from_secs(5), c.execute(sql.as_str(), &[&id]))
-                    .await
-                {
-                    Ok(Ok(_)) => a.lock().unwrap().push((id, Instant::now())),
-                    // Failed or unknown: not acknowledged; reconnect.
-                    _ => client = None,
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+/// Every acknowledged id of `acked` is in `table` on every node of `nodes` (indexes of the
+/// spec's nodes, read on each node's own port; replicas get up to 30 s to replay). Fails when
+/// fewer than `min` writes were acknowledged: a writer that never got through proves nothing.
+pub async fn assert_no_acked_write_lost(
+    c: &TestCluster,
+    table: &str,
+    acked: &[i64],
+    min: usize,
+    nodes: &[usize],
+) {
+    assert!(
+        acked.len() >= min,
+        "only {} writes were acknowledged into {table} (at least {min} needed to prove anything)",
+        acked.len()
+    );
+    let pw = c.superuser_password();
+    let sql = format!("select id from {table}");
+    for &i in nodes {
+        let client = pg(c.node_port(i), &pw, Duration::from_secs(60)).await;
+        // Replicas may lag a moment: read again until every id is there or 30 s have passed.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let present: HashSet<i64> = client
+                .query(sql.as_str(), &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql} on node {}: {e}", i + 1))
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let missing: Vec<i64> = acked
+                .iter()
+                .filter(|id| !present.contains(id))
+                .copied()
+                .collect();
+            if missing.is_empty() {
+                break;
             }
-        });
-        Writer { stop, acked, task }
-    }
-
-    pub fn acked_count(&self) -> usize {
-        self.acked.lock().unwrap().len()
-    }
-
-    pub async fn finish(self) -> Written {
-        self.stop.store(true, Ordering::Relaxed);
-        self.task.await.unwrap();
-        let acked = self.acked.lock().unwrap().clone();
-        let longest_gap = acked
-            .windows(2)
-            .map(|w| w[1].1.duration_since(w[0].1))
-            .max()
-            .unwrap_or_default();
-        Written {
-            acked: acked.into_iter().map(|(id, _)| id).collect(),
-            longest_gap,
+            assert!(
+                Instant::now() < deadline,
+                "{} acknowledged writes of {table} missing on node {}: {missing:?}",
+                missing.len(),
+                i + 1
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }
