@@ -143,6 +143,10 @@ pub struct ListArgs {
     /// Redraw every INTERVAL seconds until interrupted.
     #[arg(short = 'W', long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2")]
     pub watch: Option<f64>,
+    /// When etcd has no quorum, show the last known state of a member that answers (a
+    /// serializable read), marked stale.
+    #[arg(long)]
+    pub stale: bool,
 }
 
 #[derive(Debug, Args)]

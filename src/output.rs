@@ -41,6 +41,11 @@ pub struct ListReport {
     pub maintenance_mode: bool,
     pub members: Vec<MemberRow>,
     pub scheduled_switchover: Option<ScheduledSwitchover>,
+    /// Read without a quorum (`list --stale`): one member's last known state, maybe out of date.
+    pub stale: bool,
+    /// The etcd member the stale state was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,6 +108,8 @@ pub fn list_report(view: &ClusterView) -> ListReport {
         maintenance_mode: view.paused(),
         members,
         scheduled_switchover,
+        stale: false,
+        stale_from: None,
     }
 }
 
@@ -244,6 +251,12 @@ pub fn list_table(r: &ListReport) -> String {
             out.push_str(&format!("                      to: {t}\n"));
         }
     }
+    if r.stale {
+        out.push_str(&format!(
+            " Stale: read from {} without a quorum; may be out of date\n",
+            r.stale_from.as_deref().unwrap_or("one etcd member")
+        ));
+    }
     out
 }
 
@@ -284,4 +297,26 @@ macro_rules! say {
 macro_rules! sayln {
     () => { $crate::output::write_stdout("\n") };
     ($($arg:tt)*) => { $crate::output::write_stdout(&format!("{}\n", format!($($arg)*))) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_report_says_so_in_the_table_and_the_json() {
+        let view = ClusterView::from_kvs("x", "/service/x/", &[]);
+        let mut r = list_report(&view);
+        assert!(!list_table(&r).contains("Stale"));
+        assert_eq!(serde_json::to_value(&r).unwrap()["stale"], false);
+        r.stale = true;
+        r.stale_from = Some("etcd3".into());
+        assert!(list_table(&r)
+            .ends_with(" Stale: read from etcd3 without a quorum; may be out of date\n"));
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            (j["stale"].clone(), j["stale_from"].clone()),
+            (true.into(), "etcd3".into())
+        );
+    }
 }

@@ -112,3 +112,24 @@ fn a_bad_spec_is_refused_before_anything_happens() {
     );
     assert!(!dir.path().join("patroni").exists());
 }
+
+#[test]
+fn an_etcd_that_does_not_answer_is_one_line_naming_the_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--etcd", "127.0.0.1:1", "--scope", "x", "list"][..],
+        &["--etcd", "127.0.0.1:1", "--scope", "x", "list", "--stale"][..],
+        &["--etcd", "127.0.0.1:1", "--scope", "x", "show-config"][..],
+    ] {
+        let o = pgha(args, dir.path());
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end(),
+            "error: etcd does not answer at 127.0.0.1:1: is the cluster up? (pgha up)",
+            "{args:?}"
+        );
+        let lower = err.to_lowercase();
+        assert!(!lower.contains("tonic") && !lower.contains("grpc"), "{err}");
+    }
+}

@@ -1,10 +1,21 @@
 //! The etcd adapter: the only module that speaks etcd-client. Reads Patroni's keys with
 //! linearizable range reads (as patronictl does) and writes intents with compare-and-swap.
+//! When etcd cannot answer, every request fails with one line saying why (`diagnose`): nobody
+//! answers, or no quorum (then `read_cluster_stale` reads a member's last known state).
+
+mod diagnose;
+
+pub use diagnose::{Answer, EtcdUnavailable, Probe, Problem};
 
 use crate::state::{ClusterView, Kv};
 use anyhow::{anyhow, Context, Result};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use std::future::Future;
 use std::time::Duration;
+
+/// A request still pending after this long makes pgha probe the endpoints, so that a read which
+/// cannot succeed (no quorum: etcd-client waits for its whole timeout) ends at once.
+const PROBE_AFTER: Duration = Duration::from_secs(1);
 
 /// Where a Patroni cluster lives in etcd.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,49 +70,105 @@ fn urls(endpoints: &[String]) -> Vec<String> {
 
 impl Dcs {
     pub async fn connect(target: Target) -> Result<Dcs> {
-        let client = Client::connect(urls(&target.endpoints), Some(options()))
-            .await
-            .with_context(|| format!("connect to etcd at {}", target.endpoints.join(",")))?;
+        let client = match Client::connect(urls(&target.endpoints), Some(options())).await {
+            Ok(c) => c,
+            Err(e) => return Err(explain(&target.endpoints, "connect", &e).await.into()),
+        };
         Ok(Dcs { client, target })
     }
 
     /// Every key under the cluster's prefix, read linearizably.
     pub async fn read_kvs(&self) -> Result<Vec<Kv>> {
         let prefix = self.target.prefix();
+        let what = format!("read {prefix}");
+        let opts = GetOptions::new().with_prefix();
         let resp = self
-            .client
-            .clone()
-            .get(prefix.as_str(), Some(GetOptions::new().with_prefix()))
-            .await
-            .with_context(|| {
-                format!(
-                    "read {prefix} from etcd at {}",
-                    self.target.endpoints.join(",")
-                )
-            })?;
-        resp.kvs()
-            .iter()
-            .map(|kv| {
-                Ok(Kv {
-                    key: kv.key_str().context("etcd key is not UTF-8")?.to_string(),
-                    value: kv
-                        .value_str()
-                        .context("etcd value is not UTF-8")?
-                        .to_string(),
-                    mod_revision: kv.mod_revision(),
-                    lease: kv.lease(),
-                })
+            .guard(&what, |mut c| {
+                let (prefix, opts) = (prefix.clone(), opts.clone());
+                async move { c.get(prefix, Some(opts)).await }
             })
-            .collect()
+            .await?;
+        kvs(&resp)
     }
 
     pub async fn read_cluster(&self) -> Result<ClusterView> {
         let kvs = self.read_kvs().await?;
-        Ok(ClusterView::from_kvs(
-            &self.target.scope,
-            &self.target.prefix(),
-            &kvs,
-        ))
+        Ok(self.view(&kvs))
+    }
+
+    /// The cluster as one member that answers has it, without asking for a quorum (a serializable
+    /// read): its last known state, possibly out of date.
+    pub async fn read_cluster_stale(&self, from: &Answer) -> Result<ClusterView> {
+        let prefix = self.target.prefix();
+        let endpoints = [from.endpoint.clone()];
+        let what = format!("read {prefix} from {} (serializable)", from.member);
+        let mut c = match Client::connect(urls(&endpoints), Some(options())).await {
+            Ok(c) => c,
+            Err(e) => return Err(explain(&endpoints, &what, &e).await.into()),
+        };
+        let opts = GetOptions::new().with_prefix().with_serializable();
+        let resp = match c.get(prefix.as_str(), Some(opts)).await {
+            Ok(r) => r,
+            Err(e) => return Err(explain(&endpoints, &what, &e).await.into()),
+        };
+        Ok(self.view(&kvs(&resp)?))
+    }
+
+    fn view(&self, kvs: &[Kv]) -> ClusterView {
+        ClusterView::from_kvs(&self.target.scope, &self.target.prefix(), kvs)
+    }
+
+    /// Runs one etcd request (`request` makes it on a client). When it fails, or is still pending
+    /// after `PROBE_AFTER` and a probe of the endpoints shows it cannot succeed, the error is one
+    /// line saying why (`diagnose`). A request that found no connection while etcd has a quorum
+    /// went to a member that is down (etcd-client's balancer does not retry): it is made once
+    /// more on a member that answers and knows the leader.
+    async fn guard<T, F, Fut>(&self, what: &str, request: F) -> Result<T>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let endpoints = &self.target.endpoints;
+        let first = request(self.client.clone());
+        tokio::pin!(first);
+        let result = tokio::select! {
+            r = &mut first => r,
+            _ = tokio::time::sleep(PROBE_AFTER) => {
+                let probes = probe_all(endpoints);
+                tokio::pin!(probes);
+                tokio::select! {
+                    r = &mut first => r,
+                    p = &mut probes => {
+                        if let Some(verdict) = diagnose::hopeless(endpoints, &p) {
+                            return Err(verdict.into());
+                        }
+                        first.await
+                    }
+                }
+            }
+        };
+        let e = match result {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let probes = probe_all(endpoints).await;
+        let mut last = e;
+        if no_connection(&last) {
+            if let Some(a) = diagnose::serving(&probes) {
+                match Client::connect(urls(std::slice::from_ref(&a.endpoint)), Some(options()))
+                    .await
+                {
+                    Ok(c) => match request(c).await {
+                        Ok(v) => return Ok(v),
+                        Err(e) => last = e,
+                    },
+                    Err(e) => last = e,
+                }
+            }
+        }
+        let verdict = diagnose::judge(endpoints, &probes)
+            .unwrap_or_else(|| diagnose::failed(endpoints, what, &detail(&last), &probes));
+        Err(verdict.into())
     }
 
     /// Puts `value` at `rel` only if its mod_revision is still `revision` (0: only if absent).
@@ -115,23 +182,119 @@ impl Dcs {
         let txn = Txn::new()
             .when([cmp])
             .and_then([TxnOp::put(key.as_str(), value, None)]);
+        let what = format!("compare-and-swap {key}");
         let resp = self
-            .client
-            .clone()
-            .txn(txn)
-            .await
-            .with_context(|| format!("compare-and-swap {key}"))?;
+            .guard(&what, |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
         Ok(resp.succeeded())
     }
 
     /// Revokes a lease: every key attached to it (a dead leader's `leader` and member key) goes.
     pub async fn revoke_lease(&self, lease: i64) -> Result<()> {
-        self.client
-            .clone()
-            .lease_revoke(lease)
-            .await
-            .with_context(|| format!("revoke etcd lease {lease:x}"))?;
+        let what = format!("revoke etcd lease {lease:x}");
+        self.guard(&what, |mut c| async move { c.lease_revoke(lease).await })
+            .await?;
         Ok(())
+    }
+}
+
+fn kvs(resp: &etcd_client::GetResponse) -> Result<Vec<Kv>> {
+    resp.kvs()
+        .iter()
+        .map(|kv| {
+            Ok(Kv {
+                key: kv.key_str().context("etcd key is not UTF-8")?.to_string(),
+                value: kv
+                    .value_str()
+                    .context("etcd value is not UTF-8")?
+                    .to_string(),
+                mod_revision: kv.mod_revision(),
+                lease: kv.lease(),
+            })
+        })
+        .collect()
+}
+
+/// The request never reached etcd (it went to an endpoint that does not answer); etcd's own
+/// errors start with `etcdserver:`.
+fn no_connection(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::GRpcStatus(s) => {
+            s.code() as i32 == 14 && !s.message().starts_with("etcdserver:")
+        }
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
+    }
+}
+
+/// etcd's own word for a failed request, without the library's internals (no gRPC chain).
+fn detail(e: &etcd_client::Error) -> String {
+    use etcd_client::Error as E;
+    match e {
+        // gRPC status codes: 1 cancelled, 4 deadline exceeded, 14 unavailable.
+        E::GRpcStatus(s) => match s.code() as i32 {
+            14 => "no connection".into(),
+            1 | 4 => "no answer in time".into(),
+            _ if s.message().is_empty() => format!("{:?}", s.code()),
+            _ => s.message().to_string(),
+        },
+        E::TransportError(_) | E::IoError(_) => "no connection".into(),
+        E::InvalidUri(_) => "not a valid address (HOST:PORT)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Turns a failed request into one line: probes every endpoint to say whether etcd is out of
+/// reach, out of quorum, or answered and refused this request.
+async fn explain(endpoints: &[String], what: &str, e: &etcd_client::Error) -> EtcdUnavailable {
+    let probes = probe_all(endpoints).await;
+    diagnose::judge(endpoints, &probes)
+        .unwrap_or_else(|| diagnose::failed(endpoints, what, &detail(e), &probes))
+}
+
+/// Asks every endpoint at once for its status and member list (each bounded to a few seconds).
+async fn probe_all(endpoints: &[String]) -> Vec<Probe> {
+    futures_util::future::join_all(endpoints.iter().map(|e| probe(e))).await
+}
+
+async fn probe(endpoint: &str) -> Probe {
+    const LIMIT: Duration = Duration::from_secs(2);
+    let answer = async {
+        let mut c = tokio::time::timeout(
+            LIMIT,
+            Client::connect(urls(&[endpoint.to_string()]), Some(options())),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        let st = tokio::time::timeout(LIMIT, c.status()).await.ok()?.ok()?;
+        let id = st.header().map(|h| h.member_id());
+        // The member list is served by any member, without a quorum.
+        let members = tokio::time::timeout(LIMIT, c.member_list())
+            .await
+            .ok()
+            .and_then(|r| r.ok());
+        let member = members
+            .as_ref()
+            .and_then(|m| m.members().iter().find(|m| Some(m.id()) == id))
+            .map(|m| m.name().to_string())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| endpoint.to_string());
+        Some(Answer {
+            endpoint: endpoint.to_string(),
+            member,
+            has_leader: st.leader() != 0,
+            raft_index: st.raft_index(),
+            cluster_size: members.map(|m| m.members().len()),
+        })
+    }
+    .await;
+    Probe {
+        endpoint: endpoint.to_string(),
+        answer,
     }
 }
 
