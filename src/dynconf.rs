@@ -1,6 +1,8 @@
 //! Patroni's dynamic configuration (the `config` key) as pgha edits it: dotted-path sets, YAML
 //! merges, validation against what Patroni would reject or silently change, and a diff. Pure.
 
+pub mod applied;
+
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -35,29 +37,124 @@ pub fn split_assignment(arg: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Sets `path` (dotted) to `value` in `config`; `null` removes the key, as Patroni does.
+/// The keys along a dotted `--set` path. Everything after `postgresql.parameters.` is one
+/// PostgreSQL parameter name, dots included (`pg_stat_statements.max`, `auto_explain.log_min_duration`).
+pub fn path_keys(path: &str) -> Vec<String> {
+    const PARAMETERS: &str = "postgresql.parameters.";
+    match path.strip_prefix(PARAMETERS) {
+        Some(name) if !name.is_empty() => {
+            vec!["postgresql".into(), "parameters".into(), name.to_string()]
+        }
+        _ => path.split('.').map(String::from).collect(),
+    }
+}
+
+/// Sets `path` (dotted, see `path_keys`) to `value` in `config`; `null` removes the key, as
+/// Patroni does.
 pub fn set_path(config: &mut Value, path: &str, value: Value) {
-    let parts: Vec<&str> = path.split('.').collect();
+    set_keys(config, &path_keys(path), value)
+}
+
+/// Sets PostgreSQL parameter `name` (kept whole, dots and all) in `postgresql.parameters`.
+pub fn set_parameter(config: &mut Value, name: &str, value: Value) {
+    let keys = ["postgresql".to_string(), "parameters".into(), name.into()];
+    set_keys(config, &keys, value)
+}
+
+fn set_keys(config: &mut Value, keys: &[String], value: Value) {
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
     let mut cur = config;
-    for p in &parts[..parts.len() - 1] {
+    for p in parents {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
         let obj = cur.as_object_mut().expect("made an object above");
         cur = obj
-            .entry(p.to_string())
+            .entry(p.clone())
             .or_insert_with(|| Value::Object(Map::new()));
     }
     if !cur.is_object() {
         *cur = Value::Object(Map::new());
     }
     let obj = cur.as_object_mut().expect("made an object above");
-    let last = parts[parts.len() - 1].to_string();
     if value.is_null() {
-        obj.remove(&last);
+        obj.remove(last);
     } else {
-        obj.insert(last, value);
+        obj.insert(last.clone(), value);
     }
+}
+
+/// Top-level keys of the dynamic configuration that Patroni 4.0 reads (`global_config.py`,
+/// `config.py`); anything else is ignored by Patroni, most likely a typo.
+pub const KNOWN_KEYS: &[&str] = &[
+    "check_timeline",
+    "failsafe_mode",
+    "ignore_slots",
+    "loop_wait",
+    "master_start_timeout",
+    "master_stop_timeout",
+    "max_timelines_history",
+    "maximum_lag_on_failover",
+    "maximum_lag_on_syncnode",
+    "member_slots_ttl",
+    "pause",
+    "permanent_replication_slots",
+    "permanent_slots",
+    "postgresql",
+    "primary_start_timeout",
+    "primary_stop_timeout",
+    "retry_timeout",
+    "slots",
+    "standby_cluster",
+    "synchronous_mode",
+    "synchronous_mode_strict",
+    "synchronous_node_count",
+    "ttl",
+];
+
+/// One warning per top-level key Patroni does not know, naming the closest known key.
+pub fn unknown_keys(config: &Value) -> Vec<String> {
+    let Some(obj) = config.as_object() else {
+        return Vec::new();
+    };
+    obj.keys()
+        .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+        .map(|k| {
+            let near = KNOWN_KEYS
+                .iter()
+                .map(|known| (edit_distance(k, known), *known))
+                .min()
+                .filter(|(d, _)| *d <= 2 + k.len() / 8);
+            match near {
+                Some((_, known)) => {
+                    format!("unknown key {k:?}: Patroni ignores it (did you mean {known:?}?)")
+                }
+                None => format!("unknown key {k:?}: Patroni ignores it"),
+            }
+        })
+        .collect()
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Merges `patch` into `config` (objects recursively; `null` removes), like Patroni's patch_config.
@@ -269,6 +366,66 @@ mod tests {
         assert_eq!(scalar("true"), json!(true));
         assert_eq!(scalar("on"), json!("on"));
         assert!(split_assignment("noequals").is_err());
+    }
+
+    #[test]
+    fn dotted_parameter_names_stay_whole() {
+        let mut c = json!({"ttl": 20, "loop_wait": 1, "retry_timeout": 5,
+                           "postgresql": {"parameters": {"work_mem": "4MB"}}});
+        let old = c.clone();
+        set_parameter(&mut c, "pg_stat_statements.max", scalar("10000"));
+        set_path(
+            &mut c,
+            "postgresql.parameters.auto_explain.log_min_duration",
+            scalar("250ms"),
+        );
+        set_path(&mut c, "postgresql.parameters.pgaudit.log", scalar("ddl"));
+        assert_eq!(
+            c,
+            json!({"ttl": 20, "loop_wait": 1, "retry_timeout": 5, "postgresql": {"parameters": {
+                "work_mem": "4MB",
+                "pg_stat_statements.max": 10000,
+                "auto_explain.log_min_duration": "250ms",
+                "pgaudit.log": "ddl",
+            }}})
+        );
+        assert!(problems(&c).is_empty(), "{:?}", problems(&c));
+        assert_eq!(
+            changed_parameters(&old, &c),
+            vec![
+                "auto_explain.log_min_duration",
+                "pg_stat_statements.max",
+                "pgaudit.log"
+            ]
+        );
+        set_path(&mut c, "postgresql.parameters.pgaudit.log", scalar("null"));
+        assert!(c.pointer("/postgresql/parameters/pgaudit.log").is_none());
+        // Other paths still split on every dot.
+        assert_eq!(
+            path_keys("standby_cluster.host"),
+            vec!["standby_cluster", "host"]
+        );
+        assert_eq!(
+            path_keys("postgresql.use_pg_rewind"),
+            vec!["postgresql", "use_pg_rewind"]
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_keys_are_named_with_the_closest_known_one() {
+        let c = json!({"ttl": 20, "looop_wait": 2, "postgresql": {}, "frobnicate": true});
+        assert_eq!(
+            unknown_keys(&c),
+            vec![
+                "unknown key \"frobnicate\": Patroni ignores it",
+                "unknown key \"looop_wait\": Patroni ignores it (did you mean \"loop_wait\"?)",
+            ]
+        );
+        let known: Value = KNOWN_KEYS
+            .iter()
+            .map(|k| (k.to_string(), json!(1)))
+            .collect();
+        assert!(unknown_keys(&known).is_empty());
     }
 
     #[test]
