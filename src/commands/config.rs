@@ -7,6 +7,7 @@ use crate::cli::EditConfigArgs;
 use crate::commands::access::Access;
 use crate::context::Ctx;
 use crate::dynconf;
+use crate::dynconf::applied;
 use crate::error::UsageError;
 use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
@@ -51,14 +52,47 @@ pub async fn show(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Opens `$EDITOR` on the configuration as YAML and reads the result back.
+/// A directory only this user can read (mode 0700, a name nobody can guess), removed on drop.
+struct PrivateDir(std::path::PathBuf);
+
+impl PrivateDir {
+    fn new() -> Result<PrivateDir> {
+        use rand::distr::{Alphanumeric, SampleString};
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        for _ in 0..8 {
+            let name = format!(
+                "pgha-edit-{}",
+                Alphanumeric.sample_string(&mut rand::rng(), 16)
+            );
+            let dir = base.join(name);
+            // `create` fails on anything already there, a symlink included.
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(PrivateDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("create a directory in {}", base.display()))
+                }
+            }
+        }
+        bail!("could not create a private directory in {}", base.display())
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Opens `$EDITOR` on the configuration as YAML (in a private directory) and reads the result back.
 fn edit_in_editor(old: &Value) -> Result<Value> {
     let editor = std::env::var("EDITOR")
         .or_else(|_| std::env::var("VISUAL"))
         .unwrap_or_else(|_| "vi".into());
-    let dir = std::env::temp_dir().join(format!("pgha-edit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("config.yml");
+    let dir = PrivateDir::new()?;
+    let path = dir.0.join("config.yml");
     std::fs::write(&path, to_yaml(old)?)?;
     let status = std::process::Command::new("sh")
         .arg("-c")
@@ -67,15 +101,13 @@ fn edit_in_editor(old: &Value) -> Result<Value> {
         .arg(&path)
         .status()
         .with_context(|| format!("run the editor {editor}"))?;
-    let result = if status.success() {
+    if status.success() {
         read_yaml(&path)
     } else {
         Err(anyhow!(UsageError(format!(
             "the editor {editor} exited with {status}; nothing was changed"
         ))))
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    }
 }
 
 pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
@@ -110,11 +142,7 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         dynconf::set_path(&mut new, path, dynconf::scalar(v));
     }
     for (name, v) in &pg {
-        dynconf::set_path(
-            &mut new,
-            &format!("postgresql.parameters.{name}"),
-            dynconf::scalar(v),
-        );
+        dynconf::set_parameter(&mut new, name, dynconf::scalar(v));
     }
     let nothing_given =
         args.replace.is_none() && args.apply.is_none() && assignments.is_empty() && pg.is_empty();
@@ -131,6 +159,9 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
             "the new configuration is refused, nothing was changed: {}",
             problems.join("; ")
         );
+    }
+    for warning in dynconf::unknown_keys(&new) {
+        eprintln!("warning: {warning}");
     }
     let diff = dynconf::diff(&old, &new);
     if diff.is_empty() {
@@ -150,7 +181,7 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
     let p = Progress::new();
     let t0 = Instant::now();
     let params = dynconf::changed_parameters(&old, &new);
-    wait_applied(&access, &dcs, &new, &params, written_at, &p).await?;
+    let rejected = wait_applied(&access, &dcs, &new, &params, written_at, &p).await?;
     let after = dcs.read_cluster().await?;
     p.finish();
     let pending: Vec<String> = after
@@ -164,12 +195,19 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
             "{}",
             json(&serde_json::json!({
                 "cluster": view.scope, "diff": diff, "applied_s": t0.elapsed().as_secs_f64(),
-                "pending_restart": pending, "list": list_report(&after),
+                "pending_restart": pending, "rejected": rejected, "list": list_report(&after),
             }))
         );
     } else {
         crate::sayln!("{}", diff.join("\n"));
-        crate::sayln!("Applied on every member after {}.", secs(t0.elapsed()));
+        if rejected.is_empty() {
+            crate::sayln!("Applied on every member after {}.", secs(t0.elapsed()));
+        } else {
+            crate::sayln!(
+                "Written; every member processed it after {}.",
+                secs(t0.elapsed())
+            );
+        }
         if !pending.is_empty() {
             crate::sayln!(
                 "Pending restart on {} (`pgha restart --pending` applies it).",
@@ -178,11 +216,124 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         }
         crate::say!("{}", list_table(&list_report(&after)));
     }
+    if !rejected.is_empty() {
+        for r in &rejected {
+            eprintln!("{}", r.line());
+        }
+        let mut names: Vec<&str> = rejected.iter().map(|r| r.parameter.as_str()).collect();
+        names.sort();
+        names.dedup();
+        bail!(
+            "the configuration of cluster {} was written, but PostgreSQL does not run with {} as asked on {} of {} members (see above); change or remove it with `pgha edit-config`",
+            view.scope,
+            names.join(", "),
+            rejected.iter().map(|r| &r.member).collect::<std::collections::BTreeSet<_>>().len(),
+            after.members.len()
+        );
+    }
     Ok(())
 }
 
-/// Waits until every running member's Patroni has the new configuration (`GET /config`) and, when
-/// PostgreSQL parameters changed, has reloaded PostgreSQL since the write.
+/// A parameter a member did not take as asked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rejection {
+    pub member: String,
+    pub parameter: String,
+    pub value: String,
+    pub reason: String,
+    pub in_effect: Option<String>,
+}
+
+impl Rejection {
+    fn line(&self) -> String {
+        let effect = match &self.in_effect {
+            Some(v) => format!("; in effect: {v}"),
+            None => String::new(),
+        };
+        format!(
+            "{}: {} = {} not applied: {}{effect}",
+            self.member, self.parameter, self.value, self.reason
+        )
+    }
+}
+
+/// One parameter's `pg_settings` row and `pg_file_settings` lines on a member, as JSON.
+const OBSERVE_SQL: &str = "select json_build_object(
+  'load', extract(epoch from pg_conf_load_time()),
+  'settings', coalesce((select json_agg(json_build_object('name', name, 'setting', setting,
+      'current', current_setting(name), 'unit', unit, 'vartype', vartype,
+      'pending_restart', pending_restart, 'min_val', min_val, 'max_val', max_val,
+      'enumvals', enumvals)) from pg_settings where lower(name) in (NAMES)), '[]'),
+  'lines', coalesce((select json_agg(json_build_object('name', name, 'sourcefile', sourcefile,
+      'seqno', seqno, 'setting', setting, 'applied', applied, 'error', error))
+      from pg_file_settings where lower(name) in (NAMES)), '[]'),
+  'shown', (select json_object_agg(n, current_setting(n, true)) from unnest(array[NAMES]) n))::text";
+
+#[derive(serde::Deserialize)]
+struct Observation {
+    load: f64,
+    settings: Vec<applied::Setting>,
+    lines: Vec<NamedLine>,
+    shown: std::collections::HashMap<String, Option<String>>,
+}
+
+#[derive(serde::Deserialize)]
+struct NamedLine {
+    name: String,
+    #[serde(flatten)]
+    line: applied::FileLine,
+}
+
+/// What PostgreSQL on `member` shows for `params` (case-insensitive names, as PostgreSQL has them).
+async fn observe(
+    access: &Access,
+    member: &str,
+    params: &[String],
+    since: f64,
+) -> Result<Option<Vec<(String, applied::Observed)>>> {
+    let Some(target) = access.member_pg(member) else {
+        return Ok(None);
+    };
+    let pg = Pg::connect(&target, Duration::from_secs(2)).await?;
+    let names = params
+        .iter()
+        .map(|p| format!("'{}'", p.to_lowercase().replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let text = pg
+        .query_text(&OBSERVE_SQL.replace("NAMES", &names))
+        .await?
+        .unwrap_or_default();
+    let o: Observation = serde_json::from_str(&text).context("parse pg_settings")?;
+    let reloaded = o.load + 0.5 >= since;
+    Ok(Some(
+        params
+            .iter()
+            .map(|p| {
+                let observed = applied::Observed {
+                    setting: o
+                        .settings
+                        .iter()
+                        .find(|s| s.name.eq_ignore_ascii_case(p))
+                        .cloned(),
+                    lines: o
+                        .lines
+                        .iter()
+                        .filter(|l| l.name.eq_ignore_ascii_case(p))
+                        .map(|l| l.line.clone())
+                        .collect(),
+                    shown: o.shown.get(&p.to_lowercase()).cloned().flatten(),
+                    reloaded,
+                };
+                (p.clone(), observed)
+            })
+            .collect(),
+    ))
+}
+
+/// Waits until every running member's Patroni has the new configuration (`GET /config`) and,
+/// when PostgreSQL parameters changed, its PostgreSQL shows each one applied, pending a restart
+/// (flagged by Patroni), or not taken (`applied::judge`); returns the ones not taken.
 async fn wait_applied(
     access: &Access,
     dcs: &crate::adapters::dcs::Dcs,
@@ -190,49 +341,73 @@ async fn wait_applied(
     params: &[String],
     written_at: SystemTime,
     p: &Progress,
-) -> Result<()> {
+) -> Result<Vec<Rejection>> {
     let since = written_at
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs_f64();
-    wait_for("every member to apply the configuration", Duration::from_secs(60), POLL, Some(p), || async {
-        let view = dcs.read_cluster().await?;
-        for m in view.members.iter().filter(|m| m.is_running()) {
-            let seen: Value = access
-                .api(&view, &m.name)?
-                .send(reqwest::Method::GET, "/config", None, Duration::from_secs(3))
-                .await
-                .and_then(|r| serde_json::from_str(&r.body).context("parse GET /config"))?;
-            if &seen != new {
-                return Ok(Check::NotYet(format!("{} has not seen the change yet", m.name)));
+    let asked = |name: &str| new.get("postgresql")?.get("parameters")?.get(name);
+    let rejected = wait_for(
+        "every member to apply the configuration",
+        Duration::from_secs(60),
+        POLL,
+        Some(p),
+        || async {
+            let view = dcs.read_cluster().await?;
+            let mut rejected = Vec::new();
+            for m in view.members.iter().filter(|m| m.is_running()) {
+                let seen: Value = access
+                    .api(&view, &m.name)?
+                    .send(
+                        reqwest::Method::GET,
+                        "/config",
+                        None,
+                        Duration::from_secs(3),
+                    )
+                    .await
+                    .and_then(|r| serde_json::from_str(&r.body).context("parse GET /config"))?;
+                if &seen != new {
+                    return Ok(Check::NotYet(format!(
+                        "{} has not seen the change yet",
+                        m.name
+                    )));
+                }
+                if params.is_empty() {
+                    continue;
+                }
+                let Some(observed) = observe(access, &m.name, params, since).await? else {
+                    continue;
+                };
+                let mut needs_restart = false;
+                for (name, o) in &observed {
+                    let value = asked(name);
+                    match applied::judge(name, value, o) {
+                        applied::Verdict::Applied => {}
+                        applied::Verdict::PendingRestart => needs_restart = true,
+                        applied::Verdict::NotYet(why) => {
+                            return Ok(Check::NotYet(format!("{}: {name}: {why}", m.name)));
+                        }
+                        applied::Verdict::Rejected(reason) => rejected.push(Rejection {
+                            member: m.name.clone(),
+                            parameter: name.clone(),
+                            value: value.map(applied::as_patroni_writes).unwrap_or_default(),
+                            reason,
+                            in_effect: o.setting.as_ref().map(|s| s.current.clone()),
+                        }),
+                    }
+                }
+                // A parameter that needs a restart: wait until Patroni reports it in the member key.
+                if needs_restart && m.data.pending_restart != Some(true) {
+                    return Ok(Check::NotYet(format!(
+                        "{} has not flagged its pending restart yet",
+                        m.name
+                    )));
+                }
             }
-            if params.is_empty() {
-                continue;
-            }
-            let Some(target) = access.member_pg(&m.name) else { continue };
-            let pg = Pg::connect(&target, Duration::from_secs(2)).await?;
-            let loaded: f64 = pg
-                .query_text("select extract(epoch from pg_conf_load_time())::text")
-                .await?
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0.0);
-            if loaded + 0.5 < since {
-                return Ok(Check::NotYet(format!("{} has not reloaded PostgreSQL yet", m.name)));
-            }
-            // A parameter that needs a restart: wait until Patroni reports it in the member key.
-            let list = params.iter().map(|p| format!("'{}'", p.replace('\'', "''"))).collect::<Vec<_>>().join(",");
-            let needs = pg
-                .query_text(&format!("select bool_or(pending_restart)::text from pg_settings where name in ({list})"))
-                .await?
-                .as_deref()
-                == Some("true");
-            if needs && m.data.pending_restart != Some(true) {
-                return Ok(Check::NotYet(format!("{} has not flagged its pending restart yet", m.name)));
-            }
-        }
-        Ok(Check::Ready(()))
-    })
+            Ok(Check::Ready(rejected))
+        },
+    )
     .await?;
-    Ok(())
+    Ok(rejected)
 }
 
 /// `pause`/`resume`: sets or removes `pause` in the config key (CAS); with `wait`, until every
