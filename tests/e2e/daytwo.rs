@@ -1,5 +1,7 @@
-//! Day-2 operations on real clusters: show-config / edit-config (parameters, pending restart,
-//! refusals, compare-and-swap), reload, dsn, pause with a kill, logs, topology.
+//! Day-2 operations on real clusters: show-config / edit-config (parameters, dotted names,
+//! values PostgreSQL or Patroni reject, unknown keys, pending restart, refusals, compare-and-swap,
+//! the editor's private folder), reload, dsn, etcd out of quorum (`list`, `list --stale`), pause
+//! with a kill, logs, topology.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -55,6 +57,69 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     }
     assert_eq!(show_on_all(&c, "max_connections").await, vec!["150"; 3]);
 
+    // A dotted (extension or custom) parameter name is one key, and every member runs with it.
+    c.pgha(&["edit-config", "--pg", "myapp.setting=42", "--yes"], T);
+    assert_eq!(show_on_all(&c, "myapp.setting").await, vec!["42"; 3]);
+    let key: Value = serde_json::from_str(&config_key(&c).await).unwrap();
+    let params = &key["postgresql"]["parameters"];
+    assert_eq!(params["myapp.setting"], 42, "{key}");
+    assert!(params.get("myapp").is_none(), "{key}");
+
+    // A value PostgreSQL rejects at reload: each member says so, exit 1, nothing runs with it.
+    let rejected = |args: &[&str], reason: &str| {
+        let out = c.pgha_output(args, T);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        for m in ["pg1", "pg2", "pg3"] {
+            assert!(
+                err.lines()
+                    .any(|l| l.starts_with(&format!("{m}: ")) && l.contains(reason)),
+                "{m} in {err}"
+            );
+        }
+        assert!(
+            err.contains("was written, but PostgreSQL does not run with"),
+            "{err}"
+        );
+    };
+    rejected(
+        &["edit-config", "--pg", "timezone=Mars/Base", "--yes"],
+        "timezone = Mars/Base not applied: PostgreSQL rejected it",
+    );
+    assert!(!show_on_all(&c, "timezone")
+        .await
+        .contains(&"Mars/Base".to_string()));
+    // Patroni 4.0.7's validator raises a value below the minimum before PostgreSQL sees it.
+    rejected(
+        &["edit-config", "--pg", "work_mem=1", "--yes"],
+        "work_mem = 1 not applied: Patroni's validator wrote 64 instead (1 is outside the valid range 64 .. 2147483647 kB)",
+    );
+    assert_eq!(show_on_all(&c, "work_mem").await, vec!["64kB"; 3]);
+    c.pgha(
+        &[
+            "edit-config",
+            "--pg",
+            "work_mem=8MB",
+            "--set",
+            "postgresql.parameters.timezone=null",
+            "--yes",
+        ],
+        T,
+    );
+    assert_eq!(show_on_all(&c, "work_mem").await, vec!["8MB"; 3]);
+
+    // An unknown top-level key is written (Patroni ignores it) with a warning naming the likely one.
+    let out = c.pgha_output(&["edit-config", "--set", "looop_wait=2", "--yes"], T);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "warning: unknown key \"looop_wait\": Patroni ignores it (did you mean \"loop_wait\"?)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    c.pgha(&["edit-config", "--set", "looop_wait=null", "--yes"], T);
+
     // Refused: ttl below Patroni's minimum; the key is unchanged.
     let before = config_key(&c).await;
     let out = c.pgha_output(&["edit-config", "--set", "ttl=10", "--yes"], T);
@@ -71,13 +136,15 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     theirs["maximum_lag_on_failover"] = serde_json::json!(2097152);
     let theirs = theirs.to_string();
     let script = c.path("editor.sh");
+    let seen = c.path("editor-dir");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\ndocker exec {} etcdctl put /service/{}/config '{}' >/dev/null\nsed -i 's/^loop_wait: 1$/loop_wait: 2/' \"$1\"\n",
+            "#!/bin/sh\ndocker exec {} etcdctl put /service/{}/config '{}' >/dev/null\nsed -i 's/^loop_wait: 1$/loop_wait: 2/' \"$1\"\nstat -c '%a %n' \"$(dirname \"$1\")\" > {}\n",
             c.container("etcd1"),
             c.name,
-            theirs
+            theirs,
+            seen.display()
         ),
     )
     .unwrap();
@@ -99,6 +166,16 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         "the other change stays"
     );
     assert_eq!(now["loop_wait"], 1, "pgha's change was not written over it");
+    // The editor's file was in a private folder (0700, a name nobody can guess), removed after.
+    let seen = read(&seen);
+    let (mode, dir) = seen.trim().split_once(' ').unwrap();
+    assert_eq!(mode, "700", "{seen}");
+    let name = std::path::Path::new(dir)
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    assert!(name.starts_with("pgha-edit-") && name.len() >= 26, "{seen}");
+    assert!(!std::path::Path::new(dir).exists(), "{dir} left behind");
 
     // reload answers for every member.
     let r: Value = serde_json::from_str(&c.pgha(&["reload", "--json"], T)).unwrap();
@@ -132,6 +209,43 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
             .get(0);
         assert_eq!(rec, recovery, "{dsn}");
     }
+
+    // etcd out of quorum (two members stopped behind pgha's back): one line saying so, naming
+    // the member that answers; `list --stale` shows its last known state, marked stale.
+    let (e1, e2) = (c.container("etcd1"), c.container("etcd2"));
+    docker(&["stop", &e1, &e2]);
+    let t = Instant::now();
+    let out = c.pgha_output(&["list"], T);
+    eprintln!("list without a quorum answered in {:?}", t.elapsed());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: etcd has no quorum: 1 of 3 members answer (etcd3)"),
+        "{err}"
+    );
+    let lower = err.to_lowercase();
+    assert!(!lower.contains("tonic") && !lower.contains("grpc"), "{err}");
+    let out = c.pgha_output(&["list", "--stale", "--json"], T);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("showing etcd3's last known state"));
+    let stale: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(stale["stale"], true, "{stale}");
+    assert_eq!(stale["stale_from"], "etcd3", "{stale}");
+    assert_eq!(stale["members"].as_array().unwrap().len(), 3, "{stale}");
+    let table = c.pgha(&["list", "--stale"], T);
+    assert!(
+        table.contains("Stale: read from etcd3 without a quorum; may be out of date")
+            && table.contains("pg1"),
+        "{table}"
+    );
+    docker(&["start", &e1, &e2]);
+    eventually("list to work again", T, || async {
+        let out = c.pgha_output(&["list", "--json"], T);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (out.status.success() && v["stale"] == false).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
