@@ -1,13 +1,12 @@
 //! `pgha show-config` and `pgha edit-config`: Patroni's dynamic configuration (the `config` key).
 //! Edits are validated (see `dynconf::problems`), shown as a diff, confirmed, written with
-//! compare-and-swap on the key's mod_revision, and followed until every member has them.
+//! compare-and-swap on the key's mod_revision, and followed until every member has them
+//! (`follow`); a value a member's PostgreSQL did not take is reported, exit 1.
 
-use crate::adapters::pg::Pg;
 use crate::cli::EditConfigArgs;
 use crate::commands::access::Access;
 use crate::context::Ctx;
 use crate::dynconf;
-use crate::dynconf::applied;
 use crate::error::UsageError;
 use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
@@ -18,6 +17,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant, SystemTime};
+
+mod follow;
+use follow::wait_applied;
 
 pub fn to_yaml(v: &Value) -> Result<String> {
     serde_saphyr::to_string(v).context("write the configuration as YAML")
@@ -232,182 +234,6 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// A parameter a member did not take as asked.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Rejection {
-    pub member: String,
-    pub parameter: String,
-    pub value: String,
-    pub reason: String,
-    pub in_effect: Option<String>,
-}
-
-impl Rejection {
-    fn line(&self) -> String {
-        let effect = match &self.in_effect {
-            Some(v) => format!("; in effect: {v}"),
-            None => String::new(),
-        };
-        format!(
-            "{}: {} = {} not applied: {}{effect}",
-            self.member, self.parameter, self.value, self.reason
-        )
-    }
-}
-
-/// One parameter's `pg_settings` row and `pg_file_settings` lines on a member, as JSON.
-const OBSERVE_SQL: &str = "select json_build_object(
-  'load', extract(epoch from pg_conf_load_time()),
-  'settings', coalesce((select json_agg(json_build_object('name', name, 'setting', setting,
-      'current', current_setting(name), 'unit', unit, 'vartype', vartype,
-      'pending_restart', pending_restart, 'min_val', min_val, 'max_val', max_val,
-      'enumvals', enumvals)) from pg_settings where lower(name) in (NAMES)), '[]'),
-  'lines', coalesce((select json_agg(json_build_object('name', name, 'sourcefile', sourcefile,
-      'seqno', seqno, 'setting', setting, 'applied', applied, 'error', error))
-      from pg_file_settings where lower(name) in (NAMES)), '[]'),
-  'shown', (select json_object_agg(n, current_setting(n, true)) from unnest(array[NAMES]) n))::text";
-
-#[derive(serde::Deserialize)]
-struct Observation {
-    load: f64,
-    settings: Vec<applied::Setting>,
-    lines: Vec<NamedLine>,
-    shown: std::collections::HashMap<String, Option<String>>,
-}
-
-#[derive(serde::Deserialize)]
-struct NamedLine {
-    name: String,
-    #[serde(flatten)]
-    line: applied::FileLine,
-}
-
-/// What PostgreSQL on `member` shows for `params` (case-insensitive names, as PostgreSQL has them).
-async fn observe(
-    access: &Access,
-    member: &str,
-    params: &[String],
-    since: f64,
-) -> Result<Option<Vec<(String, applied::Observed)>>> {
-    let Some(target) = access.member_pg(member) else {
-        return Ok(None);
-    };
-    let pg = Pg::connect(&target, Duration::from_secs(2)).await?;
-    let names = params
-        .iter()
-        .map(|p| format!("'{}'", p.to_lowercase().replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(",");
-    let text = pg
-        .query_text(&OBSERVE_SQL.replace("NAMES", &names))
-        .await?
-        .unwrap_or_default();
-    let o: Observation = serde_json::from_str(&text).context("parse pg_settings")?;
-    let reloaded = o.load + 0.5 >= since;
-    Ok(Some(
-        params
-            .iter()
-            .map(|p| {
-                let observed = applied::Observed {
-                    setting: o
-                        .settings
-                        .iter()
-                        .find(|s| s.name.eq_ignore_ascii_case(p))
-                        .cloned(),
-                    lines: o
-                        .lines
-                        .iter()
-                        .filter(|l| l.name.eq_ignore_ascii_case(p))
-                        .map(|l| l.line.clone())
-                        .collect(),
-                    shown: o.shown.get(&p.to_lowercase()).cloned().flatten(),
-                    reloaded,
-                };
-                (p.clone(), observed)
-            })
-            .collect(),
-    ))
-}
-
-/// Waits until every running member's Patroni has the new configuration (`GET /config`) and,
-/// when PostgreSQL parameters changed, its PostgreSQL shows each one applied, pending a restart
-/// (flagged by Patroni), or not taken (`applied::judge`); returns the ones not taken.
-async fn wait_applied(
-    access: &Access,
-    dcs: &crate::adapters::dcs::Dcs,
-    new: &Value,
-    params: &[String],
-    written_at: SystemTime,
-    p: &Progress,
-) -> Result<Vec<Rejection>> {
-    let since = written_at
-        .duration_since(SystemTime::UNIX_EPOCH)?
-        .as_secs_f64();
-    let asked = |name: &str| new.get("postgresql")?.get("parameters")?.get(name);
-    let rejected = wait_for(
-        "every member to apply the configuration",
-        Duration::from_secs(60),
-        POLL,
-        Some(p),
-        || async {
-            let view = dcs.read_cluster().await?;
-            let mut rejected = Vec::new();
-            for m in view.members.iter().filter(|m| m.is_running()) {
-                let seen: Value = access
-                    .api(&view, &m.name)?
-                    .send(
-                        reqwest::Method::GET,
-                        "/config",
-                        None,
-                        Duration::from_secs(3),
-                    )
-                    .await
-                    .and_then(|r| serde_json::from_str(&r.body).context("parse GET /config"))?;
-                if &seen != new {
-                    return Ok(Check::NotYet(format!(
-                        "{} has not seen the change yet",
-                        m.name
-                    )));
-                }
-                if params.is_empty() {
-                    continue;
-                }
-                let Some(observed) = observe(access, &m.name, params, since).await? else {
-                    continue;
-                };
-                let mut needs_restart = false;
-                for (name, o) in &observed {
-                    let value = asked(name);
-                    match applied::judge(name, value, o) {
-                        applied::Verdict::Applied => {}
-                        applied::Verdict::PendingRestart => needs_restart = true,
-                        applied::Verdict::NotYet(why) => {
-                            return Ok(Check::NotYet(format!("{}: {name}: {why}", m.name)));
-                        }
-                        applied::Verdict::Rejected(reason) => rejected.push(Rejection {
-                            member: m.name.clone(),
-                            parameter: name.clone(),
-                            value: value.map(applied::as_patroni_writes).unwrap_or_default(),
-                            reason,
-                            in_effect: o.setting.as_ref().map(|s| s.current.clone()),
-                        }),
-                    }
-                }
-                // A parameter that needs a restart: wait until Patroni reports it in the member key.
-                if needs_restart && m.data.pending_restart != Some(true) {
-                    return Ok(Check::NotYet(format!(
-                        "{} has not flagged its pending restart yet",
-                        m.name
-                    )));
-                }
-            }
-            Ok(Check::Ready(rejected))
-        },
-    )
-    .await?;
-    Ok(rejected)
 }
 
 /// `pause`/`resume`: sets or removes `pause` in the config key (CAS); with `wait`, until every
