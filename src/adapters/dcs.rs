@@ -131,18 +131,20 @@ impl Dcs {
         let endpoints = &self.target.endpoints;
         let first = request(self.client.clone());
         tokio::pin!(first);
-        let result = tokio::select! {
-            r = &mut first => r,
-            _ = tokio::time::sleep(PROBE_AFTER) => {
-                let probes = probe_all(endpoints);
-                tokio::pin!(probes);
-                tokio::select! {
-                    r = &mut first => r,
-                    p = &mut probes => {
-                        if let Some(verdict) = diagnose::hopeless(endpoints, &p) {
-                            return Err(verdict.into());
-                        }
-                        first.await
+        // While it is pending (etcd-client's timeout bounds it), probe every `PROBE_AFTER`: a
+        // member that still believed in a leader just after the others stopped soon knows better.
+        let result = loop {
+            tokio::select! {
+                r = &mut first => break r,
+                _ = tokio::time::sleep(PROBE_AFTER) => {}
+            }
+            let probes = probe_all(endpoints);
+            tokio::pin!(probes);
+            tokio::select! {
+                r = &mut first => break r,
+                p = &mut probes => {
+                    if let Some(verdict) = diagnose::hopeless(endpoints, &p) {
+                        return Err(verdict.into());
                     }
                 }
             }

@@ -58,7 +58,7 @@ impl std::fmt::Display for EtcdUnavailable {
 
 impl std::error::Error for EtcdUnavailable {}
 
-const STALE_HINT: &str = "`pgha list --stale` shows their last known state";
+const STALE_HINT: &str = "`pgha list --stale` shows the last known state";
 
 fn answering(probes: &[Probe]) -> Vec<Answer> {
     let mut a: Vec<Answer> = probes.iter().filter_map(|p| p.answer.clone()).collect();
@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(v.problem, Problem::NoQuorum);
         assert_eq!(
             v.to_string(),
-            "etcd has no quorum: 1 of 3 members answer (etcd3); `pgha list --stale` shows their last known state"
+            "etcd has no quorum: 1 of 3 members answer (etcd3); `pgha list --stale` shows the last known state"
         );
         assert_eq!(v.answering[0].member, "etcd3");
         assert!(hopeless(&eps(), &probes).is_some());
