@@ -83,7 +83,8 @@ async fn observe(
         .await?
         .unwrap_or_default();
     let o: Observation = serde_json::from_str(&text).context("parse pg_settings")?;
-    let reloaded = o.load + 0.5 >= since;
+    // Strictly after the write: a reload just before it (the previous edit's) says nothing.
+    let reloaded = o.load > since;
     Ok(Some(
         params
             .iter()
