@@ -51,6 +51,10 @@ pub enum Verdict {
     NotYet(String),
     /// Not applied, and waiting will not change it: the reason.
     Rejected(String),
+    /// PostgreSQL reloaded since the write, yet Patroni's file does not have the value: Patroni's
+    /// validator changed or dropped it, or Patroni has not processed the change yet (a reload for
+    /// another reason came first). A rejection once it stays so for a few seconds.
+    NotWritten(String),
 }
 
 /// The value as Patroni writes it into `postgresql.conf` (Python's `str`).
@@ -97,7 +101,7 @@ pub fn judge(name: &str, asked: Option<&Value>, o: &Observed) -> Verdict {
                 Some(l) => {
                     Verdict::Rejected(format!("{} overrides it (ALTER SYSTEM?)", l.sourcefile))
                 }
-                None => Verdict::Rejected(format!(
+                None => Verdict::NotWritten(format!(
                     "PostgreSQL shows {}",
                     o.shown
                         .as_deref()
@@ -132,7 +136,7 @@ pub fn judge(name: &str, asked: Option<&Value>, o: &Observed) -> Verdict {
         return Verdict::NotYet("Patroni has not written it yet".into());
     }
     let why = pg_reason(&want, s);
-    Verdict::Rejected(match patroni {
+    Verdict::NotWritten(match patroni {
         Some(p) => format!("Patroni's validator wrote {} instead ({why})", p.setting),
         None => format!("Patroni's validator dropped it ({why})"),
     })
@@ -362,7 +366,7 @@ mod tests {
         };
         assert_eq!(
             judge("work_mem", Some(&json!(1)), &o),
-            Verdict::Rejected(
+            Verdict::NotWritten(
                 "Patroni's validator wrote 64 instead (1 is outside the valid range 64 .. 2147483647 kB)"
                     .into()
             )
@@ -381,7 +385,7 @@ mod tests {
         };
         assert_eq!(
             judge("autovacuum", Some(&json!("maybe")), &o),
-            Verdict::Rejected(
+            Verdict::NotWritten(
                 "Patroni's validator dropped it (\"maybe\" is not a Boolean value (on or off))"
                     .into()
             )
@@ -434,7 +438,7 @@ mod tests {
         };
         assert_eq!(
             judge("myapp.setting", Some(&json!(42)), &o),
-            Verdict::Rejected("PostgreSQL shows \"7\"".into())
+            Verdict::NotWritten("PostgreSQL shows \"7\"".into())
         );
     }
 

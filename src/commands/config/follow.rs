@@ -10,7 +10,14 @@ use crate::progress::Progress;
 use crate::wait::{wait_for, Check};
 use anyhow::{Context, Result};
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a value must stay missing from Patroni's file, with PostgreSQL reloaded since the
+/// write, before it counts as changed or dropped by Patroni (more than Patroni's shortest loop
+/// plus the 1 s it sleeps after a reload).
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// A parameter a member did not take as asked.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -125,6 +132,8 @@ pub async fn wait_applied(
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs_f64();
     let asked = |name: &str| new.get("postgresql")?.get("parameters")?.get(name);
+    // When each member/parameter was first seen not written by Patroni.
+    let doubts: Mutex<HashMap<(String, String), Instant>> = Mutex::default();
     let rejected = wait_for(
         "every member to apply the configuration",
         Duration::from_secs(60),
@@ -164,6 +173,27 @@ pub async fn wait_applied(
                         applied::Verdict::PendingRestart => needs_restart = true,
                         applied::Verdict::NotYet(why) => {
                             return Ok(Check::NotYet(format!("{}: {name}: {why}", m.name)));
+                        }
+                        applied::Verdict::NotWritten(reason) => {
+                            let key = (m.name.clone(), name.clone());
+                            let first = *doubts
+                                .lock()
+                                .expect("not poisoned")
+                                .entry(key)
+                                .or_insert_with(Instant::now);
+                            if first.elapsed() < SETTLE {
+                                return Ok(Check::NotYet(format!(
+                                    "{}: {name}: {reason}? making sure",
+                                    m.name
+                                )));
+                            }
+                            rejected.push(Rejection {
+                                member: m.name.clone(),
+                                parameter: name.clone(),
+                                value: value.map(applied::as_patroni_writes).unwrap_or_default(),
+                                reason,
+                                in_effect: o.setting.as_ref().map(|s| s.current.clone()),
+                            });
                         }
                         applied::Verdict::Rejected(reason) => rejected.push(Rejection {
                             member: m.name.clone(),
