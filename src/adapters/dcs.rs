@@ -119,53 +119,33 @@ impl Dcs {
     }
 
     /// Runs one etcd request (`request` makes it on a client). When it fails, or is still pending
-    /// after `PROBE_AFTER` and a probe of the endpoints shows it cannot succeed, the error is one
-    /// line saying why (`diagnose`). A request that found no connection while etcd has a quorum
-    /// went to a member that is down (etcd-client's balancer does not retry): it is made once
-    /// more on a member that answers and knows the leader.
+    /// and a probe of the endpoints shows it cannot succeed, the error is one line saying why
+    /// (`diagnose`). A request that found no connection while etcd has a quorum went to a member
+    /// that is down (etcd-client's balancer does not retry): it is made once more on a member that
+    /// answers and knows the leader.
     async fn guard<T, F, Fut>(&self, what: &str, request: F) -> Result<T>
     where
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let endpoints = &self.target.endpoints;
-        let first = request(self.client.clone());
-        tokio::pin!(first);
-        // While it is pending (etcd-client's timeout bounds it), probe every `PROBE_AFTER`: a
-        // member that still believed in a leader just after the others stopped soon knows better.
-        let result = loop {
-            tokio::select! {
-                r = &mut first => break r,
-                _ = tokio::time::sleep(PROBE_AFTER) => {}
-            }
-            let probes = probe_all(endpoints);
-            tokio::pin!(probes);
-            tokio::select! {
-                r = &mut first => break r,
-                p = &mut probes => {
-                    if let Some(verdict) = diagnose::hopeless(endpoints, &p) {
-                        return Err(verdict.into());
-                    }
-                }
-            }
-        };
-        let e = match result {
+        let e = match watched(endpoints, request(self.client.clone())).await? {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let probes = probe_all(endpoints).await;
+        let mut probes = probe_all(endpoints).await;
         let mut last = e;
         if no_connection(&last) {
             if let Some(a) = diagnose::serving(&probes) {
-                match Client::connect(urls(std::slice::from_ref(&a.endpoint)), Some(options()))
-                    .await
-                {
-                    Ok(c) => match request(c).await {
+                let one = std::slice::from_ref(&a.endpoint);
+                match Client::connect(urls(one), Some(options())).await {
+                    Ok(c) => match watched(endpoints, request(c)).await? {
                         Ok(v) => return Ok(v),
                         Err(e) => last = e,
                     },
                     Err(e) => last = e,
                 }
+                probes = probe_all(endpoints).await;
             }
         }
         let verdict = diagnose::judge(endpoints, &probes)
@@ -218,6 +198,32 @@ fn kvs(resp: &etcd_client::GetResponse) -> Result<Vec<Kv>> {
             })
         })
         .collect()
+}
+
+/// Awaits `request`; while it is pending (etcd-client's timeout bounds it), probes the endpoints
+/// every `PROBE_AFTER` and gives up with the verdict once it cannot succeed (a member that still
+/// believed in a leader just after the others stopped knows better a moment later).
+async fn watched<T>(
+    endpoints: &[String],
+    request: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<Result<T, etcd_client::Error>, EtcdUnavailable> {
+    tokio::pin!(request);
+    loop {
+        tokio::select! {
+            r = &mut request => return Ok(r),
+            _ = tokio::time::sleep(PROBE_AFTER) => {}
+        }
+        let probes = probe_all(endpoints);
+        tokio::pin!(probes);
+        tokio::select! {
+            r = &mut request => return Ok(r),
+            p = &mut probes => {
+                if let Some(verdict) = diagnose::hopeless(endpoints, &p) {
+                    return Err(verdict);
+                }
+            }
+        }
+    }
 }
 
 /// The request never reached etcd (it went to an endpoint that does not answer); etcd's own
