@@ -8,10 +8,11 @@ use crate::commands::image;
 use crate::context::Ctx;
 use crate::ops::health;
 use crate::output::{json, list_report, list_table, ListReport};
-use crate::plan::{self, ContainerSpec, Desired, LABEL_CLUSTER};
+use crate::plan::{self, preflight, ContainerSpec, Desired, Inventory, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
 use crate::spec::Spec;
+use crate::usage;
 use anyhow::{bail, Result};
 use futures_util::future::try_join_all;
 use serde::Serialize;
@@ -91,6 +92,39 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
     })
 }
 
+/// Before anything is made: no container, network or volume under the cluster's names belongs to
+/// something else, and every host port of a container to create is free (a listener is bound on
+/// it and released at once). Either is a usage error: nothing was changed.
+async fn preflight(spec: &Spec, engine: &Engine, have: &Inventory) -> Result<()> {
+    let found = engine.objects_named(&preflight::object_names(spec)).await?;
+    if let Some(msg) = preflight::name_clash_message(spec, &found) {
+        usage!("{msg}");
+    }
+    // Published ports live on the engine's host; probe them only when that is this machine.
+    if !engine.address.starts_with("unix://") {
+        return Ok(());
+    }
+    let mut taken = Vec::new();
+    for w in preflight::ports_to_check(spec, have) {
+        let Ok(port) = u16::try_from(w.port.host_port) else {
+            continue;
+        };
+        match std::net::TcpListener::bind((w.port.host_ip.as_str(), port)) {
+            Ok(listener) => drop(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => taken.push(w),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                usage!("{}", preflight::bind_unavailable_message(spec))
+            }
+            // E.g. a port below 1024 for a user: the engine binds it, not pgha.
+            Err(_) => {}
+        }
+    }
+    if !taken.is_empty() {
+        usage!("{}", preflight::ports_taken_message(&taken));
+    }
+    Ok(())
+}
+
 /// Creates the missing containers (with their files), all at once.
 async fn create_missing(
     engine: &Engine,
@@ -140,10 +174,11 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout);
 
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    preflight(&spec, &engine, &have).await?;
     // Build the image only if some container must be created from it.
     let build = plan::container_names(&spec)
         .iter()
-        .any(|n| have.container(n).is_none());
+        .any(|n| plan::needs_create(&have, n));
     let prepared = prepare(&spec, &engine, &p, build).await?;
     let want = &prepared.desired;
     let plan = plan::up_plan(want, &have);
@@ -162,6 +197,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     }
     for v in &plan.create_volumes {
         engine.create_volume(v, &want.labels).await?;
+    }
+    for c in &plan.recreate {
+        engine.remove_container(c).await?;
+        p.note(format!(
+            "removed {c}: created but never started (an earlier `up` stopped half-way)"
+        ));
     }
     create_missing(&engine, want, &plan, &p).await?;
     // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
@@ -184,6 +225,15 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     ));
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
     p.note("HAProxy routes writes to the leader");
+    // etcd keeps a removed member's key until its TTL ends: ask Docker whether all still run.
+    let now = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    let missing = plan::not_running(want, &now);
+    if !missing.is_empty() {
+        bail!(
+            "the cluster looked healthy, but {} (removed or stopped while `up` waited); run `pgha up` again",
+            missing.join(", ")
+        );
+    }
     p.finish();
 
     let host = spec.connect_host();
