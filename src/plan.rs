@@ -390,6 +390,8 @@ pub fn config_hash(c: &ContainerSpec) -> String {
 
 mod converge;
 pub mod preflight;
-pub use converge::{needs_create, not_running, up_plan, Inventory, ObservedContainer, UpPlan};
+pub use converge::{
+    needs_create, node_runs, not_running, up_plan, Inventory, ObservedContainer, UpPlan,
+};
 #[cfg(test)]
 mod tests;

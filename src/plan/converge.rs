@@ -134,3 +134,22 @@ pub fn not_running(want: &Desired, have: &Inventory) -> Vec<String> {
         })
         .collect()
 }
+
+/// Whether a node's own `GET /patroni` shows it running: the leader as primary, any other member
+/// streaming. `Err` says what it shows instead.
+pub fn node_runs(status: &serde_json::Value) -> Result<(), String> {
+    let (state, role) = (&status["state"], &status["role"]);
+    let leads = role == "primary" || role == "master";
+    if state == "running" && (leads || status["replication_state"] == "streaming") {
+        return Ok(());
+    }
+    Err(format!(
+        "{} {}{}",
+        role.as_str().unwrap_or("?"),
+        state.as_str().unwrap_or("?"),
+        status["replication_state"]
+            .as_str()
+            .map(|r| format!(", {r}"))
+            .unwrap_or_default()
+    ))
+}

@@ -279,3 +279,27 @@ fn preflight_name_clash_names_objects_pgha_did_not_make() {
         "container pgha-pg2 exists and pgha did not make it (no io.pgha.cluster=pgha label); volume pgha-pg3-data belongs to pgha cluster pg; remove or rename it, or set another `name` in pgha.toml (`pgha init` writes that file)"
     );
 }
+
+#[test]
+fn a_started_node_runs_when_its_own_api_says_leader_or_streaming() {
+    use serde_json::json;
+    assert_eq!(
+        node_runs(&json!({"state": "running", "role": "primary"})),
+        Ok(())
+    );
+    assert_eq!(
+        node_runs(&json!({"state": "running", "role": "master"})),
+        Ok(())
+    );
+    let streaming =
+        json!({"state": "running", "role": "replica", "replication_state": "streaming"});
+    assert_eq!(node_runs(&streaming), Ok(()));
+    let archive =
+        json!({"state": "running", "role": "replica", "replication_state": "in archive recovery"});
+    assert_eq!(
+        node_runs(&archive),
+        Err("replica running, in archive recovery".into())
+    );
+    let starting = json!({"state": "starting", "role": "replica"});
+    assert_eq!(node_runs(&starting), Err("replica starting".into()));
+}
