@@ -22,11 +22,13 @@ impl WantedPort {
     }
 }
 
-/// Host ports of the containers `up` will create (missing, or created but never started).
+/// Host ports of the containers `up` will create (missing, or created but never started) or
+/// start again (exited: Docker released their ports).
 pub fn ports_to_check(spec: &Spec, have: &Inventory) -> Vec<WantedPort> {
+    let exited = |name: &str| have.container(name).is_some_and(|o| o.state == "exited");
     published(spec)
         .into_iter()
-        .filter(|(name, _)| needs_create(have, name))
+        .filter(|(name, _)| needs_create(have, name) || exited(name))
         .flat_map(|(container, ports)| {
             ports.into_iter().map(move |port| WantedPort {
                 container: container.clone(),

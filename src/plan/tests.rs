@@ -202,7 +202,7 @@ fn nodes_get_256mib_shm_all_get_rotated_logs_and_limits_go_to_their_role() {
 }
 
 #[test]
-fn preflight_checks_the_ports_of_the_containers_to_create_only() {
+fn preflight_checks_the_ports_of_the_containers_to_create_or_start_again() {
     use preflight::*;
     let spec = Spec::default();
     let want = desired_for(&spec);
@@ -216,6 +216,9 @@ fn preflight_checks_the_ports_of_the_containers_to_create_only() {
     assert!(ports_to_check(&spec, &have).is_empty(), "a running cluster");
     have.containers.retain(|c| c.name != "pgha-pg1");
     have.containers[0].state = "created".into();
+    // Exited containers are started again on their ports; restarting ones may hold them.
+    have.containers[5].state = "exited".into();
+    have.containers[1].state = "restarting".into();
     let some: Vec<String> = ports_to_check(&spec, &have)
         .iter()
         .map(|w| format!("{} {}", w.container, w.address()))
@@ -225,7 +228,10 @@ fn preflight_checks_the_ports_of_the_containers_to_create_only() {
         [
             "pgha-etcd1 127.0.0.1:54341",
             "pgha-pg1 127.0.0.1:5431",
-            "pgha-pg1 127.0.0.1:54331"
+            "pgha-pg1 127.0.0.1:54331",
+            "pgha-haproxy 127.0.0.1:54320",
+            "pgha-haproxy 127.0.0.1:54321",
+            "pgha-haproxy 127.0.0.1:54322"
         ]
     );
 }

@@ -101,6 +101,13 @@ async fn up_list_write_read_noop_down() {
     let victim = interrupt_up(&c).await;
     let out = c.up();
     let err = text(&out.stderr);
+    eprintln!(
+        "second up: {}",
+        err.lines()
+            .rev()
+            .find(|l| l.contains("is healthy"))
+            .unwrap_or("")
+    );
     assert!(
         err.contains(&format!(
             "removed {}: created but never started",
