@@ -414,3 +414,4 @@ impl Engine {
 }
 
 mod streams;
+pub use streams::ExecOutput;
