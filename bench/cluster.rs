@@ -450,3 +450,16 @@ fn main() -> Result<()> {
     print!("{table}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unobserved_figures_print_na_never_zero() {
+        let mut m = super::Metric::new("x", "s");
+        m.push(None);
+        assert_eq!(m.row(), ["x", "n/a", "n/a", "n/a", "0 of 1"]);
+        m.push(Some(f64::NAN));
+        m.push(Some(2.0));
+        assert_eq!(m.row(), ["x", "2.00 s", "2.00 s", "2.00 s", "1 of 3"]);
+    }
+}

@@ -331,3 +331,19 @@ async fn restore(run: &Run<'_>) -> Result<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_is_a_destructive_check_and_consistency_runs_last() {
+        let names: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.last(), Some(&"consistency"));
+        let at = |c: &str| names.iter().position(|n| *n == c).unwrap();
+        for writer in ["failover", "switchover", "etcd", "partition"] {
+            assert!(at(writer) < at("consistency"), "{writer}");
+        }
+        assert!(DESTRUCTIVE.contains(&"partition"));
+    }
+}
