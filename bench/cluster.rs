@@ -443,8 +443,31 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     Ok(format!("{t}\n"))
 }
 
+/// Waits for, then holds until exit, the machine-wide lock the e2e tests take, so the bench
+/// never shares the Docker engine with a test run (the e2e test calls `run`, under its own lock).
+fn docker_lock() -> Result<std::fs::File> {
+    let path = std::env::temp_dir().join("pgha-e2e.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    eprintln!("bench: waiting for {}", path.display());
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+    if rc != 0 {
+        bail!(
+            "flock {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(file)
+}
+
 fn main() -> Result<()> {
     let opts = Opts::from_args(PathBuf::from(env!("CARGO_BIN_EXE_pgha")));
+    let _lock = docker_lock()?;
     let rt = tokio::runtime::Runtime::new()?;
     let table = rt.block_on(run(&opts))?;
     print!("{table}");

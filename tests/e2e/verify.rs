@@ -179,7 +179,7 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
         status["figure"].as_str().unwrap().contains(replica),
         "{status}"
     );
-    for destructive in ["failover", "switchover", "etcd"] {
+    for destructive in ["failover", "switchover", "etcd", "partition"] {
         assert_eq!(result(&v, destructive)["result"], "SKIP", "{v}");
     }
     assert!(err.contains("failed verification: status"), "{err}");
