@@ -104,8 +104,6 @@ pub struct Run<'a> {
     pub acked: Vec<i64>,
     /// Each writer that ran (its check) and how many writes it got acknowledged.
     pub writers: Vec<(String, usize)>,
-    /// The member whose container `partition` cut off the network and has not reconnected.
-    pub partitioned: Option<String>,
     pub killed: Option<String>,
     pub new_leader: Option<String>,
 }
@@ -182,7 +180,6 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
         writer: None,
         acked: Vec::new(),
         writers: Vec::new(),
-        partitioned: None,
         killed: None,
         new_leader: None,
     };

@@ -139,17 +139,14 @@ pub async fn partition(run: &mut Run<'_>) -> Result<String> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = writer.acked_count();
     let t0 = Instant::now();
-    run.partitioned = Some(leader.clone());
     let cut = match run.engine.network_disconnect(&net, &container).await {
         Ok(()) => cut_off(run, &writer, &leader, ttl, t0).await,
         Err(e) => Err(e),
     };
-    // Always heal, also when the cut went wrong.
+    // Always heal, also when the cut went wrong (and `restore` reconnects every node, should
+    // this fail too).
     let t1 = Instant::now();
     let healed = run.engine.network_connect(&net, &container, &leader).await;
-    if healed.is_ok() {
-        run.partitioned = None;
-    }
     let rejoin = match (&cut, &healed) {
         (Ok(_), Ok(())) => rejoin_as_replica(run, &leader, t1).await,
         _ => Err(anyhow!("not reconnected")),
