@@ -1,8 +1,8 @@
 //! `pgha verify`: prove a running cluster is highly available. Runs the checks in `checks.rs` and
-//! `proof.rs` in order (each PASS/FAIL with its figure, or SKIP when what it needs failed), prints a summary, and
-//! always ends by bringing the cluster back to health (every container running, every replica
-//! streaming, every node on the cluster network) and dropping its scratch database. Exit 1 when
-//! any check failed.
+//! `proof.rs` in order (each PASS/FAIL with its figure, or SKIP when what it needs failed), prints
+//! a summary, and always ends by bringing the cluster back to health (every node on the cluster
+//! network, every container running, every replica streaming) and dropping its scratch database.
+//! Exit 1 when any check failed.
 
 mod checks;
 mod proof;
@@ -283,16 +283,18 @@ fn skip_reason(run: &Run, check: &str) -> Option<String> {
 /// container running, etcd healthy, every node streaming; then drops the scratch database.
 async fn restore(run: &Run<'_>) -> Result<String> {
     let net = crate::plan::network_name(run.spec);
-    let mut started = Vec::new();
+    let mut done = Vec::new();
     for node in &run.spec.nodes.names {
         let container = run.access.container(node)?;
-        if run.engine.running(&container).await? == Some(true)
+        // A missing container is for `up` to make; a stopped one can be connected too.
+        if run.engine.running(&container).await?.is_some()
             && !run.engine.connected(&net, &container).await?
         {
             run.engine.network_connect(&net, &container, node).await?;
-            started.push(format!("{container} (reconnected to {net})"));
+            done.push(format!("reconnected {container} to {net}"));
         }
     }
+    let mut started = Vec::new();
     let inv = run
         .engine
         .inventory(&[(LABEL_CLUSTER, &run.spec.name)])
@@ -319,14 +321,11 @@ async fn restore(run: &Run<'_>) -> Result<String> {
     .await?;
     pg.batch(&format!("drop database if exists {DATABASE} with (force)"))
         .await?;
-    Ok(if started.is_empty() {
-        "cluster healthy, scratch database dropped".into()
-    } else {
-        format!(
-            "restarted {}; cluster healthy, scratch database dropped",
-            started.join(", ")
-        )
-    })
+    if !started.is_empty() {
+        done.push(format!("restarted {}", started.join(", ")));
+    }
+    done.push("cluster healthy, scratch database dropped".into());
+    Ok(done.join("; "))
 }
 
 #[cfg(test)]
