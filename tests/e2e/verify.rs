@@ -204,7 +204,7 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
     let (_, v, err) = tokio::task::block_in_place(|| verify(&c, &["--only", "routing"]));
     let restored = v["restored"].as_str().unwrap_or_default();
     assert!(
-        restored.contains(&format!("reconnected to {net}")),
+        restored.contains(&format!("reconnected {} to {net}", c.container(replica))),
         "{v}\n{err}"
     );
     assert_healthy(&c, "user_rows", 50).await;
