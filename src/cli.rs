@@ -226,8 +226,8 @@ pub enum RoleFilter {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Run only these checks (status, database, replication, failover, write, recovery,
-    /// consistency, routing, switchover, etcd).
+    /// Run only these checks (status, database, replication, failover, write, recovery, routing,
+    /// switchover, etcd, partition, consistency).
     #[arg(long, num_args = 1.., value_name = "CHECK")]
     pub only: Vec<String>,
 }

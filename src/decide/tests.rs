@@ -1,15 +1,22 @@
-//! Decision tests over the captured Patroni 4 cluster (leader pg1, sync standby pg3, replica pg2).
+//! Decision tests over a Patroni 4 cluster recorded by the e2e verify test (leader pg2, sync
+//! standby pg3, replica pg1), read with the leader and the replica swapping names so that the
+//! cases below read leader pg1, sync standby pg3, replica pg2, in a cluster called demo.
 
 use super::*;
 use crate::state::{ClusterView, Kv};
 
 fn view() -> ClusterView {
     let path = format!(
-        "{}/tests/fixtures/etcd-patroni4-reference.json",
+        "{}/tests/fixtures/etcd-patroni4-healthy.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    let kvs: Vec<Kv> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut v = ClusterView::from_kvs("demo", "/service/demo/", &kvs);
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("pg1", "pg-swap")
+        .replace("pg2", "pg1")
+        .replace("pg-swap", "pg2");
+    let kvs: Vec<Kv> = serde_json::from_str(&text).unwrap();
+    let mut v = ClusterView::from_kvs("demo", "/service/it-verify/", &kvs);
     // Bring pg3 level with the leader so that only the rule under test refuses.
     v.members[2].data.xlog_location = v.optime;
     v

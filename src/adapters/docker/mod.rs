@@ -441,3 +441,4 @@ impl Engine {
 
 mod names;
 mod streams;
+pub use streams::ExecOutput;
