@@ -1,5 +1,7 @@
-//! HA operations on real clusters: switchover (named, best, refused), failover --kill under
-//! continuous writes (fenced and not), start of a killed member, reinit, history.
+//! HA operations on real clusters: switchover (named, best, refused), failover to an async
+//! replica (refused without --allow-data-loss, then allowed), the guards of `stop` (sync standby,
+//! etcd quorum, confirmation), failover --kill under continuous writes (fenced and not), start of
+//! a killed member, reinit, restart of the leader through Patroni, history.
 
 use crate::harness::*;
 use crate::writer::{self, assert_no_acked_write_lost};
@@ -95,7 +97,44 @@ async fn switchover_named_best_and_refused() {
         "is not a synchronous standby",
     );
     refused(&c, &["switchover", "--candidate", &s0], "pass --yes");
-    c.pgha(&["stop", &async0], T);
+
+    // Failover to the async replica: --yes alone is refused, naming the risk and the lag.
+    let out = c.pgha_output(&["failover", "--candidate", &async0, "--yes"], T);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "DATA LOSS RISK: {async0} is not the synchronous standby ({s0}) and lags "
+        )) && err.contains(" bytes behind")
+            && err.contains("pass --allow-data-loss"),
+        "{err}"
+    );
+    assert_eq!(leader(&c).await, l0, "the refused failover changed nothing");
+
+    // stop guards: the sync standby is refused (the container keeps running); without --yes
+    // off a terminal nothing is stopped.
+    refused(
+        &c,
+        &["stop", &s0, "--yes"],
+        &format!("{s0}: is the synchronous standby of the leader {l0}"),
+    );
+    let running = |m: &str| docker(&["inspect", "-f", "{{.State.Running}}", &c.container(m)]);
+    assert_eq!(running(&s0).trim(), "true", "a refused stop stops nothing");
+    refused(&c, &["stop", &async0], "pass --yes");
+    assert_eq!(running(&async0).trim(), "true");
+    refused(&c, &["pause"], "pass --yes");
+    // One etcd member may stop; a second would cost the quorum.
+    c.pgha(&["stop", "etcd1", "--yes"], T);
+    assert_eq!(running("etcd1").trim(), "false");
+    refused(
+        &c,
+        &["stop", "etcd2", "--yes"],
+        "etcd2: would leave 1 of 3 etcd members healthy, below the quorum of 2",
+    );
+    assert_eq!(running("etcd2").trim(), "true");
+    c.pgha(&["start", "etcd1"], T);
+
+    c.pgha(&["stop", &async0, "--yes"], T);
     assert_eq!(
         docker(&["inspect", "-f", "{{.State.Running}}", &c.container(&async0)]).trim(),
         "false"
@@ -153,6 +192,27 @@ async fn switchover_named_best_and_refused() {
     );
     let table = c.pgha(&["history"], T);
     assert!(table.contains("| TL ") && table.contains(&s1), "{table}");
+
+    // With --allow-data-loss (and --yes) the failover to an async replica goes ahead.
+    let s2 = sync_standby(&c).await;
+    let async2 = ["pg1", "pg2", "pg3"]
+        .into_iter()
+        .find(|m| *m != s1 && *m != s2)
+        .unwrap();
+    let r = json_of(
+        &c,
+        &[
+            "failover",
+            "--candidate",
+            async2,
+            "--allow-data-loss",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(r["to"], async2);
+    assert_eq!(r["new_leader_was_sync_standby"], false);
+    assert_eq!(leader(&c).await, async2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -259,4 +319,34 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         "the rows from before the reinit are on the rebuilt replica"
     );
     assert_no_acked_write_lost(&c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
+
+    // restart of the leader through Patroni: done only once a new PostgreSQL start leads again.
+    let started = || async {
+        let on_leader = pg(c.node_port(c_index(&l0)), &pw, T).await;
+        let t: String = on_leader
+            .query_one("select pg_postmaster_start_time()::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        t
+    };
+    let t_before = started().await;
+    let r = tokio::task::block_in_place(|| json_of(&c, &["restart", &l0, "--yes", "--json"]));
+    let done = &r["restarted"][0];
+    assert_eq!(done["member"], l0.as_str(), "{r}");
+    assert_eq!(done["role"], "leader", "{r}");
+    assert!(
+        done["started_before"].is_string() && done["started_before"] != done["started_after"],
+        "{r}"
+    );
+    assert_eq!(leader(&c).await, l0, "the restarted leader leads again");
+    let t_after = started().await;
+    assert_ne!(t_before, t_after, "PostgreSQL on {l0} started again");
+    let on_leader = pg(c.node_port(c_index(&l0)), &pw, T).await;
+    let in_recovery: bool = on_leader
+        .query_one("select pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!in_recovery, "{l0} runs as primary after the restart");
 }
