@@ -30,6 +30,106 @@ async fn sync_standby(c: &TestCluster) -> String {
     .await
 }
 
+/// The sync standby etcd's `sync` key names for `leader`, waiting until it names one.
+async fn sync_standby_of(c: &TestCluster, leader: &str) -> String {
+    eventually(
+        &format!("a sync standby of {leader} in etcd"),
+        Duration::from_secs(30),
+        || async {
+            let v = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/sync", c.name)).await?;
+            let v: Value = serde_json::from_str(&v).ok()?;
+            (v["leader"].as_str() == Some(leader))
+                .then(|| v["sync_standby"].as_str().map(String::from))
+                .flatten()
+        },
+    )
+    .await
+}
+
+/// pgha on a terminal (a pseudo-terminal from util-linux `script`), to answer its confirmation.
+struct Terminal {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Terminal {
+    fn spawn(c: &TestCluster, args: &[&str]) -> Terminal {
+        let line = std::iter::once(bin())
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = std::process::Command::new("script")
+            .args(["-qfec", &line, "/dev/null"])
+            .current_dir(c.dir.path())
+            .env("PGHA_HOME", c.home())
+            .env_remove("PGHA_SPEC")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn script (util-linux)");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut so = child.stdout.take().unwrap();
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut so, &mut b) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&b[..n]));
+            }
+        });
+        Terminal { child, out }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    async fn wait_for_text(&self, needle: &str) {
+        eventually(
+            &format!("{needle:?} on the terminal"),
+            Duration::from_secs(30),
+            || async { self.text().contains(needle).then_some(()) },
+        )
+        .await
+    }
+
+    /// Types `answer` and a newline; waits until pgha exits; returns its exit code and output.
+    fn answer(mut self, answer: &str) -> (Option<i32>, String) {
+        let mut stdin = self.child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, format!("{answer}\n").as_bytes()).unwrap();
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if t0.elapsed() > T {
+                self.child.kill().ok();
+                panic!(
+                    "pgha on the terminal still runs after {T:?}: {}",
+                    self.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        drop(stdin);
+        std::thread::sleep(Duration::from_millis(200));
+        (status.code(), self.text())
+    }
+}
+
+/// The JSON object pgha printed last on a terminal (after its progress lines).
+fn last_json(out: &str) -> Value {
+    let start = out.rfind("\n{").map(|i| i + 1).unwrap_or(0);
+    let end = out.rfind('}').map(|i| i + 1).unwrap_or(out.len());
+    serde_json::from_str(&out[start..end]).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
 fn json_of(c: &TestCluster, args: &[&str]) -> Value {
     let out = c.pgha(args, T);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
@@ -194,7 +294,7 @@ async fn switchover_named_best_and_refused() {
     assert!(table.contains("| TL ") && table.contains(&s1), "{table}");
 
     // With --allow-data-loss (and --yes) the failover to an async replica goes ahead.
-    let s2 = sync_standby(&c).await;
+    let s2 = sync_standby_of(&c, &s1).await;
     let async2 = ["pg1", "pg2", "pg3"]
         .into_iter()
         .find(|m| *m != s1 && *m != s2)
@@ -257,20 +357,52 @@ async fn failover_kill_loses_no_acknowledged_write() {
     // Every acknowledged write is on every member, the killed one too now that it streams again.
     assert_no_acked_write_lost(&c, "kill_rows", &written.acked, 100, &[0, 1, 2]).await;
 
-    // Without fencing the failover still happens, after Patroni's ttl.
+    // Without fencing the failover still happens, after Patroni's ttl. And leadership moves
+    // while the confirmation waits on a terminal: pgha reads the leader again after it and kills
+    // the leader then, not the member that led when it asked.
     let l1 = leader(&c).await;
-    sync_standby(&c).await;
-    let r = tokio::task::block_in_place(|| {
-        json_of(&c, &["failover", "--kill", "--no-fence", "--yes", "--json"])
-    });
+    let s1 = sync_standby_of(&c, &l1).await;
+    let term = Terminal::spawn(&c, &["failover", "--kill", "--no-fence", "--json"]);
+    term.wait_for_text("[y/N]").await;
+    assert!(
+        term.text().contains(&format!("SIGKILL the leader {l1} ")),
+        "{}",
+        term.text()
+    );
+    tokio::task::block_in_place(|| c.pgha(&["switchover", "--candidate", &s1, "--yes"], T));
+    assert_eq!(leader(&c).await, s1);
+    sync_standby_of(&c, &s1).await;
+    let (code, out) = tokio::task::block_in_place(|| term.answer("y"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "leadership moved from {l1} to {s1} after the confirmation"
+        )),
+        "{out}"
+    );
+    let r = last_json(&out);
+    assert_eq!(r["killed"], s1.as_str(), "{out}");
     assert_eq!(r["fenced"], false);
-    assert_ne!(leader(&c).await, l1);
+    let running = |m: &str| docker(&["inspect", "-f", "{{.State.Running}}", &c.container(m)]);
+    assert_eq!(
+        running(&s1).trim(),
+        "false",
+        "the leader after the prompt was killed"
+    );
+    assert_eq!(
+        running(&l1).trim(),
+        "true",
+        "the leader before the prompt was spared"
+    );
+    let l2 = leader(&c).await;
+    assert_ne!(l2, s1);
+    assert_eq!(r["to"], l2.as_str());
     let unfenced_s = r["new_leader_s"].as_f64().unwrap();
     assert!(
         unfenced_s > fenced_s,
         "not fenced ({unfenced_s} s) must take longer than fenced ({fenced_s} s)"
     );
-    c.pgha(&["start", &l1], T);
+    c.pgha(&["start", &s1], T);
 }
 
 fn c_index(member: &str) -> usize {
