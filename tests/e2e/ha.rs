@@ -403,6 +403,42 @@ async fn failover_kill_loses_no_acknowledged_write() {
         "not fenced ({unfenced_s} s) must take longer than fenced ({fenced_s} s)"
     );
     c.pgha(&["start", &s1], T);
+
+    // The fencing transaction itself, on this cluster's etcd under a scratch scope: it deletes
+    // the leader key only while it holds the value and revision read, else changes nothing.
+    let dcs = pgha::adapters::dcs::Dcs::connect(pgha::adapters::dcs::Target {
+        endpoints: c.etcd_endpoints(),
+        namespace: "/service/".into(),
+        scope: "fence-check".into(),
+    })
+    .await
+    .unwrap();
+    assert!(dcs.cas_put("leader", "old", 0).await.unwrap());
+    let read = dcs.read_cluster().await.unwrap();
+    assert_eq!(read.leader.as_deref(), Some("old"));
+    assert!(dcs
+        .cas_put("leader", "new", read.leader_revision)
+        .await
+        .unwrap());
+    let moved = dcs.read_cluster().await.unwrap();
+    assert!(!dcs
+        .fence_leader("old", read.leader_revision, read.leader_lease)
+        .await
+        .unwrap());
+    assert!(!dcs
+        .fence_leader("new", read.leader_revision, moved.leader_lease)
+        .await
+        .unwrap());
+    assert_eq!(
+        dcs.read_cluster().await.unwrap().leader.as_deref(),
+        Some("new"),
+        "a failed compare deletes nothing"
+    );
+    assert!(dcs
+        .fence_leader("new", moved.leader_revision, moved.leader_lease)
+        .await
+        .unwrap());
+    assert_eq!(dcs.read_cluster().await.unwrap().leader, None);
 }
 
 fn c_index(member: &str) -> usize {
