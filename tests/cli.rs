@@ -159,3 +159,43 @@ fn init_documents_shm_log_rotation_and_limits() {
         assert!(written.contains(key), "{key} in:\n{written}");
     }
 }
+
+#[test]
+fn commands_on_containers_refuse_scope_without_etcd() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["failover", "--kill", "--scope", "other", "--yes"],
+            "error: failover --kill acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+        (
+            &["stop", "pg1", "--scope", "other", "--yes"],
+            "error: stop acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+        (
+            &["start", "pg1", "--scope", "other"],
+            "error: start acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+        (
+            &["restart", "--container", "etcd1", "--scope", "other", "--yes"],
+            "error: restart --container acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = pgha(args, d);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+    // The new flags are checked by clap: --allow-data-loss is for --candidate, --force on
+    // restart for --container.
+    for args in [
+        &["failover", "--kill", "--allow-data-loss"][..],
+        &["restart", "--force", "pg1"][..],
+    ] {
+        assert_eq!(pgha(args, d).status.code(), Some(2), "{args:?}");
+    }
+    assert!(!d.join("home").exists(), "nothing was made");
+}

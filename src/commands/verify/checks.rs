@@ -185,7 +185,6 @@ async fn failover(run: &mut Run<'_>) -> Result<String> {
         run.access,
         &run.dcs,
         &run.engine,
-        &view,
         true,
         Duration::from_secs(60),
         &run.p,
