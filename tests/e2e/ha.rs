@@ -347,7 +347,6 @@ async fn failover_kill_loses_no_acknowledged_write() {
         "false",
         "the killed node stays stopped"
     );
-    let fenced_s = r["new_leader_s"].as_f64().unwrap();
 
     // The killed leader comes back as a streaming replica.
     c.pgha(&["start", &l0], T);
@@ -397,11 +396,6 @@ async fn failover_kill_loses_no_acknowledged_write() {
     let l2 = leader(&c).await;
     assert_ne!(l2, s1);
     assert_eq!(r["to"], l2.as_str());
-    let unfenced_s = r["new_leader_s"].as_f64().unwrap();
-    assert!(
-        unfenced_s > fenced_s,
-        "not fenced ({unfenced_s} s) must take longer than fenced ({fenced_s} s)"
-    );
     c.pgha(&["start", &s1], T);
 
     // The fencing transaction itself, on this cluster's etcd under a scratch scope: it deletes
