@@ -1,16 +1,24 @@
 //! pgha's benchmark: brings up its own cluster and prints one table of medians (with min and max)
 //! over `--runs N` repetitions: `up` with the image present, `pgha list` next to `patronictl list`,
-//! switchover under writes, `failover --kill` fenced and not, acknowledged writes lost, and the
-//! cluster's memory at idle. It reports; it never fails on a slow machine.
+//! switchover under writes, `failover --kill` fenced and not, acknowledged writes lost (each id read
+//! on every node, the killed one after it rejoins), pgbench throughput through HAProxy and on the
+//! leader's port in synchronous and asynchronous mode, and the cluster's memory at idle. It
+//! reports, prints "n/a" for what it could not observe, and never fails on a slow machine; it fails
+//! when a writer got too few writes acknowledged to prove anything.
 //!
-//! Run: `cargo bench --bench cluster -- --runs 3` (the e2e tests run it once with `--runs 1`).
+//! Run: `cargo bench --bench cluster -- --runs 3 [--pgbench-seconds 20]` (the e2e tests run it once
+//! with `--runs 1` and short pgbench cases).
 
 #![allow(dead_code)]
+
+#[path = "pgbench.rs"]
+mod pgbench;
+#[path = "writes.rs"]
+mod writes;
 
 use anyhow::{bail, Context, Result};
 use pgha::adapters::docker::Engine;
 use pgha::adapters::pg::{Pg, PgTarget};
-use pgha::ops::writer::{lost, Writer};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,6 +26,8 @@ use std::time::{Duration, Instant};
 
 pub struct Opts {
     pub runs: usize,
+    /// Length of each pgbench case.
+    pub pgbench_seconds: u64,
     pub port_base: u32,
     pub name: String,
     pub bin: PathBuf,
@@ -26,19 +36,16 @@ pub struct Opts {
 impl Opts {
     pub fn from_args(bin: PathBuf) -> Opts {
         let args: Vec<String> = std::env::args().collect();
-        let runs = args
-            .iter()
-            .position(|a| a == "--runs")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|r| r.parse().ok())
-            .or_else(|| {
-                std::env::var("PGHA_BENCH_RUNS")
-                    .ok()
-                    .and_then(|r| r.parse().ok())
-            })
-            .unwrap_or(3);
+        let flag = |name: &str, env: &str| {
+            args.iter()
+                .position(|a| a == name)
+                .and_then(|i| args.get(i + 1))
+                .and_then(|r| r.parse::<u64>().ok())
+                .or_else(|| std::env::var(env).ok().and_then(|r| r.parse().ok()))
+        };
         Opts {
-            runs,
+            runs: flag("--runs", "PGHA_BENCH_RUNS").unwrap_or(3) as usize,
+            pgbench_seconds: flag("--pgbench-seconds", "PGHA_BENCH_PGBENCH_SECONDS").unwrap_or(15),
             port_base: 8000,
             name: "pgha-bench".into(),
             bin,
@@ -46,19 +53,29 @@ impl Opts {
     }
 }
 
-/// Samples of one metric.
-struct Metric {
+/// Samples of one metric; a repetition that could not observe it adds no sample.
+pub struct Metric {
     name: &'static str,
     unit: &'static str,
     samples: Vec<f64>,
+    tries: usize,
 }
 
 impl Metric {
-    fn new(name: &'static str, unit: &'static str) -> Metric {
+    pub fn new(name: &'static str, unit: &'static str) -> Metric {
         Metric {
             name,
             unit,
             samples: Vec::new(),
+            tries: 0,
+        }
+    }
+
+    /// One repetition's value, or None when it was not observed.
+    pub fn push(&mut self, v: Option<f64>) {
+        self.tries += 1;
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            self.samples.push(v);
         }
     }
 
@@ -75,15 +92,48 @@ impl Metric {
         };
         Some((median, s[0], s[s.len() - 1]))
     }
+
+    fn format(&self, x: f64) -> String {
+        match self.unit {
+            "s" => format!("{x:.2} s"),
+            "writes" => format!("{x:.0} writes"),
+            unit => format!("{x:.1} {unit}"),
+        }
+    }
+
+    /// Its table row: median, min, max, and runs observed ("n/a" where none was).
+    fn row(&self) -> Vec<String> {
+        let runs = if self.samples.len() == self.tries {
+            self.tries.to_string()
+        } else {
+            format!("{} of {}", self.samples.len(), self.tries)
+        };
+        match self.stats() {
+            Some((med, min, max)) => vec![
+                self.name.to_string(),
+                self.format(med),
+                self.format(min),
+                self.format(max),
+                runs,
+            ],
+            None => vec![
+                self.name.to_string(),
+                "n/a".into(),
+                "n/a".into(),
+                "n/a".into(),
+                runs,
+            ],
+        }
+    }
 }
 
-struct Bench<'a> {
-    o: &'a Opts,
-    dir: tempfile::TempDir,
+pub struct Bench<'a> {
+    pub o: &'a Opts,
+    pub dir: tempfile::TempDir,
 }
 
 impl Bench<'_> {
-    fn pgha(&self, args: &[&str]) -> Result<String> {
+    pub fn pgha(&self, args: &[&str]) -> Result<String> {
         let out = Command::new(&self.o.bin)
             .args(args)
             .current_dir(self.dir.path())
@@ -99,14 +149,14 @@ impl Bench<'_> {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn json(&self, args: &[&str]) -> Result<Value> {
+    pub fn json(&self, args: &[&str]) -> Result<Value> {
         let mut a = args.to_vec();
         a.push("--json");
         let out = self.pgha(&a)?;
         serde_json::from_str(&out).with_context(|| format!("parse pgha {args:?}: {out}"))
     }
 
-    fn password(&self) -> Result<String> {
+    pub fn password(&self) -> Result<String> {
         let t = std::fs::read_to_string(
             self.dir
                 .path()
@@ -121,7 +171,7 @@ impl Bench<'_> {
             .to_string())
     }
 
-    fn target(&self, port: u32) -> Result<PgTarget> {
+    pub fn target(&self, port: u32) -> Result<PgTarget> {
         Ok(PgTarget {
             host: "127.0.0.1".into(),
             port: port as u16,
@@ -131,12 +181,12 @@ impl Bench<'_> {
         })
     }
 
-    fn primary(&self) -> Result<PgTarget> {
+    pub fn primary(&self) -> Result<PgTarget> {
         self.target(54320 + self.o.port_base)
     }
 
     /// Waits until `list` shows a leader, every member streaming and a sync standby.
-    async fn settle(&self) -> Result<Value> {
+    pub async fn settle(&self) -> Result<Value> {
         let t0 = Instant::now();
         loop {
             let l = self.json(&["list"])?;
@@ -156,101 +206,6 @@ impl Bench<'_> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-
-    /// Runs `op` under a continuous writer (and a watcher of every node's promotion and
-    /// `synchronous_standby_names`); returns its JSON, the longest write gap, the loss, the number
-    /// of acknowledged writes, and how many were acknowledged by a new leader before it named a
-    /// sync standby.
-    async fn under_writes(&self, table: &str, first: i64, op: &[&str]) -> Result<Outcome> {
-        let w = Writer::start(self.primary()?, table, first);
-        let targets: Vec<PgTarget> = (0..3)
-            .map(|i| self.target(5431 + self.o.port_base + i))
-            .collect::<Result<_>>()?;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watcher = tokio::spawn(watch_promotion(targets, stop.clone()));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let r = tokio::task::block_in_place(|| self.json(op))?;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let seen = watcher.await?;
-        let written = w.finish().await;
-        let window = unreplicated_window(&seen)
-            .map(|(from, to)| {
-                written
-                    .acked_at
-                    .iter()
-                    .filter(|t| **t >= from && **t < to)
-                    .count()
-            })
-            .unwrap_or(0);
-        let pg = Pg::connect(&self.primary()?, Duration::from_secs(5)).await?;
-        let present = pg
-            .query_i64s(&format!("select id from {table} where id >= {first}"))
-            .await?;
-        Ok(Outcome {
-            report: r,
-            gap: written.longest_gap.as_secs_f64(),
-            lost: lost(&written.acked, &present).len(),
-            acked: written.acked.len(),
-            window,
-        })
-    }
-}
-
-struct Outcome {
-    report: Value,
-    gap: f64,
-    lost: usize,
-    acked: usize,
-    window: usize,
-}
-
-/// One observation of a node: when, which, primary or not, synchronous_standby_names set or not.
-type Seen = (Instant, usize, bool, bool);
-
-/// Polls every node every 20 ms until `stop`.
-async fn watch_promotion(
-    targets: Vec<PgTarget>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    let mut conns: Vec<Option<Pg>> = targets.iter().map(|_| None).collect();
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        for (i, t) in targets.iter().enumerate() {
-            if conns[i].is_none() {
-                conns[i] = Pg::connect(t, Duration::from_millis(300)).await.ok();
-            }
-            let Some(c) = &conns[i] else { continue };
-            let sql = "select (not pg_is_in_recovery())::text || ' ' || (current_setting('synchronous_standby_names') <> '')::text";
-            match c.query_text(sql).await {
-                Ok(Some(v)) => seen.push((
-                    Instant::now(),
-                    i,
-                    v.starts_with("true"),
-                    v.ends_with("true"),
-                )),
-                _ => conns[i] = None,
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    seen
-}
-
-/// From a node's promotion until it set synchronous_standby_names: the window in which a new
-/// leader acknowledges writes that no standby has confirmed.
-fn unreplicated_window(seen: &[Seen]) -> Option<(Instant, Instant)> {
-    let first_primary = |i: usize| seen.iter().find(|s| s.1 == i && s.2).map(|s| s.0);
-    // The new leader: seen in recovery first, primary later.
-    let new = (0..3).find(|i| {
-        first_primary(*i).is_some_and(|p| seen.iter().any(|s| s.1 == *i && !s.2 && s.0 < p))
-    })?;
-    let from = first_primary(new)?;
-    let to = seen
-        .iter()
-        .find(|s| s.1 == new && s.2 && s.3 && s.0 >= from)
-        .map(|s| s.0)?;
-    Some((from, to))
 }
 
 fn median_ms(mut v: Vec<f64>) -> f64 {
@@ -276,15 +231,15 @@ pub async fn run(o: &Opts) -> Result<String> {
     result
 }
 
-async fn measure(b: &Bench<'_>) -> Result<String> {
-    let runs = b.o.runs.max(1);
+/// `up` runs times, then the median and extremes of 20 `pgha list` against 10 `patronictl list`.
+async fn up_and_list(b: &Bench<'_>, runs: usize) -> Result<Vec<Metric>> {
     let mut up = Metric::new("up from nothing until healthy (image present)", "s");
     for i in 0..runs {
         eprintln!("bench: up {}/{runs}", i + 1);
         b.pgha(&["down", "--volumes", "--yes"])?;
         let t0 = Instant::now();
         b.pgha(&["up"])?;
-        up.samples.push(t0.elapsed().as_secs_f64());
+        up.push(Some(t0.elapsed().as_secs_f64()));
         eprintln!("bench:   {:.2} s", t0.elapsed().as_secs_f64());
     }
     b.settle().await?;
@@ -316,16 +271,23 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
             );
         }
         let (o, t) = (median_ms(ours), median_ms(theirs));
-        list.samples.push(o);
-        pctl.samples.push(t);
-        ratio.samples.push(t / o);
+        list.push(Some(o));
+        pctl.push(Some(t));
+        ratio.push(Some(t / o));
     }
+    Ok(vec![up, list, pctl, ratio])
+}
+
+async fn measure(b: &Bench<'_>) -> Result<String> {
+    let runs = b.o.runs.max(1);
+    let mut metrics = up_and_list(b, runs).await?;
 
     let pg = Pg::connect(&b.primary()?, Duration::from_secs(5)).await?;
     pg.batch("create table if not exists bench_rows (id bigint primary key)")
         .await?;
     let mut lost_total = 0usize;
     let mut acked_total = 0usize;
+    let secs = |r: &Value, k: &str| r[k].as_f64();
 
     let mut so_leader = Metric::new("switchover: new leader in etcd", "s");
     let mut so_gap = Metric::new("switchover: longest gap between acknowledged writes", "s");
@@ -340,27 +302,23 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     for i in 0..runs {
         eprintln!("bench: switchover {}/{runs}", i + 1);
         b.settle().await?;
+        let first = 1_000_000 * (i as i64 + 1);
         let o = b
-            .under_writes(
-                "bench_rows",
-                1_000_000 * (i as i64 + 1),
-                &["switchover", "--yes"],
-            )
+            .under_writes("bench_rows", first, &["switchover", "--yes"])
             .await?;
-        so_leader
-            .samples
-            .push(o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN));
-        so_gap.samples.push(o.gap);
-        so_window.samples.push(o.window as f64);
+        let lost = b.lost_on_any_node("bench_rows", &o.acked).await?;
+        so_leader.push(secs(&o.report, "new_leader_s"));
+        so_gap.push(Some(o.gap));
+        so_window.push(o.window.map(|w| w as f64));
         eprintln!(
-            "bench:   new leader {:.2} s, longest write gap {:.2} s, {} acked before a sync standby, {} lost",
-            o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN),
+            "bench:   new leader {:?} s, longest write gap {:.2} s, {:?} acked before a sync standby, {lost} of {} lost on some node",
+            secs(&o.report, "new_leader_s"),
             o.gap,
             o.window,
-            o.lost
+            o.acked.len()
         );
-        lost_total += o.lost;
-        acked_total += o.acked;
+        lost_total += lost;
+        acked_total += o.acked.len();
     }
 
     let mut kill = [
@@ -394,36 +352,41 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
             let first = 100_000_000 * (k as i64 + 1) + 1_000_000 * i as i64;
             let o = b.under_writes("bench_rows", first, &op).await?;
             if !*no_fence {
-                kill_window.samples.push(o.window as f64);
+                kill_window.push(o.window.map(|w| w as f64));
             }
-            eprintln!(
-                "bench:   new leader {:.2} s, first write {:.2} s, {} acked before a sync standby, {} lost",
-                o.report["new_leader_s"].as_f64().unwrap_or(f64::NAN),
-                o.report["first_write_s"].as_f64().unwrap_or(f64::NAN),
-                o.window,
-                o.lost
-            );
-            let (r, loss, acked) = (o.report, o.lost, o.acked);
-            leader_m
-                .samples
-                .push(r["new_leader_s"].as_f64().unwrap_or(f64::NAN));
-            write_m
-                .samples
-                .push(r["first_write_s"].as_f64().unwrap_or(f64::NAN));
-            lost_total += loss;
-            acked_total += acked;
-            let killed = r["killed"].as_str().unwrap_or_default().to_string();
+            leader_m.push(secs(&o.report, "new_leader_s"));
+            write_m.push(secs(&o.report, "first_write_s"));
+            let killed = o.report["killed"]
+                .as_str()
+                .context("failover --kill --json names no killed member")?
+                .to_string();
             let s = b.json(&["start", &killed])?;
-            rejoin
-                .samples
-                .push(s[0]["seconds"].as_f64().unwrap_or(f64::NAN));
+            rejoin.push(s[0]["seconds"].as_f64());
+            // Every acknowledged id on every node, the killed one included now it is back.
+            let lost = b.lost_on_any_node("bench_rows", &o.acked).await?;
+            eprintln!(
+                "bench:   new leader {:?} s, first write {:?} s, {:?} acked before a sync standby, {lost} of {} lost on some node",
+                secs(&o.report, "new_leader_s"),
+                secs(&o.report, "first_write_s"),
+                o.window,
+                o.acked.len()
+            );
+            lost_total += lost;
+            acked_total += o.acked.len();
         }
+    }
+
+    eprintln!("bench: pgbench");
+    let engine = Engine::connect().await?;
+    let mut tp = pgbench::Throughput::new();
+    for i in 0..runs {
+        eprintln!("bench: pgbench {}/{runs}", i + 1);
+        pgbench::measure(b, &engine, b.o.pgbench_seconds, &mut tp).await?;
     }
 
     eprintln!("bench: memory at idle");
     b.settle().await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let engine = Engine::connect().await?;
     let inv = engine.inventory(&[("io.pgha.cluster", &b.o.name)]).await?;
     let mut mem = Metric::new(
         "cluster memory at idle, as docker stats counts it (peak of 5 samples)",
@@ -445,20 +408,20 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         peak_anon = peak_anon.max(total_anon as f64 / 1048576.0);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    mem.samples.push(peak);
-    anon.samples.push(peak_anon);
+    // Docker reports 0 when the cgroup does not count it: not observed.
+    mem.push((peak > 0.0).then_some(peak));
+    anon.push((peak_anon > 0.0).then_some(peak_anon));
 
-    let mut lost_m = Metric::new("acknowledged writes lost (switchovers and kills)", "writes");
-    lost_m.samples.push(lost_total as f64);
-    let mut acked_m = Metric::new("acknowledged writes checked", "writes");
-    acked_m.samples.push(acked_total as f64);
+    let mut lost_m = Metric::new(
+        "acknowledged writes lost on any node (switchovers and kills)",
+        "writes",
+    );
+    lost_m.push(Some(lost_total as f64));
+    let mut acked_m = Metric::new("acknowledged writes checked on every node", "writes");
+    acked_m.push(Some(acked_total as f64));
 
     let [(kl, kw, _), (nl, nw, _)] = kill;
-    let metrics = [
-        up,
-        list,
-        pctl,
-        ratio,
+    metrics.extend([
         so_leader,
         so_gap,
         so_window,
@@ -470,33 +433,56 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         rejoin,
         lost_m,
         acked_m,
-        mem,
-        anon,
-    ];
+    ]);
+    metrics.extend(tp.into_metrics());
+    metrics.extend([mem, anon]);
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);
     for m in &metrics {
-        if let Some((med, min, max)) = m.stats() {
-            let f = |x: f64| match m.unit {
-                "s" => format!("{x:.2} s"),
-                "writes" => format!("{x:.0} writes"),
-                unit => format!("{x:.1} {unit}"),
-            };
-            t.add_row(vec![
-                m.name.to_string(),
-                f(med),
-                f(min),
-                f(max),
-                m.samples.len().to_string(),
-            ]);
-        }
+        t.add_row(m.row());
     }
     Ok(format!("{t}\n"))
 }
 
+/// Waits for, then holds until exit, the machine-wide lock the e2e tests take, so the bench
+/// never shares the Docker engine with a test run (the e2e test calls `run`, under its own lock).
+fn docker_lock() -> Result<std::fs::File> {
+    let path = std::env::temp_dir().join("pgha-e2e.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    eprintln!("bench: waiting for {}", path.display());
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+    if rc != 0 {
+        bail!(
+            "flock {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(file)
+}
+
 fn main() -> Result<()> {
     let opts = Opts::from_args(PathBuf::from(env!("CARGO_BIN_EXE_pgha")));
+    let _lock = docker_lock()?;
     let rt = tokio::runtime::Runtime::new()?;
     let table = rt.block_on(run(&opts))?;
     print!("{table}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unobserved_figures_print_na_never_zero() {
+        let mut m = super::Metric::new("x", "s");
+        m.push(None);
+        assert_eq!(m.row(), ["x", "n/a", "n/a", "n/a", "0 of 1"]);
+        m.push(Some(f64::NAN));
+        m.push(Some(2.0));
+        assert_eq!(m.row(), ["x", "2.00 s", "2.00 s", "2.00 s", "1 of 3"]);
+    }
 }

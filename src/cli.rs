@@ -176,6 +176,10 @@ pub struct FailoverArgs {
     /// With --kill: do not revoke the dead leader's lease; Patroni waits for its ttl.
     #[arg(long, requires = "kill")]
     pub no_fence: bool,
+    /// Fail over to a candidate that may lack acknowledged commits (not the sync standby, or
+    /// lagging); without it such a failover is refused, --yes or not.
+    #[arg(long, conflicts_with = "kill")]
+    pub allow_data_loss: bool,
     /// Longest wait for the new leader, in seconds.
     #[arg(long, default_value_t = 90, value_name = "SECONDS")]
     pub timeout: u64,
@@ -201,6 +205,9 @@ pub struct MemberArgs {
     /// Longest wait, in seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+    /// stop: stop even when it costs etcd quorum, the sync standby or the last replica.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +226,10 @@ pub struct RestartArgs {
     /// Longest wait per member, in seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+    /// With --container: restart even when it costs etcd quorum, the sync standby or the last
+    /// replica for a while.
+    #[arg(long, requires = "container")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -230,8 +241,8 @@ pub enum RoleFilter {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Run only these checks (status, database, replication, failover, write, recovery,
-    /// consistency, routing, switchover, etcd).
+    /// Run only these checks (status, database, replication, failover, write, recovery, routing,
+    /// switchover, etcd, partition, consistency).
     #[arg(long, num_args = 1.., value_name = "CHECK")]
     pub only: Vec<String>,
 }

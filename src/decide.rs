@@ -223,9 +223,44 @@ fn describe_pending(view: &ClusterView) -> String {
     parts.join(" ")
 }
 
+/// The risk of a manual failover to a candidate that may not have every acknowledged commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataLossRisk {
+    pub candidate: String,
+    /// The sync standbys when synchronous mode names some and the candidate is none of them.
+    pub not_sync_of: Option<Vec<String>>,
+    pub lag: Lag,
+}
+
+impl DataLossRisk {
+    /// One phrase naming the risk and the candidate's lag in bytes.
+    pub fn describe(&self) -> String {
+        let c = &self.candidate;
+        let lag = match self.lag {
+            Lag::Bytes(b) => format!("lags {b} bytes behind the leader's last known position"),
+            _ => "reports no WAL position (lag unknown)".to_string(),
+        };
+        match &self.not_sync_of {
+            Some(sync) => format!(
+                "DATA LOSS RISK: {c} is not the synchronous standby ({}) and {lag}; commits acknowledged by the sync standby may be lost",
+                sync.join(", ")
+            ),
+            None => format!(
+                "DATA LOSS RISK: {c} {lag}; commits acknowledged by the leader may be lost"
+            ),
+        }
+    }
+}
+
 /// A manual failover to `candidate`, allowed also when the leader is down or unhealthy. Returns
-/// warnings the confirmation must show (e.g. a candidate that is not the sync standby).
-pub fn failover(view: &ClusterView, candidate: &str) -> Result<Vec<String>, String> {
+/// the data-loss risk the confirmation must name, if any (a candidate that is not the sync standby
+/// in synchronous mode, or that lags by more than 0 bytes or an unknown amount); such a failover is
+/// refused unless `allow_data_loss`.
+pub fn failover(
+    view: &ClusterView,
+    candidate: &str,
+    allow_data_loss: bool,
+) -> Result<Option<DataLossRisk>, String> {
     let Some(m) = view.member(candidate) else {
         return Err(not_in_cluster(view, candidate));
     };
@@ -235,22 +270,174 @@ pub fn failover(view: &ClusterView, candidate: &str) -> Result<Vec<String>, Stri
     if let Some(why) = pending_refusal(view).or_else(|| never_fit(m)) {
         return Err(why);
     }
-    let mut warnings = Vec::new();
-    if view.synchronous_mode() && !view.sync_standbys.is_empty() && !view.is_sync_standby(candidate)
-    {
-        warnings.push(format!(
-            "{candidate} is not the synchronous standby ({}): commits acknowledged only by the sync standby may be lost",
-            view.sync_standbys.join(", ")
+    let not_sync_of = (view.synchronous_mode()
+        && !view.sync_standbys.is_empty()
+        && !view.is_sync_standby(candidate))
+    .then(|| view.sync_standbys.clone());
+    let lag = view.lag_bytes(m);
+    if not_sync_of.is_none() && matches!(lag, Lag::Bytes(0)) {
+        return Ok(None);
+    }
+    let risk = DataLossRisk {
+        candidate: candidate.to_string(),
+        not_sync_of,
+        lag,
+    };
+    if !allow_data_loss {
+        return Err(format!(
+            "{}; refused: pass --allow-data-loss to fail over anyway",
+            risk.describe()
         ));
     }
-    if let Lag::Bytes(b) = view.lag_bytes(m) {
-        if b > 0 {
-            warnings.push(format!(
-                "{candidate} lags {b} bytes behind the last known leader position"
-            ));
+    Ok(Some(risk))
+}
+
+/// A member a `stop` or `restart --container` takes down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Down {
+    Node(String),
+    Etcd(String),
+    Haproxy,
+}
+
+/// What the stop guard looks at: the cluster as etcd shows it (`None` when it cannot be read),
+/// the spec's etcd members and those that answer healthy now.
+#[derive(Debug, Clone)]
+pub struct StopFacts<'a> {
+    pub view: Option<&'a ClusterView>,
+    pub etcd_members: usize,
+    pub etcd_healthy: Vec<String>,
+}
+
+/// Why taking these members down would cost etcd quorum or data safety; empty when it would not.
+/// `stop` takes them down together (`cumulative`); `restart --container` one at a time, each back
+/// before the next.
+pub fn stop_guard(facts: &StopFacts, targets: &[Down], cumulative: bool) -> Vec<String> {
+    let quorum = facts.etcd_members / 2 + 1;
+    let mut down_etcd: Vec<&str> = Vec::new();
+    let mut down_nodes: Vec<&str> = Vec::new();
+    let mut why = Vec::new();
+    for t in targets {
+        if !cumulative {
+            down_etcd.clear();
+            down_nodes.clear();
+        }
+        match t {
+            Down::Haproxy => {}
+            Down::Etcd(e) => {
+                if facts.etcd_healthy.iter().any(|h| h == e) && !down_etcd.contains(&e.as_str()) {
+                    down_etcd.push(e);
+                    let left = facts
+                        .etcd_healthy
+                        .iter()
+                        .filter(|h| !down_etcd.contains(&h.as_str()))
+                        .count();
+                    if left < quorum {
+                        why.push(format!(
+                            "{e}: would leave {left} of {} etcd members healthy, below the quorum of {quorum} (etcd stops answering and Patroni demotes the leader)",
+                            facts.etcd_members
+                        ));
+                    }
+                }
+            }
+            Down::Node(n) => {
+                let Some(view) = facts.view else {
+                    why.push(format!(
+                        "{n}: the cluster's state cannot be read from etcd, so its safety cannot be checked"
+                    ));
+                    continue;
+                };
+                down_nodes.push(n);
+                let leader = view.leader_member().filter(|l| l.is_running());
+                if let Some(l) = leader {
+                    if l.name != *n && view.synchronous_mode() && view.is_sync_standby(n) {
+                        why.push(format!(
+                            "{n}: is the synchronous standby of the leader {} (synchronous mode); commits would wait or lose their second copy",
+                            l.name
+                        ));
+                    }
+                }
+                let me = view.member(n);
+                let is_replica = me.is_some_and(|m| m.is_running())
+                    && view.leader.as_deref() != Some(n.as_str());
+                if is_replica {
+                    let others = view
+                        .members
+                        .iter()
+                        .filter(|m| {
+                            view.leader.as_deref() != Some(m.name.as_str())
+                                && m.is_running()
+                                && !down_nodes.contains(&m.name.as_str())
+                        })
+                        .count();
+                    if others == 0 {
+                        why.push(format!(
+                            "{n}: is the last running replica; the leader would be left without a copy"
+                        ));
+                    }
+                }
+            }
         }
     }
-    Ok(warnings)
+    why
+}
+
+/// A member's PostgreSQL start time in its REST status (`GET /patroni`), when it runs.
+pub fn start_time(status: &serde_json::Value) -> Option<&str> {
+    status
+        .get("postmaster_start_time")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+}
+
+/// True when `now` is a PostgreSQL start other than the one seen before (`None`: none ran).
+pub fn is_new_start(before: Option<&str>, now: Option<&str>) -> bool {
+    matches!(now, Some(n) if Some(n) != before)
+}
+
+/// Ok once `member`'s REST status shows a new PostgreSQL start (see `is_new_start`) that runs:
+/// as the leader when etcd names it leader, else as a replica streaming on the leader's timeline.
+pub fn restarted(
+    view: &ClusterView,
+    member: &str,
+    before: Option<&str>,
+    status: &serde_json::Value,
+) -> Result<(), String> {
+    let now = start_time(status);
+    if !is_new_start(before, now) {
+        return Err(format!(
+            "{member} has not started again yet (PostgreSQL started {})",
+            now.unwrap_or("-: not running")
+        ));
+    }
+    let state = status.get("state").and_then(|v| v.as_str()).unwrap_or("?");
+    if state != "running" {
+        return Err(format!("{member} is {state}"));
+    }
+    let role = status.get("role").and_then(|v| v.as_str()).unwrap_or("?");
+    if view.leader.as_deref() == Some(member) {
+        return if matches!(role, "primary" | "master") {
+            Ok(())
+        } else {
+            Err(format!("{member} holds the leader key but runs as {role}"))
+        };
+    }
+    let streaming = status.get("replication_state").and_then(|v| v.as_str());
+    let timeline = status.get("timeline").and_then(|v| v.as_u64());
+    match (
+        view.leader.as_deref(),
+        streaming,
+        timeline,
+        view.leader_timeline(),
+    ) {
+        (Some(_), Some("streaming"), Some(t), Some(lt)) if t == lt => Ok(()),
+        (None, ..) => Err("the cluster has no leader".into()),
+        _ => Err(format!(
+            "{member} runs as {role}, {} on timeline {}",
+            streaming.unwrap_or("not streaming"),
+            timeline.map(|t| t.to_string()).unwrap_or("?".into())
+        )),
+    }
 }
 
 /// A reinit of `member` (rebuild from the leader) may go ahead.

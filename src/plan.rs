@@ -1,5 +1,6 @@
 //! Plans: the Docker objects a spec asks for (containers, volumes, network, with their labels,
-//! commands, ports and config files), and what `up`/`down` must do given what exists. Pure.
+//! commands, ports, resources and config files). What `up` must do given what exists is in
+//! `converge`, its checks before it creates anything in `preflight`. Pure.
 
 use crate::spec::Spec;
 use sha2::{Digest, Sha256};
@@ -62,6 +63,22 @@ pub struct PortSpec {
     pub container_port: u16,
     pub host_ip: String,
     pub host_port: u32,
+    /// What the port serves, for messages ("PostgreSQL", "HAProxy stats", ...).
+    pub what: &'static str,
+}
+
+/// Limits and settings of a container's resources (the spec's `shm_size`, `cpus`, `memory`, `[logs]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// /dev/shm in bytes; `None` keeps Docker's 64 MB.
+    pub shm_size: Option<i64>,
+    /// CPU limit in billionths of a CPU (HostConfig.NanoCpus).
+    pub nano_cpus: Option<i64>,
+    /// Memory limit in bytes (HostConfig.Memory).
+    pub memory: Option<i64>,
+    /// json-file driver options: `max-size` as Docker reads it, and `max-file`.
+    pub log_max_size: String,
+    pub log_max_files: u32,
 }
 
 /// One container as the spec wants it.
@@ -81,6 +98,7 @@ pub struct ContainerSpec {
     pub network: String,
     pub init: bool,
     pub stop_timeout: i64,
+    pub resources: Resources,
     pub files: Vec<FileSpec>,
 }
 
@@ -140,14 +158,69 @@ pub fn base_labels(spec: &Spec) -> BTreeMap<String, String> {
     l
 }
 
-pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
-    let net = network_name(spec);
-    let base = base_labels(spec);
-    let port = |container_port: u16, host_port: u32| PortSpec {
+/// The host ports a container publishes; `i` is its index among its role's members.
+pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
+    let port = |container_port: u16, host_port: u32, what: &'static str| PortSpec {
         container_port,
         host_ip: spec.bind.clone(),
         host_port,
+        what,
     };
+    match kind {
+        Kind::Etcd => vec![port(2379, spec.etcd_client_port(i), "etcd client API")],
+        Kind::Node => vec![
+            port(5432, spec.node_pg_port(i), "PostgreSQL"),
+            port(8008, spec.node_api_port(i), "Patroni REST API"),
+        ],
+        Kind::Haproxy => vec![
+            port(5000, spec.haproxy_primary_port(), "HAProxy primary"),
+            port(5001, spec.haproxy_replica_port(), "HAProxy replicas"),
+            port(7000, spec.haproxy_stats_port(), "HAProxy stats"),
+        ],
+    }
+}
+
+/// Every container of the spec with its host ports, in start order.
+pub fn published(spec: &Spec) -> Vec<(String, Vec<PortSpec>)> {
+    let etcd = spec
+        .etcd_names()
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (container_name(spec, &e), ports(spec, Kind::Etcd, i)));
+    let nodes = spec
+        .nodes
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (container_name(spec, n), ports(spec, Kind::Node, i)));
+    etcd.chain(nodes)
+        .chain([(
+            container_name(spec, "haproxy"),
+            ports(spec, Kind::Haproxy, 0),
+        )])
+        .collect()
+}
+
+/// What a container of `kind` gets besides its command: shm, limits, log rotation.
+pub fn resources(spec: &Spec, kind: Kind) -> Resources {
+    let limits = match kind {
+        Kind::Etcd => spec.etcd.limits(),
+        Kind::Node => spec.nodes.limits(),
+        Kind::Haproxy => spec.haproxy.clone(),
+    }
+    .resolve();
+    Resources {
+        shm_size: (kind == Kind::Node).then(|| spec.nodes.shm_bytes()),
+        nano_cpus: limits.nano_cpus,
+        memory: limits.memory,
+        log_max_size: spec.logs.docker_max_size(),
+        log_max_files: spec.logs.max_files,
+    }
+}
+
+pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
+    let net = network_name(spec);
+    let base = base_labels(spec);
     let mut containers = Vec::new();
     let mut volumes = Vec::new();
 
@@ -183,11 +256,12 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             user: Some("etcd".into()),
             env: vec![],
             labels: BTreeMap::new(),
-            ports: vec![port(2379, spec.etcd_client_port(i))],
+            ports: ports(spec, Kind::Etcd, i),
             volumes: vec![(vol, "/var/lib/etcd".into())],
             network: net.clone(),
             init: true,
             stop_timeout: 10,
+            resources: resources(spec, Kind::Etcd),
             files: vec![],
         });
     }
@@ -230,14 +304,12 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             user: Some("postgres".into()),
             env: vec!["LANG=C.UTF-8".into()],
             labels: BTreeMap::new(),
-            ports: vec![
-                port(5432, spec.node_pg_port(i)),
-                port(8008, spec.node_api_port(i)),
-            ],
+            ports: ports(spec, Kind::Node, i),
             volumes: vec![(vol, "/var/lib/postgresql/data".into())],
             network: net.clone(),
             init: false,
             stop_timeout: STOP_TIMEOUT_SECS,
+            resources: resources(spec, Kind::Node),
             files,
         });
     }
@@ -257,15 +329,12 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         user: Some("haproxy".into()),
         env: vec![],
         labels: BTreeMap::new(),
-        ports: vec![
-            port(5000, spec.haproxy_primary_port()),
-            port(5001, spec.haproxy_replica_port()),
-            port(7000, spec.haproxy_stats_port()),
-        ],
+        ports: ports(spec, Kind::Haproxy, 0),
         volumes: vec![],
         network: net.clone(),
         init: true,
         stop_timeout: 10,
+        resources: resources(spec, Kind::Haproxy),
         files: vec![FileSpec {
             path: "/etc/pgha/haproxy/haproxy.cfg".into(),
             contents: inp.haproxy.as_bytes().to_vec(),
@@ -304,6 +373,14 @@ pub fn config_hash(c: &ContainerSpec) -> String {
     for p in &c.ports {
         h.update(format!("{}:{}:{}", p.container_port, p.host_ip, p.host_port).as_bytes());
     }
+    let r = &c.resources;
+    h.update(
+        format!(
+            "shm={:?} cpus={:?} memory={:?} log={}x{}",
+            r.shm_size, r.nano_cpus, r.memory, r.log_max_size, r.log_max_files
+        )
+        .as_bytes(),
+    );
     for f in c.files.iter().filter(|f| !f.secret) {
         h.update(f.path.as_bytes());
         h.update(&f.contents);
@@ -311,98 +388,10 @@ pub fn config_hash(c: &ContainerSpec) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-/// A container as Docker reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedContainer {
-    pub name: String,
-    pub kind: Option<Kind>,
-    pub member: String,
-    pub running: bool,
-    /// Docker's state word: running, exited, created, ...
-    pub state: String,
-    pub config_hash: Option<String>,
-}
-
-/// What exists of a cluster, found by its label.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Inventory {
-    pub containers: Vec<ObservedContainer>,
-    pub networks: Vec<String>,
-    pub volumes: Vec<String>,
-}
-
-impl Inventory {
-    pub fn container(&self, name: &str) -> Option<&ObservedContainer> {
-        self.containers.iter().find(|c| c.name == name)
-    }
-}
-
-/// What `up` must do.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpPlan {
-    pub create_network: bool,
-    pub create_volumes: Vec<String>,
-    /// Containers to create (and then start), by name.
-    pub create: Vec<String>,
-    /// Existing containers that are not running.
-    pub start: Vec<String>,
-    /// Existing containers made from a different spec (left alone; reported).
-    pub drift: Vec<String>,
-}
-
-impl UpPlan {
-    pub fn is_noop(&self) -> bool {
-        !self.create_network
-            && self.create_volumes.is_empty()
-            && self.create.is_empty()
-            && self.start.is_empty()
-    }
-
-    /// One line per action, for the log.
-    pub fn describe(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.create_network {
-            out.push("create network".to_string());
-        }
-        for v in &self.create_volumes {
-            out.push(format!("create volume {v}"));
-        }
-        for c in &self.create {
-            out.push(format!("create and start container {c}"));
-        }
-        for c in &self.start {
-            out.push(format!("start container {c}"));
-        }
-        out
-    }
-}
-
-pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
-    let mut p = UpPlan {
-        create_network: !have.networks.contains(&want.network),
-        create_volumes: want
-            .volumes
-            .iter()
-            .filter(|v| !have.volumes.contains(v))
-            .cloned()
-            .collect(),
-        ..Default::default()
-    };
-    for c in &want.containers {
-        match have.container(&c.name) {
-            None => p.create.push(c.name.clone()),
-            Some(o) => {
-                if !o.running {
-                    p.start.push(c.name.clone());
-                }
-                if o.config_hash.as_deref() != c.labels.get(LABEL_CONFIG_HASH).map(String::as_str) {
-                    p.drift.push(c.name.clone());
-                }
-            }
-        }
-    }
-    p
-}
-
+mod converge;
+pub mod preflight;
+pub use converge::{
+    needs_create, node_runs, not_running, up_plan, Inventory, ObservedContainer, UpPlan,
+};
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod resources;
+pub use resources::{Limits, Logs};
+
 /// The default spec, written out by `pgha init`; parsing it gives `Spec::default()`.
 pub const DEFAULT_SPEC_TOML: &str = include_str!("../templates/pgha.toml");
 
@@ -73,29 +76,65 @@ pub struct Images {
     pub haproxy: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Nodes {
     pub names: Vec<String>,
+    /// Size of /dev/shm in each node container (see `resources`).
+    pub shm_size: toml::Value,
+    pub cpus: Option<toml::Value>,
+    pub memory: Option<toml::Value>,
 }
 
 impl Default for Nodes {
     fn default() -> Self {
         Nodes {
             names: vec!["pg1".into(), "pg2".into(), "pg3".into()],
+            shm_size: toml::Value::String(resources::DEFAULT_SHM_SIZE.into()),
+            cpus: None,
+            memory: None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+impl Nodes {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            cpus: self.cpus.clone(),
+            memory: self.memory.clone(),
+        }
+    }
+
+    /// Bytes of /dev/shm (call after validation).
+    pub fn shm_bytes(&self) -> i64 {
+        resources::parse_size(&self.shm_size).unwrap_or(256 << 20) as i64
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Etcd {
     pub members: u32,
+    pub cpus: Option<toml::Value>,
+    pub memory: Option<toml::Value>,
 }
 
 impl Default for Etcd {
     fn default() -> Self {
-        Etcd { members: 3 }
+        Etcd {
+            members: 3,
+            cpus: None,
+            memory: None,
+        }
+    }
+}
+
+impl Etcd {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            cpus: self.cpus.clone(),
+            memory: self.memory.clone(),
+        }
     }
 }
 
@@ -114,6 +153,10 @@ pub struct Spec {
     pub ports: Ports,
     pub patroni: PatroniSpec,
     pub images: Images,
+    /// Optional CPU and memory limits of the HAProxy container.
+    pub haproxy: Limits,
+    /// Rotation of every container's log.
+    pub logs: Logs,
     /// Extra labels put on every Docker object of the cluster.
     pub labels: BTreeMap<String, String>,
 }
@@ -129,6 +172,8 @@ impl Default for Spec {
             ports: Ports::default(),
             patroni: PatroniSpec::default(),
             images: Images::default(),
+            haproxy: Limits::default(),
+            logs: Logs::default(),
             labels: BTreeMap::new(),
         }
     }
@@ -214,7 +259,6 @@ impl Spec {
     pub fn connect_host(&self) -> &str {
         match self.bind.as_str() {
             "0.0.0.0" => "127.0.0.1",
-            "::" => "::1",
             other => other,
         }
     }
@@ -284,14 +328,24 @@ impl Spec {
             n if n > 9 => p.push(format!("etcd.members = {n} is too many: use 1, 3, 5, 7 or 9")),
             _ => {}
         }
-        if self.bind.parse::<std::net::IpAddr>().is_err() {
-            p.push(format!(
+        match self.bind.parse::<std::net::IpAddr>() {
+            Err(_) => p.push(format!(
                 "bind = {:?} is not an IP address; use 127.0.0.1 (default) or the address to publish ports on",
                 self.bind
-            ));
+            )),
+            // URLs, etcd endpoints and libpq hosts are built as host:port; IPv6 needs brackets.
+            Ok(std::net::IpAddr::V6(_)) => p.push(format!(
+                "bind = {:?}: IPv6 addresses are not supported; use 127.0.0.1, 0.0.0.0 or another IPv4 address",
+                self.bind
+            )),
+            Ok(_) => {}
         }
         self.port_problems(&mut p);
         self.patroni_problems(&mut p);
+        resources::shm_and_log_problems(&self.nodes.shm_size, &self.logs, &mut p);
+        self.nodes.limits().problems("nodes", &mut p);
+        self.etcd.limits().problems("etcd", &mut p);
+        self.haproxy.problems("haproxy", &mut p);
         for (k, v) in &self.labels {
             if k.starts_with("io.pgha.") && k != "io.pgha.test" {
                 p.push(format!(

@@ -114,6 +114,93 @@ fn a_bad_spec_is_refused_before_anything_happens() {
 }
 
 #[test]
+fn up_refuses_an_ipv6_bind_and_bad_sizes_one_line_each_before_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        "bind = \"::1\"\n[nodes]\nshm_size = \"big\"\nmemory = \"1k\"\n[logs]\nmax_files = 0\n";
+    std::fs::write(dir.path().join("pgha.toml"), spec).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pgha"))
+        .arg("up")
+        .current_dir(dir.path())
+        .env("PGHA_HOME", dir.path().join("home"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("PGHA_SPEC")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.trim_end().lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "error: pgha.toml: bind = \"::1\": IPv6 addresses are not supported; use 127.0.0.1, 0.0.0.0 or another IPv4 address",
+            "error: pgha.toml: nodes.shm_size = \"big\" is not a size: use bytes or a number with a unit, e.g. \"256MiB\" or \"1GiB\"",
+            "error: pgha.toml: logs.max_files = 0: keep at least 1 file per container (default 3)",
+            "error: pgha.toml: nodes.memory = \"1k\" is below Docker's minimum of 6MiB; use e.g. \"1GiB\"",
+        ]
+    );
+    assert!(!dir.path().join("home").exists(), "nothing was made");
+}
+
+#[test]
+fn init_documents_shm_log_rotation_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(pgha(&["init"], dir.path()).status.success());
+    let written = std::fs::read_to_string(dir.path().join("pgha.toml")).unwrap();
+    for key in [
+        "shm_size = \"256MiB\"",
+        "[logs]",
+        "max_size = \"10m\"",
+        "max_files = 3",
+        "[haproxy]",
+        "# cpus = ",
+        "# memory = ",
+    ] {
+        assert!(written.contains(key), "{key} in:\n{written}");
+    }
+}
+
+#[test]
+fn commands_on_containers_refuse_scope_without_etcd() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["failover", "--kill", "--scope", "other", "--yes"],
+            "error: failover --kill acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+        (
+            &["stop", "pg1", "--scope", "other", "--yes"],
+            "error: stop acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+        (
+            &["start", "pg1", "--scope", "other"],
+            "error: start acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+        (
+            &["restart", "--container", "etcd1", "--scope", "other", "--yes"],
+            "error: restart --container acts on the spec's Docker containers: --scope other needs --etcd",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = pgha(args, d);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+    // The new flags are checked by clap: --allow-data-loss is for --candidate, --force on
+    // restart for --container.
+    for args in [
+        &["failover", "--kill", "--allow-data-loss"][..],
+        &["restart", "--force", "pg1"][..],
+    ] {
+        assert_eq!(pgha(args, d).status.code(), Some(2), "{args:?}");
+    }
+    assert!(!d.join("home").exists(), "nothing was made");
+}
+
+#[test]
 fn an_etcd_that_does_not_answer_is_one_line_naming_the_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     for args in [

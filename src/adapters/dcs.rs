@@ -181,6 +181,35 @@ impl Dcs {
             .await?;
         Ok(())
     }
+
+    /// Fences a dead leader in one transaction: deletes the `leader` key only if it still holds
+    /// `leader` at `revision` with `lease`; then revokes that lease (its member key goes too).
+    /// False, with nothing changed, when the key moved on (leadership changed meanwhile).
+    pub async fn fence_leader(&self, leader: &str, revision: i64, lease: i64) -> Result<bool> {
+        let key = self.target.key("leader");
+        let txn = Txn::new()
+            .when([
+                Compare::value(key.as_str(), CompareOp::Equal, leader),
+                Compare::mod_revision(key.as_str(), CompareOp::Equal, revision),
+                Compare::lease(key.as_str(), CompareOp::Equal, lease),
+            ])
+            .and_then([TxnOp::delete(key.as_str(), None)]);
+        let resp = self
+            .client
+            .clone()
+            .txn(txn)
+            .await
+            .with_context(|| format!("fence {leader}: delete {key} if unchanged"))?;
+        if !resp.succeeded() {
+            return Ok(false);
+        }
+        if lease != 0 {
+            // The key carried this lease: the dead leader's. Revoking drops its member key too;
+            // should that fail, the leader key is gone already and the member key expires by ttl.
+            let _ = self.revoke_lease(lease).await;
+        }
+        Ok(true)
+    }
 }
 
 fn kvs(resp: &etcd_client::GetResponse) -> Result<Vec<Kv>> {

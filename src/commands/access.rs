@@ -15,12 +15,18 @@ use anyhow::{anyhow, Result};
 pub struct Access {
     /// The spec and secrets of a pgha cluster; `None` for an external cluster.
     pub pgha: Option<(Spec, Secrets)>,
+    /// `--scope` given without `--etcd`: etcd's state would be another cluster's than the
+    /// spec's containers, so nothing may act on containers.
+    scope_without_etcd: Option<String>,
 }
 
 impl Access {
     pub fn new(ctx: &Ctx) -> Result<Access> {
         if ctx.external() {
-            return Ok(Access { pgha: None });
+            return Ok(Access {
+                pgha: None,
+                scope_without_etcd: None,
+            });
         }
         let spec = ctx.spec()?;
         let Some(s) = secrets::load(&spec.name)? else {
@@ -32,15 +38,33 @@ impl Access {
         };
         Ok(Access {
             pgha: Some((spec, s)),
+            scope_without_etcd: ctx.global.scope.clone(),
         })
+    }
+
+    /// For a command that acts on Docker containers: refuses `--scope` without `--etcd` before
+    /// anything else is read, then requires a cluster made by pgha (see `require_pgha`).
+    pub fn for_containers(ctx: &Ctx, what: &str) -> Result<Access> {
+        if !ctx.external() {
+            if let Some(scope) = &ctx.global.scope {
+                scope_refusal(what, scope)?;
+            }
+        }
+        let a = Access::new(ctx)?;
+        a.require_pgha(what)?;
+        Ok(a)
     }
 
     pub fn spec(&self) -> Option<&Spec> {
         self.pgha.as_ref().map(|(s, _)| s)
     }
 
-    /// Only clusters made by pgha have containers pgha may touch.
+    /// Only clusters made by pgha have containers pgha may touch, and only without `--scope`
+    /// (which without `--etcd` would pair the spec's containers with another cluster's state).
     pub fn require_pgha(&self, what: &str) -> Result<(&Spec, &Secrets)> {
+        if let Some(scope) = &self.scope_without_etcd {
+            scope_refusal(what, scope)?;
+        }
         match &self.pgha {
             Some((spec, s)) => Ok((spec, s)),
             None => usage!("{what} needs a cluster made by `pgha up` (it acts on Docker containers), not --etcd"),
@@ -83,4 +107,8 @@ impl Access {
         let i = spec.node_index(member)?;
         Some(crate::ops::health::pg_target(spec, spec.node_pg_port(i), s))
     }
+}
+
+fn scope_refusal(what: &str, scope: &str) -> Result<()> {
+    usage!("{what} acts on the spec's Docker containers: --scope {scope} needs --etcd (another Patroni cluster), or leave --scope out")
 }

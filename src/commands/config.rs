@@ -256,6 +256,12 @@ pub async fn set_pause(ctx: &Ctx, pause: bool, wait: bool) -> Result<()> {
         crate::sayln!("cluster {} is already {word}", view.scope);
         return Ok(());
     }
+    if pause {
+        ctx.confirm(&format!(
+            "pause cluster {}: Patroni stops automatic failover until `pgha resume`",
+            view.scope
+        ))?;
+    }
     dynconf::set_path(
         &mut config,
         "pause",

@@ -1,8 +1,10 @@
-//! `pgha failover --candidate M`: manual failover, also when the leader is down.
-//! `pgha failover --kill [--no-fence]`: the crash drill. SIGKILL the leader's container; once Docker
-//! confirms it is not running, revoke its etcd lease (its leader and member keys vanish, and
-//! Patroni's own election runs at once, sync-standby rule included). No candidate is ever named
-//! while the leader key is removed. `--no-fence` leaves detection to Patroni's ttl.
+//! `pgha failover --candidate M`: manual failover, also when the leader is down; a candidate that
+//! may lack acknowledged commits (not the sync standby, or lagging) needs `--allow-data-loss`.
+//! `pgha failover --kill [--no-fence]`: the crash drill. Read the leader after the confirmation,
+//! SIGKILL its container; once Docker confirms it is not running, fence it in one etcd transaction
+//! (delete the leader key only if it still holds that leader at the revision read, then revoke its
+//! lease), so Patroni's own election runs at once, sync-standby rule included. No candidate is ever
+//! named while the leader key is removed. `--no-fence` leaves detection to Patroni's ttl.
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
@@ -30,17 +32,17 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     let access = Access::new(ctx)?;
     let dcs = ctx.dcs().await?;
     let view = dcs.read_cluster().await?;
-    let warnings = decide::failover(&view, candidate).map_err(UsageError)?;
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
+    let risk = decide::failover(&view, candidate, args.allow_data_loss).map_err(UsageError)?;
     let old = view.leader.clone();
     ctx.confirm(&format!(
-        "fail over cluster {} to {candidate}{}",
+        "fail over cluster {} to {candidate}{}{}",
         view.scope,
         old.as_deref()
             .map(|l| format!(" (leader now: {l})"))
-            .unwrap_or_else(|| " (no leader now)".into())
+            .unwrap_or_else(|| " (no leader now)".into()),
+        risk.as_ref()
+            .map(|r| format!("; {}", r.describe()))
+            .unwrap_or_default()
     ))?;
     let engine = match access.pgha {
         Some(_) => Some(ctx.engine().await?),
@@ -89,8 +91,7 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
 }
 
 async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
-    let access = Access::new(ctx)?;
-    access.require_pgha("failover --kill")?;
+    let access = Access::for_containers(ctx, "failover --kill")?;
     let dcs = ctx.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(leader) = view.leader.clone() else {
@@ -121,56 +122,71 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
         &access,
         &dcs,
         &engine,
-        &view,
         !args.no_fence,
         Duration::from_secs(args.timeout),
         &p,
     )
     .await?;
     p.finish();
+    if k.killed != leader {
+        eprintln!(
+            "warning: leadership moved from {leader} to {} after the confirmation; pgha killed the leader it found then, {}",
+            k.killed, k.killed
+        );
+    }
+    if let Some(why) = &k.not_fenced {
+        eprintln!("warning: not fenced: {why}");
+    }
     let after = dcs.read_cluster().await?;
     let mut r = Report::new(
         &after,
         "crash drill",
-        Some(leader.clone()),
+        Some(k.killed.clone()),
         k.new_leader.as_deref().unwrap_or("none"),
         Via::Kill,
     );
     r.new_leader_s = k.to_leader.as_secs_f64();
     r.first_write_s = k.first_write.as_ref().map(|w| w.after.as_secs_f64());
-    r.first_write_server = k.first_write.map(|w| w.server);
-    r.killed = Some(leader.clone());
+    r.first_write_server = k.first_write.clone().map(|w| w.server);
+    r.killed = Some(k.killed.clone());
     r.fenced = Some(k.fenced);
-    r.new_leader_was_sync_standby = k.new_leader.as_deref().map(|n| view.is_sync_standby(n));
+    r.new_leader_was_sync_standby = k.new_leader.as_deref().map(|n| k.before.is_sync_standby(n));
     r.print(ctx.global.json);
     if !ctx.global.json {
-        crate::sayln!("{leader} stays stopped; `pgha start {leader}` brings it back as a replica.");
+        let killed = &k.killed;
+        crate::sayln!("{killed} stays stopped; `pgha start {killed}` brings it back as a replica.");
     }
     Ok(())
 }
 
-/// What a kill of the leader did.
 #[derive(Debug, Clone)]
 pub struct Killed {
     pub killed: String,
+    /// The cluster as read right before the kill.
+    pub before: ClusterView,
     /// None when the cluster is paused (Patroni does not fail over).
     pub new_leader: Option<String>,
     pub to_leader: Duration,
     pub first_write: Option<probe::Write>,
+    /// True only when the fencing transaction succeeded.
     pub fenced: bool,
+    /// Why fencing was asked for but not done (leadership moved, paused, no lease).
+    pub not_fenced: Option<String>,
 }
 
-/// SIGKILLs the leader's container; once Docker confirms it is not running, revokes its lease
-/// (with `fence`, unless paused); waits for a new leader and the first write through HAProxy.
+/// Reads the leader (name, lease, leader key revision) right now, SIGKILLs its container; once
+/// Docker confirms it is not running, fences it (with `fence`, unless paused) with a transaction
+/// that only succeeds while the leader key is unchanged; waits for a new leader and the first
+/// write through HAProxy.
 pub async fn kill_leader(
     access: &Access,
     dcs: &Dcs,
     engine: &Engine,
-    view: &ClusterView,
     fence: bool,
     timeout: Duration,
     p: &Progress,
 ) -> Result<Killed> {
+    let view = dcs.read_cluster().await?;
     let Some(leader) = view.leader.clone() else {
         bail!("cluster {} has no leader to kill", view.scope);
     };
@@ -194,20 +210,47 @@ pub async fn kill_leader(
         "killed {container}; Docker confirms it is not running"
     ));
     let paused = view.paused();
-    let fenced = fence && !paused && view.leader_lease != 0;
-    if fenced {
-        // The container is dead, so its PostgreSQL cannot write: revoking its lease is safe and
-        // removes its leader and member keys now rather than after ttl.
-        dcs.revoke_lease(view.leader_lease).await?;
-        p.note(format!("revoked {leader}'s etcd lease (fencing)"));
+    let mut fenced = false;
+    let mut not_fenced = None;
+    if fence && paused {
+        not_fenced = Some(format!("cluster {} is paused", view.scope));
+    } else if fence {
+        // The container is dead, so its PostgreSQL cannot write: removing its leader key (and
+        // its lease) is safe, but only if the key still names it at the revision read above.
+        fenced = dcs
+            .fence_leader(&leader, view.leader_revision, view.leader_lease)
+            .await?;
+        if fenced {
+            p.note(format!(
+                "fenced {leader}: deleted its leader key (revision {}) and revoked its etcd lease",
+                view.leader_revision
+            ));
+        } else {
+            let now = dcs.read_cluster().await.ok();
+            let why = match now.as_ref().and_then(|v| v.leader.clone()) {
+                Some(l) => format!(
+                    "the leader key changed since it was read ({leader} at revision {}; now {l} at revision {}): leadership moved, nothing deleted",
+                    view.leader_revision,
+                    now.as_ref().map(|v| v.leader_revision).unwrap_or(0)
+                ),
+                None => format!(
+                    "the leader key of {leader} (revision {}) is gone already: Patroni removed it, nothing deleted",
+                    view.leader_revision
+                ),
+            };
+            p.note(format!("not fenced: {why}"));
+            not_fenced = Some(why);
+        }
     }
     if paused {
         return Ok(Killed {
             killed: leader,
+            before: view,
             new_leader: None,
             to_leader: t0.elapsed(),
             first_write: None,
             fenced,
+            not_fenced,
         });
     }
     let new_leader = wait_for(
@@ -233,9 +276,11 @@ pub async fn kill_leader(
     let first_write = handover::first_write(access, Some(engine), &new_leader, t0, p).await?;
     Ok(Killed {
         killed: leader,
+        before: view,
         new_leader: Some(new_leader),
         to_leader,
         first_write,
         fenced,
+        not_fenced,
     })
 }

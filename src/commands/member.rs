@@ -1,13 +1,16 @@
 //! `pgha start|stop M...` and `pgha restart --container M...`: a member's container (a node,
 //! `etcdN` or `haproxy`), then wait until it is what it should be: a node running in Patroni's
 //! view (a replica streaming, an old leader rejoined with pg_rewind where needed), an etcd member
-//! healthy, HAProxy running; a stopped leader handed over to another member.
+//! healthy, HAProxy running; a stopped leader handed over to another member. `stop` and
+//! `restart --container` confirm first, and refuse (unless `--force`) when the step would cost
+//! etcd quorum or data safety (see `decide::stop_guard`).
 
 use crate::adapters::dcs::endpoint_health;
 use crate::adapters::docker::Engine;
 use crate::cli::MemberArgs;
 use crate::commands::access::Access;
 use crate::context::Ctx;
+use crate::decide::{self, Down, StopFacts};
 use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
 use crate::plan::STOP_TIMEOUT_SECS;
@@ -66,8 +69,80 @@ pub async fn run(ctx: &Ctx, args: &MemberArgs, action: Action) -> Result<()> {
         &args.members,
         Duration::from_secs(args.timeout),
         action,
+        args.force,
     )
     .await
+}
+
+/// The spec's etcd members that answer healthy now (concurrently, each within a few seconds).
+async fn healthy_etcd(spec: &Spec) -> Vec<String> {
+    let names = spec.etcd_names();
+    let checks = names.iter().enumerate().map(|(i, _)| {
+        let endpoint = format!("{}:{}", spec.connect_host(), spec.etcd_client_port(i));
+        async move { endpoint_health(&endpoint).await }
+    });
+    let results = futures_util::future::join_all(checks).await;
+    names
+        .into_iter()
+        .zip(results)
+        .filter(|(_, r)| r.as_ref().is_ok_and(|s| s.has_leader))
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// Refuses (exit 2, nothing changed) a stop or container restart that would cost etcd quorum
+/// or data safety, unless `force`.
+async fn guard(
+    dcs: &crate::adapters::dcs::Dcs,
+    spec: &Spec,
+    members: &[String],
+    kinds: &[Which],
+    action: Action,
+    force: bool,
+) -> Result<()> {
+    let targets: Vec<Down> = members
+        .iter()
+        .zip(kinds)
+        .map(|(m, k)| match k {
+            Which::Node => Down::Node(m.clone()),
+            Which::Etcd(_) => Down::Etcd(m.clone()),
+            Which::Haproxy => Down::Haproxy,
+        })
+        .collect();
+    let view = if targets.iter().any(|t| matches!(t, Down::Node(_))) {
+        dcs.read_cluster().await.ok()
+    } else {
+        None
+    };
+    let etcd_healthy = if targets.iter().any(|t| matches!(t, Down::Etcd(_))) {
+        healthy_etcd(spec).await
+    } else {
+        Vec::new()
+    };
+    let facts = StopFacts {
+        view: view.as_ref(),
+        etcd_members: spec.etcd_names().len(),
+        etcd_healthy,
+    };
+    let why = decide::stop_guard(&facts, &targets, action == Action::Stop);
+    if why.is_empty() {
+        return Ok(());
+    }
+    let verb = if action == Action::Stop {
+        "stop"
+    } else {
+        "restart --container"
+    };
+    if force {
+        eprintln!("warning: --force: {verb} anyway: {}", why.join("; "));
+        return Ok(());
+    }
+    usage!(
+        "refused to {verb} {} of cluster {}: {}; nothing was changed (--force to do it anyway)",
+        members.join(", "),
+        spec.name,
+        why.join("; ")
+    )
 }
 
 pub async fn run_members(
@@ -75,15 +150,34 @@ pub async fn run_members(
     members: &[String],
     timeout: Duration,
     action: Action,
+    force: bool,
 ) -> Result<()> {
-    let access = Access::new(ctx)?;
-    let (spec, _) = access.require_pgha("start/stop/restart --container")?;
+    let what = match action {
+        Action::Start => "start",
+        Action::Stop => "stop",
+        Action::Restart => "restart --container",
+    };
+    let access = Access::for_containers(ctx, what)?;
+    let (spec, _) = access.require_pgha(what)?;
     let kinds: Vec<Which> = members
         .iter()
         .map(|m| which(spec, m))
         .collect::<Result<_>>()?;
-    let engine = ctx.engine().await?;
     let dcs = ctx.dcs().await?;
+    if action != Action::Start {
+        guard(&dcs, spec, members, &kinds, action, force).await?;
+        ctx.confirm(&format!(
+            "{} {} of cluster {}",
+            if action == Action::Stop {
+                "stop the containers of"
+            } else {
+                "restart the containers of"
+            },
+            members.join(", "),
+            spec.name
+        ))?;
+    }
+    let engine = ctx.engine().await?;
     let p = Progress::new();
     let mut results = Vec::new();
     for (m, kind) in members.iter().zip(kinds) {

@@ -1,16 +1,16 @@
 //! `pgha reinit M`: rebuild a replica from the leader through Patroni's REST API
-//! (`POST /reinitialize`), refused on the leader, then wait until it streams again.
+//! (`POST /reinitialize`), refused on the leader, then wait until a new PostgreSQL start (its
+//! start time read before the POST) streams from the leader.
 
 use crate::cli::ReinitArgs;
 use crate::commands::access::Access;
+use crate::commands::restart;
 use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
 use crate::ops::handover;
-use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
-use crate::wait::{wait_for, Check};
 use anyhow::{bail, Result};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -35,13 +35,9 @@ pub async fn run(ctx: &Ctx, args: &ReinitArgs) -> Result<()> {
         view.leader.as_deref().unwrap_or("?")
     ))?;
     let api = access.api(&view, &args.member)?;
-    // Its PostgreSQL start time now; a new one (after the rebuild) marks the reinit done.
-    let before = api
-        .status()
-        .await
-        .ok()
-        .and_then(|s| s.get("postmaster_start_time").cloned());
     let p = Progress::new();
+    // Its PostgreSQL start time now; a new one (after the rebuild) that streams marks it done.
+    let before = restart::start_time_before(&api, &args.member, &p).await?;
     let t0 = Instant::now();
     let reply = api
         .post(
@@ -60,27 +56,14 @@ pub async fn run(ctx: &Ctx, args: &ReinitArgs) -> Result<()> {
     }
     p.note(format!("{}: {}", args.member, reply.body.trim()));
     let timeout = Duration::from_secs(args.timeout);
-    wait_for(
-        &format!("{} to be rebuilt", args.member),
+    restart::wait_restarted(
+        &api,
+        &dcs,
+        &args.member,
+        before.as_deref(),
+        &format!("{} to be rebuilt and stream again", args.member),
         timeout,
-        POLL,
-        Some(&p),
-        || async {
-            let s = api.status().await?;
-            let state = s
-                .get("state")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .to_string();
-            let started = s.get("postmaster_start_time").cloned();
-            Ok(
-                if state == "running" && started.is_some() && started != before {
-                    Check::Ready(())
-                } else {
-                    Check::NotYet(format!("{} is {state}", args.member))
-                },
-            )
-        },
+        &p,
     )
     .await?;
     let after = handover::wait_streaming(&dcs, &args.member, 0, timeout, &p).await?;

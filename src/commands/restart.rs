@@ -1,11 +1,15 @@
 //! `pgha restart [M...] [--pending] [--role R]`: restart PostgreSQL through Patroni's REST API
-//! (`POST /restart`), replicas first and the leader last, waiting until each runs again.
-//! `--container` restarts the members' containers instead (see `member`).
+//! (`POST /restart`), replicas first and the leader last. Each member's PostgreSQL start time is
+//! read before the POST; the restart is done once a new start runs (leader: leads again; replica:
+//! streams on the leader's timeline). `--container` restarts the members' containers instead
+//! (see `member`).
 
+use crate::adapters::patroni::Api;
 use crate::cli::{RestartArgs, RoleFilter};
 use crate::commands::access::Access;
 use crate::commands::member::{self, Action};
 use crate::context::Ctx;
+use crate::decide;
 use crate::ops::handover;
 use crate::ops::health::POLL;
 use crate::output::{json, list_report, list_table, secs};
@@ -22,6 +26,57 @@ struct Restarted {
     member: String,
     role: String,
     seconds: f64,
+    /// PostgreSQL's start time (Patroni's `postmaster_start_time`) before and after.
+    started_before: Option<String>,
+    started_after: String,
+}
+
+/// How long to keep asking a member's REST API for its state before acting.
+const BEFORE_DEADLINE: Duration = Duration::from_secs(15);
+
+/// `member`'s PostgreSQL start time now (`None`: PostgreSQL does not run), read from its REST
+/// status with retries; fails when the status cannot be read within the deadline.
+pub async fn start_time_before(api: &Api, member: &str, p: &Progress) -> Result<Option<String>> {
+    let before = wait_for(
+        &format!("{member}'s REST status"),
+        BEFORE_DEADLINE,
+        POLL,
+        Some(p),
+        || async {
+            let s = api.status().await?;
+            Ok(Check::Ready(decide::start_time(&s).map(String::from)))
+        },
+    )
+    .await;
+    before.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {member}'s PostgreSQL start time from its REST API at {} ({e}); nothing was changed",
+            api.base
+        )
+    })
+}
+
+/// Waits until `member` runs a PostgreSQL started after `before` in its role (see
+/// `decide::restarted`); returns the new start time.
+pub async fn wait_restarted(
+    api: &Api,
+    dcs: &crate::adapters::dcs::Dcs,
+    member: &str,
+    before: Option<&str>,
+    what: &str,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<String> {
+    let started = wait_for(what, timeout, POLL, Some(p), || async {
+        let status = api.status().await?;
+        let view = dcs.read_cluster().await?;
+        Ok(match decide::restarted(&view, member, before, &status) {
+            Ok(()) => Check::Ready(decide::start_time(&status).unwrap_or_default().to_string()),
+            Err(why) => Check::NotYet(why),
+        })
+    })
+    .await?;
+    Ok(started)
 }
 
 /// The members to restart, replicas first, leader last. Pure.
@@ -63,6 +118,7 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
             &args.members,
             Duration::from_secs(args.timeout),
             Action::Restart,
+            args.force,
         )
         .await;
     }
@@ -99,6 +155,7 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
         } else {
             serde_json::json!({})
         };
+        let before = start_time_before(&api, m, &p).await?;
         let reply = api.post("/restart", &body, timeout).await?;
         if !reply.ok() {
             bail!(
@@ -107,33 +164,13 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
                 reply.body.trim()
             );
         }
+        let what = if is_leader {
+            format!("{m} to run again as leader (a new PostgreSQL start)")
+        } else {
+            format!("{m} to stream again on the leader's timeline (a new PostgreSQL start)")
+        };
+        let after = wait_restarted(&api, &dcs, m, before.as_deref(), &what, timeout, &p).await?;
         if is_leader {
-            let rev = dcs
-                .read_cluster()
-                .await?
-                .member(m)
-                .map(|x| x.mod_revision)
-                .unwrap_or(0);
-            wait_for(
-                &format!("{m} to run again as leader"),
-                timeout,
-                POLL,
-                Some(&p),
-                || async {
-                    let v = dcs.read_cluster().await?;
-                    Ok(if v.leads(m, rev - 1) {
-                        Check::Ready(())
-                    } else {
-                        Check::NotYet(format!(
-                            "{m} {}",
-                            v.member(m)
-                                .and_then(|x| x.data.state.clone())
-                                .unwrap_or_default()
-                        ))
-                    })
-                },
-            )
-            .await?;
             // The replicas reconnect and Patroni names the sync standby again.
             let running: Vec<String> = view
                 .members
@@ -171,6 +208,8 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
                 "replica".into()
             },
             seconds: t0.elapsed().as_secs_f64(),
+            started_before: before,
+            started_after: after,
         });
     }
     p.finish();

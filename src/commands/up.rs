@@ -3,15 +3,18 @@
 //! On a healthy cluster it changes nothing and says so.
 
 use crate::adapters::docker::Engine;
+use crate::adapters::patroni::Api;
 use crate::cli::UpArgs;
 use crate::commands::image;
 use crate::context::Ctx;
 use crate::ops::health;
 use crate::output::{json, list_report, list_table, ListReport};
-use crate::plan::{self, ContainerSpec, Desired, LABEL_CLUSTER};
+use crate::plan::{self, preflight, ContainerSpec, Desired, Inventory, Kind, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
 use crate::spec::Spec;
+use crate::usage;
+use crate::wait::{wait_for, Check};
 use anyhow::{bail, Result};
 use futures_util::future::try_join_all;
 use serde::Serialize;
@@ -91,6 +94,39 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
     })
 }
 
+/// Before anything is made: no container, network or volume under the cluster's names belongs to
+/// something else, and every host port of a container to create is free (a listener is bound on
+/// it and released at once). Either is a usage error: nothing was changed.
+async fn preflight(spec: &Spec, engine: &Engine, have: &Inventory) -> Result<()> {
+    let found = engine.objects_named(&preflight::object_names(spec)).await?;
+    if let Some(msg) = preflight::name_clash_message(spec, &found) {
+        usage!("{msg}");
+    }
+    // Published ports live on the engine's host; probe them only when that is this machine.
+    if !engine.address.starts_with("unix://") {
+        return Ok(());
+    }
+    let mut taken = Vec::new();
+    for w in preflight::ports_to_check(spec, have) {
+        let Ok(port) = u16::try_from(w.port.host_port) else {
+            continue;
+        };
+        match std::net::TcpListener::bind((w.port.host_ip.as_str(), port)) {
+            Ok(listener) => drop(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => taken.push(w),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                usage!("{}", preflight::bind_unavailable_message(spec))
+            }
+            // E.g. a port below 1024 for a user: the engine binds it, not pgha.
+            Err(_) => {}
+        }
+    }
+    if !taken.is_empty() {
+        usage!("{}", preflight::ports_taken_message(&taken));
+    }
+    Ok(())
+}
+
 /// Creates the missing containers (with their files), all at once.
 async fn create_missing(
     engine: &Engine,
@@ -133,6 +169,76 @@ async fn start_all(
     Ok(())
 }
 
+/// Every container of the cluster runs (asked of Docker: etcd keeps a removed member's key until
+/// its TTL ends, so etcd alone would not tell).
+async fn all_running(engine: &Engine, spec: &Spec, want: &Desired) -> Result<()> {
+    let now = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    let missing = plan::not_running(want, &now);
+    if !missing.is_empty() {
+        bail!(
+            "{} (removed or stopped while `up` waited); run `pgha up` again",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The nodes this `up` created or started answer on their own REST API as leader or streaming
+/// replica, while every container still runs. etcd alone is not enough: the key of a removed
+/// container lives until its TTL ends.
+async fn wait_started_nodes(
+    engine: &Engine,
+    spec: &Spec,
+    want: &Desired,
+    plan: &plan::UpPlan,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<()> {
+    let started: Vec<(String, Api)> = want
+        .containers
+        .iter()
+        .filter(|c| c.kind == Kind::Node)
+        .filter(|c| plan.create.contains(&c.name) || plan.start.contains(&c.name))
+        .filter_map(|c| {
+            let i = spec.node_index(&c.member)?;
+            let base = format!("http://{}:{}", spec.connect_host(), spec.node_api_port(i));
+            Some((c.member.clone(), Api { base, auth: None }))
+        })
+        .collect();
+    if started.is_empty() {
+        return Ok(());
+    }
+    wait_for(
+        "the started nodes to run",
+        timeout,
+        health::POLL,
+        Some(p),
+        || async {
+            if let Err(e) = all_running(engine, spec, want).await {
+                return Ok(Check::Fail(e));
+            }
+            let mut not = Vec::new();
+            for (member, api) in &started {
+                match api.status().await {
+                    Ok(v) => {
+                        if let Err(why) = plan::node_runs(&v) {
+                            not.push(format!("{member} is {why}"));
+                        }
+                    }
+                    Err(e) => not.push(format!("{member}: {e:#}")),
+                }
+            }
+            Ok(if not.is_empty() {
+                Check::Ready(())
+            } else {
+                Check::NotYet(not.join("; "))
+            })
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let spec = ctx.spec()?;
     let engine = ctx.engine().await?;
@@ -140,10 +246,11 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout);
 
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    preflight(&spec, &engine, &have).await?;
     // Build the image only if some container must be created from it.
     let build = plan::container_names(&spec)
         .iter()
-        .any(|n| have.container(n).is_none());
+        .any(|n| plan::needs_create(&have, n));
     let prepared = prepare(&spec, &engine, &p, build).await?;
     let want = &prepared.desired;
     let plan = plan::up_plan(want, &have);
@@ -163,6 +270,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     for v in &plan.create_volumes {
         engine.create_volume(v, &want.labels).await?;
     }
+    for c in &plan.recreate {
+        engine.remove_container(c).await?;
+        p.note(format!(
+            "removed {c}: created but never started (an earlier `up` stopped half-way)"
+        ));
+    }
     create_missing(&engine, want, &plan, &p).await?;
     // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
     // first election, and HAProxy finds the leader by its health checks whenever it comes.
@@ -176,14 +289,16 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     p.note("etcd has a quorum");
 
     let dcs = ctx.dcs().await?;
-    let view =
-        health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, &p).await?;
+    health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, &p).await?;
+    wait_started_nodes(&engine, &spec, want, &plan, timeout, &p).await?;
+    let view = dcs.read_cluster().await?;
     p.note(format!(
         "leader {} and every replica streaming",
         view.leader.as_deref().unwrap_or("?")
     ));
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
     p.note("HAProxy routes writes to the leader");
+    all_running(&engine, &spec, want).await?;
     p.finish();
 
     let host = spec.connect_host();

@@ -110,3 +110,202 @@ fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
     assert_eq!(p.drift, vec!["pgha-pg2"]);
     assert!(p.create.is_empty());
 }
+
+/// What Docker would report for a cluster made from `want`, every container running.
+fn running(want: &Desired) -> Inventory {
+    Inventory {
+        networks: vec![want.network.clone()],
+        volumes: want.volumes.clone(),
+        containers: want
+            .containers
+            .iter()
+            .map(|c| ObservedContainer {
+                name: c.name.clone(),
+                kind: Some(c.kind),
+                member: c.member.clone(),
+                running: true,
+                state: "running".into(),
+                config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_container_created_but_never_started_is_removed_and_created_again() {
+    let want = desired_for(&Spec::default());
+    let mut have = running(&want);
+    // An earlier `up` stopped after creating pg2 (its files may be missing), and haproxy is gone.
+    let pg2 = &mut have.containers[4];
+    assert_eq!(pg2.name, "pgha-pg2");
+    (pg2.running, pg2.state) = (false, "created".into());
+    have.containers.retain(|c| c.name != "pgha-haproxy");
+    let p = up_plan(&want, &have);
+    assert_eq!(p.recreate, vec!["pgha-pg2"]);
+    assert_eq!(p.create, vec!["pgha-pg2", "pgha-haproxy"]);
+    assert!(
+        p.start.is_empty(),
+        "never start a half-made container: {p:?}"
+    );
+    assert!(p.drift.is_empty());
+    assert!(p.describe()[0].starts_with("remove container pgha-pg2 (created but never started)"));
+    assert!(needs_create(&have, "pgha-pg2") && needs_create(&have, "pgha-haproxy"));
+    assert!(!needs_create(&have, "pgha-pg1"));
+
+    // An exited container ran once: it is started, not re-created.
+    have.containers[4].state = "exited".into();
+    let p = up_plan(&want, &have);
+    assert_eq!(p.start, vec!["pgha-pg2"]);
+    assert!(p.recreate.is_empty());
+}
+
+#[test]
+fn containers_that_stopped_running_are_named() {
+    let want = desired_for(&Spec::default());
+    let mut have = running(&want);
+    assert!(not_running(&want, &have).is_empty());
+    have.containers.retain(|c| c.name != "pgha-pg3");
+    have.containers[0].running = false;
+    have.containers[0].state = "exited".into();
+    assert_eq!(
+        not_running(&want, &have),
+        vec!["pgha-etcd1 is exited", "pgha-pg3 is gone"]
+    );
+}
+
+#[test]
+fn nodes_get_256mib_shm_all_get_rotated_logs_and_limits_go_to_their_role() {
+    let d = desired_for(&Spec::default());
+    for c in &d.containers {
+        let r = &c.resources;
+        assert_eq!((r.log_max_size.as_str(), r.log_max_files), ("10m", 3));
+        assert_eq!((r.nano_cpus, r.memory), (None, None), "{}", c.name);
+        let shm = (c.kind == Kind::Node).then_some(268_435_456);
+        assert_eq!(r.shm_size, shm, "{}", c.name);
+    }
+    let spec = Spec::parse(
+        "[nodes]\ncpus = 1.5\nmemory = \"1GiB\"\n[haproxy]\ncpus = 0.25\n[logs]\nmax_files = 2",
+        "t",
+    )
+    .unwrap();
+    let d2 = desired_for(&spec);
+    let by = |n: &str| d2.containers.iter().find(|c| c.name == n).unwrap().clone();
+    assert_eq!(by("pgha-pg1").resources.memory, Some(1 << 30));
+    assert_eq!(by("pgha-pg1").resources.nano_cpus, Some(1_500_000_000));
+    assert_eq!(by("pgha-etcd1").resources.memory, None);
+    assert_eq!(by("pgha-haproxy").resources.nano_cpus, Some(250_000_000));
+    assert_eq!(by("pgha-etcd1").resources.log_max_files, 2);
+    // Resources are part of what a container is: a changed limit is drift.
+    for (a, b) in d.containers.iter().zip(&d2.containers) {
+        assert_ne!(config_hash(a), config_hash(b), "{}", a.name);
+    }
+}
+
+#[test]
+fn preflight_checks_the_ports_of_the_containers_to_create_or_start_again() {
+    use preflight::*;
+    let spec = Spec::default();
+    let want = desired_for(&spec);
+    let all = ports_to_check(&spec, &Inventory::default());
+    assert_eq!(all.len(), 3 + 6 + 3);
+    // The same ports the containers are created with.
+    let created: Vec<&PortSpec> = want.containers.iter().flat_map(|c| &c.ports).collect();
+    assert_eq!(all.iter().map(|w| &w.port).collect::<Vec<_>>(), created);
+
+    let mut have = running(&want);
+    assert!(ports_to_check(&spec, &have).is_empty(), "a running cluster");
+    have.containers.retain(|c| c.name != "pgha-pg1");
+    have.containers[0].state = "created".into();
+    // Exited containers are started again on their ports; restarting ones may hold them.
+    have.containers[5].state = "exited".into();
+    have.containers[1].state = "restarting".into();
+    let some: Vec<String> = ports_to_check(&spec, &have)
+        .iter()
+        .map(|w| format!("{} {}", w.container, w.address()))
+        .collect();
+    assert_eq!(
+        some,
+        [
+            "pgha-etcd1 127.0.0.1:54341",
+            "pgha-pg1 127.0.0.1:5431",
+            "pgha-pg1 127.0.0.1:54331",
+            "pgha-haproxy 127.0.0.1:54320",
+            "pgha-haproxy 127.0.0.1:54321",
+            "pgha-haproxy 127.0.0.1:54322"
+        ]
+    );
+}
+
+#[test]
+fn preflight_messages_are_one_line_naming_port_container_and_port_base() {
+    use preflight::*;
+    let spec = Spec::default();
+    let all = ports_to_check(&spec, &Inventory::default());
+    let one = ports_taken_message(&all[3..4]);
+    assert_eq!(
+        one,
+        "127.0.0.1:5431 is already in use, and container pgha-pg1 needs it for PostgreSQL; set port_base in pgha.toml to move all of the cluster's ports (`pgha init` writes that file)"
+    );
+    let two = ports_taken_message(&[all[3].clone(), all[11].clone()]);
+    assert!(
+        two.starts_with("127.0.0.1:5431 (pgha-pg1, PostgreSQL), 127.0.0.1:54322 (pgha-haproxy, HAProxy stats) are already in use; set port_base in pgha.toml"),
+        "{two}"
+    );
+    for m in [one, two] {
+        assert_eq!(m.lines().count(), 1);
+    }
+}
+
+#[test]
+fn preflight_name_clash_names_objects_pgha_did_not_make() {
+    use preflight::*;
+    let spec = Spec::default();
+    let names = object_names(&spec);
+    assert_eq!(names.len(), 7 + 1 + 6);
+    assert!(names.contains(&(Object::Network, "pgha-net".into())));
+    assert!(names.contains(&(Object::Volume, "pgha-pg1-data".into())));
+    let ours = Found {
+        kind: Object::Container,
+        name: "pgha-pg1".into(),
+        cluster: Some("pgha".into()),
+    };
+    assert_eq!(name_clash_message(&spec, std::slice::from_ref(&ours)), None);
+    let foreign = Found {
+        kind: Object::Container,
+        name: "pgha-pg2".into(),
+        cluster: None,
+    };
+    let other = Found {
+        kind: Object::Volume,
+        name: "pgha-pg3-data".into(),
+        cluster: Some("pg".into()),
+    };
+    assert_eq!(
+        name_clash_message(&spec, &[ours, foreign, other]).unwrap(),
+        "container pgha-pg2 exists and pgha did not make it (no io.pgha.cluster=pgha label); volume pgha-pg3-data belongs to pgha cluster pg; remove or rename it, or set another `name` in pgha.toml (`pgha init` writes that file)"
+    );
+}
+
+#[test]
+fn a_started_node_runs_when_its_own_api_says_leader_or_streaming() {
+    use serde_json::json;
+    assert_eq!(
+        node_runs(&json!({"state": "running", "role": "primary"})),
+        Ok(())
+    );
+    assert_eq!(
+        node_runs(&json!({"state": "running", "role": "master"})),
+        Ok(())
+    );
+    let streaming =
+        json!({"state": "running", "role": "replica", "replication_state": "streaming"});
+    assert_eq!(node_runs(&streaming), Ok(()));
+    let archive =
+        json!({"state": "running", "role": "replica", "replication_state": "in archive recovery"});
+    assert_eq!(
+        node_runs(&archive),
+        Err("replica running, in archive recovery".into())
+    );
+    let starting = json!({"state": "starting", "role": "replica"});
+    assert_eq!(node_runs(&starting), Err("replica starting".into()));
+}

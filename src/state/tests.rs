@@ -1,23 +1,42 @@
-//! State parsing over captured etcd data: Patroni 4 (`primary`) and 3 (`master`), lag, unknown
-//! lag, a paused cluster, and a live pgha cluster.
+//! State parsing over etcd keys recorded from a real Patroni 4.0.7 cluster by the e2e test
+//! `verify::verify_passes_on_a_fresh_cluster_and_leaves_it_healthy` (PGHA_RECORD_FIXTURES=1):
+//! healthy with a sync standby (after a failover, a switchover and a partition), a pending
+//! restart with a scheduled switchover, and paused. Cases Patroni 4 cannot produce on demand
+//! (Patroni 3's `master` role, the legacy optime key, lag, a starting member) are derived here
+//! from a recording, in code.
 
 use super::*;
 use crate::output::{list_report, list_table};
 
-fn load(file: &str, scope: &str) -> ClusterView {
+const SCOPE: &str = "it-verify";
+const PREFIX: &str = "/service/it-verify/";
+/// The recorded cluster's optime (status key), where every member stood.
+const OPTIME: u64 = 72_440_184;
+
+fn kvs(file: &str) -> Vec<Kv> {
     let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
-    let kvs: Vec<Kv> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    ClusterView::from_kvs(scope, &format!("/service/{scope}/"), &kvs)
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-#[test]
-fn patroni4_cluster_gives_patronictls_table() {
-    let v = load("etcd-patroni4-reference.json", "demo");
-    let r = list_report(&v);
-    assert_eq!(r.system_id, "7712639139029889075");
-    type Row<'a> = (&'a str, &'a str, &'a str, &'a str, Option<u64>, Option<u64>);
-    let rows: Vec<Row> = r
-        .members
+fn load(file: &str) -> ClusterView {
+    ClusterView::from_kvs(SCOPE, PREFIX, &kvs(file))
+}
+
+/// Changes one member key's JSON value.
+fn edit_member(kvs: &mut [Kv], member: &str, f: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let kv = kvs
+        .iter_mut()
+        .find(|kv| kv.key == format!("{PREFIX}members/{member}"))
+        .unwrap();
+    let mut v: Value = serde_json::from_str(&kv.value).unwrap();
+    f(v.as_object_mut().unwrap());
+    kv.value = v.to_string();
+}
+
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str, Option<u64>, Option<u64>);
+
+fn rows(r: &crate::output::ListReport) -> Vec<Row<'_>> {
+    r.members
         .iter()
         .map(|m| {
             (
@@ -29,73 +48,144 @@ fn patroni4_cluster_gives_patronictls_table() {
                 m.lag_mb,
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn recorded_healthy_cluster_gives_patronictls_table() {
+    let v = load("etcd-patroni4-healthy.json");
+    let r = list_report(&v);
+    assert_eq!(r.system_id, "7713370391788265500");
+    assert_eq!(v.optime, Some(OPTIME));
+    // Hosts are unique and all on 5432: shown without the port, as patronictl does.
     assert_eq!(
-        rows,
+        rows(&r),
         vec![
-            ("pg1", "127.0.0.1:5432", "Leader", "running", Some(1), None),
-            (
-                "pg2",
-                "127.0.0.1:5433",
-                "Replica",
-                "streaming",
-                Some(1),
-                Some(0)
-            ),
-            // 83886176 - 79691776 = 4194400 bytes = 4.00009 MB
-            (
-                "pg3",
-                "127.0.0.1:5434",
-                "Sync Standby",
-                "streaming",
-                Some(1),
-                Some(4)
-            ),
+            ("pg1", "pg1", "Replica", "streaming", Some(4), Some(0)),
+            ("pg2", "pg2", "Leader", "running", Some(4), None),
+            ("pg3", "pg3", "Sync Standby", "streaming", Some(4), Some(0)),
         ]
     );
-    assert_eq!(r.members[2].lag_bytes, Some(4_194_400));
+    assert!(v.synchronous_mode());
+    assert!(v.is_sync_standby("pg3") && !v.is_sync_standby("pg1"));
     assert!(!r.maintenance_mode);
+    assert!(!v.paused());
+    // After a switchover Patroni leaves the failover key as `{}`: nothing pending.
     assert!(!v.failover.is_pending());
-    assert_eq!(v.history.len(), 2);
-    assert_eq!(v.history[1].new_leader.as_deref(), Some("pg2"));
+    // Three timelines ended: the failover to pg3, the switchover to pg1, the partition to pg2.
+    let leaders: Vec<Option<&str>> = v.history.iter().map(|h| h.new_leader.as_deref()).collect();
+    assert_eq!(leaders, vec![Some("pg3"), Some("pg1"), Some("pg2")]);
     let table = list_table(&r);
     assert!(
-        table.starts_with("+ Cluster: demo (7712639139029889075) "),
+        table.starts_with("+ Cluster: it-verify (7713370391788265500) "),
         "{table}"
     );
     assert!(
-        table.contains("| pg3    | 127.0.0.1:5434 | Sync Standby | streaming |  1 |         4 |"),
+        table.contains("| pg3    | pg3  | Sync Standby | streaming |  4 |         0 |"),
         "{table}"
+    );
+    assert!(!table.contains("Pending restart"), "{table}");
+    assert!(!table.contains("Maintenance mode"), "{table}");
+}
+
+#[test]
+fn lag_is_the_optime_less_the_members_location() {
+    let mut k = kvs("etcd-patroni4-healthy.json");
+    // 4194400 bytes behind = 4.00009 MB.
+    edit_member(&mut k, "pg3", |m| {
+        m.insert("xlog_location".into(), (OPTIME - 4_194_400).into());
+    });
+    let r = list_report(&ClusterView::from_kvs(SCOPE, PREFIX, &k));
+    assert_eq!(r.members[2].lag_bytes, Some(4_194_400));
+    assert_eq!(r.members[2].lag_mb, Some(4));
+    assert_eq!(r.members[0].lag_mb, Some(0));
+}
+
+#[test]
+fn a_starting_member_without_a_location_has_unknown_lag() {
+    let mut k = kvs("etcd-patroni4-healthy.json");
+    edit_member(&mut k, "pg1", |m| {
+        m.insert("state".into(), "starting".into());
+        m.remove("xlog_location");
+        m.remove("replication_state");
+    });
+    let v = ClusterView::from_kvs(SCOPE, PREFIX, &k);
+    let r = list_report(&v);
+    assert!(r.members[0].lag_unknown);
+    assert_eq!(r.members[0].state, "starting");
+    assert!(list_table(&r).contains("unknown"));
+    assert_eq!(
+        v.streams("pg1", 0),
+        Err("pg1 starting".to_string()),
+        "a starting member does not stream"
     );
 }
 
 #[test]
-fn patroni3_master_paused_unknown_lag_and_pending_restart() {
-    let v = load("etcd-patroni3-paused.json", "old");
-    assert!(v.paused());
-    assert_eq!(v.optime, Some(50_331_648), "legacy optime/leader is used");
-    let leader = v.member("node-a").unwrap();
-    assert!(leader.is_primary_role(), "master counts as primary");
+fn recorded_pending_restart_and_scheduled_switchover() {
+    let v = load("etcd-patroni4-pending-restart.json");
     let r = list_report(&v);
-    assert_eq!(r.members[0].role, "Leader");
-    // 3 MiB behind.
-    assert_eq!(r.members[1].lag_mb, Some(3));
-    assert!(r.members[2].lag_unknown);
-    assert_eq!(r.members[2].state, "starting");
-    assert!(r.members[2].pending_restart);
-    // Hosts are unique and all on 5432: shown without port.
-    assert_eq!(r.members[0].host, "10.0.0.1");
+    assert!(r.members.iter().all(|m| m.pending_restart), "{r:?}");
+    assert!(v.failover.is_pending());
+    assert_eq!(
+        (v.failover.leader.as_deref(), v.failover.member.as_deref()),
+        (Some("pg2"), Some("pg3"))
+    );
     let table = list_table(&r);
     assert!(table.contains("Pending restart"), "{table}");
-    assert!(table.contains("unknown"), "{table}");
-    assert!(table.contains(" Maintenance mode: on"), "{table}");
     assert!(
-        table.contains(" Switchover scheduled at: 2026-12-01T10:00:00+00:00"),
+        table.contains(" Switchover scheduled at: 2099-01-01T00:00:00+00:00"),
         "{table}"
     );
-    assert!(v.failover.is_pending());
-    assert!(!v.synchronous_mode());
-    assert_eq!(v.role_of(v.member("node-b").unwrap()), Role::Replica);
+    assert!(
+        table.contains("from: pg2") && table.contains("to: pg3"),
+        "{table}"
+    );
+    assert!(!v.paused());
+}
+
+#[test]
+fn recorded_paused_cluster() {
+    let v = load("etcd-patroni4-paused.json");
+    assert!(v.paused());
+    let r = list_report(&v);
+    assert!(r.maintenance_mode);
+    assert!(list_table(&r).contains(" Maintenance mode: on"));
+    // The scheduled switchover was removed before the pause.
+    assert!(!v.failover.is_pending());
+    // Members report the pause too.
+    assert!(v.members.iter().all(|m| m.data.pause == Some(true)));
+}
+
+#[test]
+fn patroni3_master_role_and_the_legacy_optime_key() {
+    // Patroni 3 writes `master` where 4 writes `primary`; before the status key, the optime
+    // stood in `optime/leader`.
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/etcd-patroni4-healthy.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("\"role\\\":\\\"primary\\\"", "\"role\\\":\\\"master\\\"")
+    .replace("4.0.7", "3.3.2");
+    assert!(text.contains("master"), "the replacement found the role");
+    let mut k: Vec<Kv> = serde_json::from_str(&text).unwrap();
+    k.retain(|kv| kv.key != format!("{PREFIX}status"));
+    k.push(Kv {
+        key: format!("{PREFIX}optime/leader"),
+        value: OPTIME.to_string(),
+        mod_revision: 1,
+        lease: 0,
+    });
+    let v = ClusterView::from_kvs(SCOPE, PREFIX, &k);
+    assert_eq!(v.optime, Some(OPTIME), "legacy optime/leader is used");
+    let leader = v.member("pg2").unwrap();
+    assert_eq!(leader.data.role.as_deref(), Some("master"));
+    assert!(leader.is_primary_role(), "master counts as primary");
+    assert_eq!(v.role_of(v.member("pg1").unwrap()), Role::Replica);
+    let r = list_report(&v);
+    assert_eq!(r.members[1].role, "Leader");
+    assert_eq!(r.members[0].lag_mb, Some(0));
 }
 
 #[test]
@@ -109,7 +199,7 @@ fn rounding_is_half_to_even_like_python() {
 
 #[test]
 fn health_names_what_is_missing() {
-    let v = load("etcd-patroni4-reference.json", "demo");
+    let v = load("etcd-patroni4-healthy.json");
     let names: Vec<String> = ["pg1", "pg2", "pg3"]
         .iter()
         .map(|s| s.to_string())
@@ -121,7 +211,7 @@ fn health_names_what_is_missing() {
         .collect();
     assert_eq!(
         health(&v, &four),
-        Err("leader pg1; pg4 not registered".to_string())
+        Err("leader pg2; pg4 not registered".to_string())
     );
     let mut no_leader = v.clone();
     no_leader.leader = None;

@@ -12,6 +12,7 @@ async fn benchmark_runs_once() {
     remove_by_test_label("bench");
     let opts = cluster::Opts {
         runs: 1,
+        pgbench_seconds: 3,
         port_base: 8000,
         name: "pgha-bench".into(),
         bin: bin().into(),
@@ -31,9 +32,38 @@ async fn benchmark_runs_once() {
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
+    // pgbench ran in all four cases and each reported a figure (not "n/a").
+    for mode in ["synchronous", "asynchronous"] {
+        for path in ["through HAProxy's primary port", "on the leader's port"] {
+            for what in ["TPS", "average latency"] {
+                let name = format!("pgbench {what}, {mode}, {path}");
+                let row = table
+                    .lines()
+                    .find(|l| l.contains(&name))
+                    .unwrap_or_else(|| panic!("{name} missing:\n{table}"));
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                assert_ne!(cells[2], "n/a", "{table}");
+                assert_eq!(cells[5], "1", "{table}");
+            }
+        }
+    }
+    let checked = table
+        .lines()
+        .find(|l| l.contains("acknowledged writes checked on every node"))
+        .expect("a checked row");
+    let checked: usize = checked
+        .split('|')
+        .map(str::trim)
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(" writes")
+        .parse()
+        .unwrap();
+    // 3 operations under writes (switchover, two kills), each above the bench's own floor.
+    assert!(checked >= 3 * 20, "{table}");
     let lost = table
         .lines()
-        .find(|l| l.contains("acknowledged writes lost"))
+        .find(|l| l.contains("acknowledged writes lost on any node"))
         .expect("a loss row");
     let cells: Vec<&str> = lost.split('|').map(str::trim).collect();
     assert_eq!(cells[2], "0 writes", "{table}");

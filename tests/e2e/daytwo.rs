@@ -284,7 +284,7 @@ async fn pause_kill_logs_topology() {
     assert!(per.values().all(|n| *n <= 5), "{per:?}");
 
     // pause, then kill the leader: pgha warns, and no new leader is elected while paused.
-    c.pgha(&["pause", "--wait"], T);
+    c.pgha(&["pause", "--wait", "--yes"], T);
     assert!(c.pgha(&["list"], T).contains("Maintenance mode: on"));
     let out = c.pgha_output(&["failover", "--kill", "--yes"], T);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -1,5 +1,7 @@
-//! HA operations on real clusters: switchover (named, best, refused), failover --kill under
-//! continuous writes (fenced and not), start of a killed member, reinit, history.
+//! HA operations on real clusters: switchover (named, best, refused), failover to an async
+//! replica (refused without --allow-data-loss, then allowed), the guards of `stop` (sync standby,
+//! etcd quorum, confirmation), failover --kill under continuous writes (fenced and not), start of
+//! a killed member, reinit, restart of the leader through Patroni, history.
 
 use crate::harness::*;
 use crate::writer::{self, assert_no_acked_write_lost};
@@ -26,6 +28,106 @@ async fn sync_standby(c: &TestCluster) -> String {
         },
     )
     .await
+}
+
+/// The sync standby etcd's `sync` key names for `leader`, waiting until it names one.
+async fn sync_standby_of(c: &TestCluster, leader: &str) -> String {
+    eventually(
+        &format!("a sync standby of {leader} in etcd"),
+        Duration::from_secs(30),
+        || async {
+            let v = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/sync", c.name)).await?;
+            let v: Value = serde_json::from_str(&v).ok()?;
+            (v["leader"].as_str() == Some(leader))
+                .then(|| v["sync_standby"].as_str().map(String::from))
+                .flatten()
+        },
+    )
+    .await
+}
+
+/// pgha on a terminal (a pseudo-terminal from util-linux `script`), to answer its confirmation.
+struct Terminal {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Terminal {
+    fn spawn(c: &TestCluster, args: &[&str]) -> Terminal {
+        let line = std::iter::once(bin())
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = std::process::Command::new("script")
+            .args(["-qfec", &line, "/dev/null"])
+            .current_dir(c.dir.path())
+            .env("PGHA_HOME", c.home())
+            .env_remove("PGHA_SPEC")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn script (util-linux)");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut so = child.stdout.take().unwrap();
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut so, &mut b) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&b[..n]));
+            }
+        });
+        Terminal { child, out }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    async fn wait_for_text(&self, needle: &str) {
+        eventually(
+            &format!("{needle:?} on the terminal"),
+            Duration::from_secs(30),
+            || async { self.text().contains(needle).then_some(()) },
+        )
+        .await
+    }
+
+    /// Types `answer` and a newline; waits until pgha exits; returns its exit code and output.
+    fn answer(mut self, answer: &str) -> (Option<i32>, String) {
+        let mut stdin = self.child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, format!("{answer}\n").as_bytes()).unwrap();
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if t0.elapsed() > T {
+                self.child.kill().ok();
+                panic!(
+                    "pgha on the terminal still runs after {T:?}: {}",
+                    self.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        drop(stdin);
+        std::thread::sleep(Duration::from_millis(200));
+        (status.code(), self.text())
+    }
+}
+
+/// The JSON object pgha printed last on a terminal (after its progress lines).
+fn last_json(out: &str) -> Value {
+    let start = out.rfind("\n{").map(|i| i + 1).unwrap_or(0);
+    let end = out.rfind('}').map(|i| i + 1).unwrap_or(out.len());
+    serde_json::from_str(&out[start..end]).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn json_of(c: &TestCluster, args: &[&str]) -> Value {
@@ -95,7 +197,44 @@ async fn switchover_named_best_and_refused() {
         "is not a synchronous standby",
     );
     refused(&c, &["switchover", "--candidate", &s0], "pass --yes");
-    c.pgha(&["stop", &async0], T);
+
+    // Failover to the async replica: --yes alone is refused, naming the risk and the lag.
+    let out = c.pgha_output(&["failover", "--candidate", &async0, "--yes"], T);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "DATA LOSS RISK: {async0} is not the synchronous standby ({s0}) and lags "
+        )) && err.contains(" bytes behind")
+            && err.contains("pass --allow-data-loss"),
+        "{err}"
+    );
+    assert_eq!(leader(&c).await, l0, "the refused failover changed nothing");
+
+    // stop guards: the sync standby is refused (the container keeps running); without --yes
+    // off a terminal nothing is stopped.
+    refused(
+        &c,
+        &["stop", &s0, "--yes"],
+        &format!("{s0}: is the synchronous standby of the leader {l0}"),
+    );
+    let running = |m: &str| docker(&["inspect", "-f", "{{.State.Running}}", &c.container(m)]);
+    assert_eq!(running(&s0).trim(), "true", "a refused stop stops nothing");
+    refused(&c, &["stop", &async0], "pass --yes");
+    assert_eq!(running(&async0).trim(), "true");
+    refused(&c, &["pause"], "pass --yes");
+    // One etcd member may stop; a second would cost the quorum.
+    c.pgha(&["stop", "etcd1", "--yes"], T);
+    assert_eq!(running("etcd1").trim(), "false");
+    refused(
+        &c,
+        &["stop", "etcd2", "--yes"],
+        "etcd2: would leave 1 of 3 etcd members healthy, below the quorum of 2",
+    );
+    assert_eq!(running("etcd2").trim(), "true");
+    c.pgha(&["start", "etcd1"], T);
+
+    c.pgha(&["stop", &async0, "--yes"], T);
     assert_eq!(
         docker(&["inspect", "-f", "{{.State.Running}}", &c.container(&async0)]).trim(),
         "false"
@@ -153,6 +292,27 @@ async fn switchover_named_best_and_refused() {
     );
     let table = c.pgha(&["history"], T);
     assert!(table.contains("| TL ") && table.contains(&s1), "{table}");
+
+    // With --allow-data-loss (and --yes) the failover to an async replica goes ahead.
+    let s2 = sync_standby_of(&c, &s1).await;
+    let async2 = ["pg1", "pg2", "pg3"]
+        .into_iter()
+        .find(|m| *m != s1 && *m != s2)
+        .unwrap();
+    let r = json_of(
+        &c,
+        &[
+            "failover",
+            "--candidate",
+            async2,
+            "--allow-data-loss",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(r["to"], async2);
+    assert_eq!(r["new_leader_was_sync_standby"], false);
+    assert_eq!(leader(&c).await, async2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,7 +347,6 @@ async fn failover_kill_loses_no_acknowledged_write() {
         "false",
         "the killed node stays stopped"
     );
-    let fenced_s = r["new_leader_s"].as_f64().unwrap();
 
     // The killed leader comes back as a streaming replica.
     c.pgha(&["start", &l0], T);
@@ -197,20 +356,83 @@ async fn failover_kill_loses_no_acknowledged_write() {
     // Every acknowledged write is on every member, the killed one too now that it streams again.
     assert_no_acked_write_lost(&c, "kill_rows", &written.acked, 100, &[0, 1, 2]).await;
 
-    // Without fencing the failover still happens, after Patroni's ttl.
+    // Without fencing the failover still happens, after Patroni's ttl. And leadership moves
+    // while the confirmation waits on a terminal: pgha reads the leader again after it and kills
+    // the leader then, not the member that led when it asked.
     let l1 = leader(&c).await;
-    sync_standby(&c).await;
-    let r = tokio::task::block_in_place(|| {
-        json_of(&c, &["failover", "--kill", "--no-fence", "--yes", "--json"])
-    });
-    assert_eq!(r["fenced"], false);
-    assert_ne!(leader(&c).await, l1);
-    let unfenced_s = r["new_leader_s"].as_f64().unwrap();
+    let s1 = sync_standby_of(&c, &l1).await;
+    let term = Terminal::spawn(&c, &["failover", "--kill", "--no-fence", "--json"]);
+    term.wait_for_text("[y/N]").await;
     assert!(
-        unfenced_s > fenced_s,
-        "not fenced ({unfenced_s} s) must take longer than fenced ({fenced_s} s)"
+        term.text().contains(&format!("SIGKILL the leader {l1} ")),
+        "{}",
+        term.text()
     );
-    c.pgha(&["start", &l1], T);
+    tokio::task::block_in_place(|| c.pgha(&["switchover", "--candidate", &s1, "--yes"], T));
+    assert_eq!(leader(&c).await, s1);
+    sync_standby_of(&c, &s1).await;
+    let (code, out) = tokio::task::block_in_place(|| term.answer("y"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "leadership moved from {l1} to {s1} after the confirmation"
+        )),
+        "{out}"
+    );
+    let r = last_json(&out);
+    assert_eq!(r["killed"], s1.as_str(), "{out}");
+    assert_eq!(r["fenced"], false);
+    let running = |m: &str| docker(&["inspect", "-f", "{{.State.Running}}", &c.container(m)]);
+    assert_eq!(
+        running(&s1).trim(),
+        "false",
+        "the leader after the prompt was killed"
+    );
+    assert_eq!(
+        running(&l1).trim(),
+        "true",
+        "the leader before the prompt was spared"
+    );
+    let l2 = leader(&c).await;
+    assert_ne!(l2, s1);
+    assert_eq!(r["to"], l2.as_str());
+    c.pgha(&["start", &s1], T);
+
+    // The fencing transaction itself, on this cluster's etcd under a scratch scope: it deletes
+    // the leader key only while it holds the value and revision read, else changes nothing.
+    let dcs = pgha::adapters::dcs::Dcs::connect(pgha::adapters::dcs::Target {
+        endpoints: c.etcd_endpoints(),
+        namespace: "/service/".into(),
+        scope: "fence-check".into(),
+    })
+    .await
+    .unwrap();
+    assert!(dcs.cas_put("leader", "old", 0).await.unwrap());
+    let read = dcs.read_cluster().await.unwrap();
+    assert_eq!(read.leader.as_deref(), Some("old"));
+    assert!(dcs
+        .cas_put("leader", "new", read.leader_revision)
+        .await
+        .unwrap());
+    let moved = dcs.read_cluster().await.unwrap();
+    assert!(!dcs
+        .fence_leader("old", read.leader_revision, read.leader_lease)
+        .await
+        .unwrap());
+    assert!(!dcs
+        .fence_leader("new", read.leader_revision, moved.leader_lease)
+        .await
+        .unwrap());
+    assert_eq!(
+        dcs.read_cluster().await.unwrap().leader.as_deref(),
+        Some("new"),
+        "a failed compare deletes nothing"
+    );
+    assert!(dcs
+        .fence_leader("new", moved.leader_revision, moved.leader_lease)
+        .await
+        .unwrap());
+    assert_eq!(dcs.read_cluster().await.unwrap().leader, None);
 }
 
 fn c_index(member: &str) -> usize {
@@ -259,4 +481,34 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         "the rows from before the reinit are on the rebuilt replica"
     );
     assert_no_acked_write_lost(&c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
+
+    // restart of the leader through Patroni: done only once a new PostgreSQL start leads again.
+    let started = || async {
+        let on_leader = pg(c.node_port(c_index(&l0)), &pw, T).await;
+        let t: String = on_leader
+            .query_one("select pg_postmaster_start_time()::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        t
+    };
+    let t_before = started().await;
+    let r = tokio::task::block_in_place(|| json_of(&c, &["restart", &l0, "--yes", "--json"]));
+    let done = &r["restarted"][0];
+    assert_eq!(done["member"], l0.as_str(), "{r}");
+    assert_eq!(done["role"], "leader", "{r}");
+    assert!(
+        done["started_before"].is_string() && done["started_before"] != done["started_after"],
+        "{r}"
+    );
+    assert_eq!(leader(&c).await, l0, "the restarted leader leads again");
+    let t_after = started().await;
+    assert_ne!(t_before, t_after, "PostgreSQL on {l0} started again");
+    let on_leader = pg(c.node_port(c_index(&l0)), &pw, T).await;
+    let in_recovery: bool = on_leader
+        .query_one("select pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!in_recovery, "{l0} runs as primary after the restart");
 }

@@ -1,15 +1,125 @@
 //! `up` / `list` / `down` on a real cluster, and the ways they refuse bad input.
 
 use crate::harness::*;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
 
+/// The first member `list --json` shows as a streaming replica, if any (etcd may not answer yet).
+fn streaming_replica(c: &TestCluster) -> Option<String> {
+    let out = c.pgha_output(&["list", "--json"], Duration::from_secs(30));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    list["members"]
+        .as_array()?
+        .iter()
+        .find(|m| m["role"] != "Leader" && m["state"] == "streaming")
+        .and_then(|m| m["member"].as_str())
+        .map(String::from)
+}
+
+/// Runs `pgha up` in the background and, once a replica streams (while `up` still waits for the
+/// rest), removes that replica's container and leaves in its place one that was created but never
+/// started and carries the real one's pgha labels, config hash included: what an `up` stopped
+/// between creating a container and starting it leaves behind. That `up` must not succeed.
+async fn interrupt_up(c: &TestCluster) -> String {
+    let log = std::fs::File::create(c.path("first-up.log")).unwrap();
+    let mut child = c
+        .command(&["up"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let victim = eventually("a streaming replica", Duration::from_secs(300), || async {
+        streaming_replica(c)
+    })
+    .await;
+    let still_waiting = child.try_wait().unwrap().is_none();
+    let name = c.container(&victim);
+    let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &name]);
+    let labels: std::collections::BTreeMap<String, String> = serde_json::from_str(&labels).unwrap();
+    assert_eq!(labels["io.pgha.cluster"], c.name);
+    assert!(labels.contains_key("io.pgha.config-hash"), "{labels:?}");
+    let image = docker(&["inspect", "-f", "{{.Config.Image}}", &name]);
+    docker(&["rm", "-f", &name]);
+    let mut args = vec!["create".to_string(), "--name".into(), name.clone()];
+    for (k, v) in &labels {
+        args.extend(["--label".to_string(), format!("{k}={v}")]);
+    }
+    args.extend([
+        image.trim().to_string(),
+        "patroni".into(),
+        "/etc/pgha/patroni".into(),
+    ]);
+    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &name]).trim(),
+        "created"
+    );
+    // The interrupted `up` ends by itself (its last check finds the container not running); give
+    // it a minute, then stop it as a user would.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > T {
+            child.kill().unwrap();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = read(&c.path("first-up.log"));
+    if still_waiting {
+        assert!(
+            !status.success(),
+            "up reported success without {name}:\n{log}"
+        );
+    }
+    eprintln!(
+        "first up: {victim} replaced while up {} ({status}); its last line: {}",
+        if still_waiting {
+            "waited"
+        } else {
+            "had already finished"
+        },
+        log.lines().last().unwrap_or("")
+    );
+    victim
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn up_list_write_read_noop_down() {
-    let c = TestCluster::new("lifecycle", 1000, "");
+    let c = TestCluster::new(
+        "lifecycle",
+        1000,
+        "[nodes]\nmemory = \"1GiB\"\ncpus = 1.5\n",
+    );
+    // A first `up` is cut short: a replica's container is replaced by a half-made one. The next
+    // `up` converges: it re-creates that container, and the cluster becomes healthy.
+    let victim = interrupt_up(&c).await;
     let out = c.up();
+    let err = text(&out.stderr);
+    eprintln!(
+        "second up: {}",
+        err.lines()
+            .rev()
+            .find(|l| l.contains("is healthy"))
+            .unwrap_or("")
+    );
+    assert!(
+        err.contains(&format!(
+            "removed {}: created but never started",
+            c.container(&victim)
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &c.container(&victim)]).trim(),
+        "true"
+    );
+    assert_eq!(member_row(&c.list_json(), &victim)["state"], "streaming");
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains(&format!("+ Cluster: {} (", c.name)),
@@ -140,6 +250,28 @@ async fn up_list_write_read_noop_down() {
         "/etc/pgha/haproxy/haproxy.cfg",
     ]);
 
+    // Node containers: 256 MiB of /dev/shm and the spec's limits; every container's log rotates.
+    let host = |name: &str| {
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.ShmSize}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}",
+            name,
+        ])
+        .trim()
+        .to_string()
+    };
+    let rotated = "json-file 10m 3";
+    assert_eq!(
+        host(&c.container("pg1")),
+        format!("268435456 1073741824 1500000000 {rotated}")
+    );
+    // Limits are per role: etcd has none, and Docker's default /dev/shm.
+    assert_eq!(
+        host(&c.container("etcd1")),
+        format!("67108864 0 0 {rotated}")
+    );
+
     // Ports bind to 127.0.0.1; no secret in Docker's view of any container; secrets file 0600.
     let all = c.labelled("container");
     assert_eq!(all.len(), 7, "{all:?}");
@@ -237,6 +369,65 @@ fn bad_spec_exits_2_and_creates_nothing() {
     assert!(c.labelled("network").is_empty());
     assert!(c.labelled("volume").is_empty());
     assert!(!c.home().exists(), "no secrets were made");
+}
+
+/// Nothing labelled for this test exists but the containers named in `except`.
+fn nothing_made(c: &TestCluster, except: &[String]) {
+    assert_eq!(c.labelled("container"), except);
+    assert!(c.labelled("network").is_empty());
+    assert!(c.labelled("volume").is_empty());
+    assert!(!c.home().exists(), "no secrets were made");
+}
+
+#[test]
+fn taken_port_exits_2_and_creates_nothing() {
+    let c = TestCluster::new("portclash", 10300, "");
+    let port = c.node_port(1);
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = c.pgha_output(&["up"], T);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: 127.0.0.1:{port} is already in use, and container {} needs it for PostgreSQL; set port_base in pgha.toml",
+            c.container("pg2")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("`pgha init`"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    nothing_made(&c, &[]);
+}
+
+#[test]
+fn name_clash_exits_2_and_creates_nothing() {
+    let c = TestCluster::new("nameclash", 10600, "");
+    let image = c.pgha(&["image", "name"], T);
+    let mine = c.container("pg1");
+    // The test label lets the harness remove it; no cluster label: pgha did not make it.
+    docker(&[
+        "create",
+        "--name",
+        &mine,
+        "--label",
+        &format!("io.pgha.test={}", c.test),
+        image.trim(),
+        "true",
+    ]);
+    let out = c.pgha_output(&["up"], T);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: container {mine} exists and pgha did not make it (no io.pgha.cluster={} label); remove or rename it",
+            c.name
+        )),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    nothing_made(&c, std::slice::from_ref(&mine));
+    let state = docker(&["inspect", "-f", "{{.State.Status}}", &mine]);
+    assert_eq!(state.trim(), "created", "left as it was");
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! `pgha verify` on a fresh cluster (every check passes, the cluster is left healthy, checked here
-//! from etcd, Docker and PostgreSQL), and on broken ones (it fails, names the problem, restores).
+//! from etcd, Docker and PostgreSQL), and on broken ones (it fails, names the problem, restores,
+//! reconnecting a node cut off the network). The fresh cluster also records the etcd states the
+//! unit tests parse (see `record_fixtures`).
 
 use crate::harness::*;
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(300);
@@ -52,6 +55,20 @@ async fn assert_healthy(c: &TestCluster, table: &str, rows: i64) {
             "{name}"
         );
     }
+    // Every node on the cluster network, found by DNS under its member name.
+    let net = format!("{}-net", c.name);
+    for m in ["pg1", "pg2", "pg3"] {
+        let aliases = docker(&[
+            "inspect",
+            "-f",
+            &format!("{{{{json (index .NetworkSettings.Networks \"{net}\").Aliases}}}}"),
+            &c.container(m),
+        ]);
+        assert!(
+            aliases.contains(&format!("\"{m}\"")),
+            "{m} on {net}: {aliases}"
+        );
+    }
     let pw = c.superuser_password();
     for i in 0..3 {
         let client = pg(c.node_port(i), &pw, Duration::from_secs(30)).await;
@@ -81,15 +98,50 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
     assert_eq!(code, Some(0), "{v}\n{err}");
     assert_eq!(v["passed"], true);
     let checks = v["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 10, "{v}");
+    for ch in checks {
+        eprintln!("{} {}: {}", ch["result"], ch["check"], ch["figure"]);
+    }
+    assert_eq!(checks.len(), 11, "{v}");
     for ch in checks {
         assert_eq!(ch["result"], "PASS", "{ch}");
     }
-    assert!(result(&v, "consistency")["figure"]
-        .as_str()
-        .unwrap()
-        .contains("0 of"));
+    // Consistency runs last, over every writer's ids on every node of the spec.
+    assert_eq!(checks[10]["check"], "consistency", "{v}");
+    let consistency = result(&v, "consistency")["figure"].as_str().unwrap();
+    let checked: usize = consistency
+        .split("0 of ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {consistency}"));
+    assert!(checked >= 4 * 20, "{consistency}");
+    for writer in ["failover", "switchover", "etcd", "partition"] {
+        assert!(consistency.contains(&format!("{writer} ")), "{consistency}");
+    }
+    assert!(consistency.contains("pg1, pg2, pg3"), "{consistency}");
+    // The partition cut the then leader off; it is back on the network as a streaming replica
+    // (assert_healthy reads that from etcd and Docker) and the new leader is another member.
+    let partition = result(&v, "partition")["figure"].as_str().unwrap();
+    let cut = partition
+        .strip_prefix("cut ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("no member in {partition}"))
+        .to_string();
+    assert!(partition.contains("lost on pg1, pg2, pg3"), "{partition}");
+    let history = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/history", c.name))
+        .await
+        .expect("a history key");
+    let history: Vec<Value> = serde_json::from_str(&history).unwrap();
+    // failover, switchover and partition each ended a timeline.
+    assert!(history.len() >= 3, "{history:?}");
     assert_healthy(&c, "user_rows", 500).await;
+    let leader = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/leader", c.name))
+        .await
+        .unwrap();
+    assert_ne!(
+        leader, cut,
+        "the member cut off is a replica now: {partition}"
+    );
     // The scratch database is gone.
     let admin = pg(c.primary_port(), &pw, T).await;
     let n: i64 = admin
@@ -101,6 +153,7 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
+    record_fixtures(&c).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -126,7 +179,7 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
         status["figure"].as_str().unwrap().contains(replica),
         "{status}"
     );
-    for destructive in ["failover", "switchover", "etcd"] {
+    for destructive in ["failover", "switchover", "etcd", "partition"] {
         assert_eq!(result(&v, destructive)["result"], "SKIP", "{v}");
     }
     assert!(err.contains("failed verification: status"), "{err}");
@@ -143,4 +196,129 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
         "{why}"
     );
     assert_healthy(&c, "user_rows", 50).await;
+
+    // A replica cut off the cluster network (as the partition check does): verify's restore puts
+    // it back under its member name, and it streams again.
+    let net = format!("{}-net", c.name);
+    docker(&["network", "disconnect", &net, &c.container(replica)]);
+    let (_, v, err) = tokio::task::block_in_place(|| verify(&c, &["--only", "routing"]));
+    let restored = v["restored"].as_str().unwrap_or_default();
+    assert!(
+        restored.contains(&format!("reconnected {} to {net}", c.container(replica))),
+        "{v}\n{err}"
+    );
+    assert_healthy(&c, "user_rows", 50).await;
+}
+
+/// The cluster's etcd keys in the `Kv` shape the unit tests load (key, value, mod_revision, lease).
+async fn dump_kvs(c: &TestCluster) -> Vec<Value> {
+    let mut etcd = etcd_client::Client::connect(c.etcd_endpoints(), None)
+        .await
+        .expect("connect to etcd");
+    let prefix = format!("/service/{}/", c.name);
+    let r = etcd
+        .get(
+            prefix.as_str(),
+            Some(etcd_client::GetOptions::new().with_prefix()),
+        )
+        .await
+        .expect("read the cluster's keys");
+    r.kvs()
+        .iter()
+        .map(|kv| {
+            json!({
+                "key": kv.key_str().unwrap(),
+                "value": kv.value_str().unwrap(),
+                "mod_revision": kv.mod_revision(),
+                "lease": kv.lease(),
+            })
+        })
+        .collect()
+}
+
+/// The shape of a recording: its keys below the prefix, and the fields its JSON values use.
+fn shape(kvs: &[Value]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut keys = BTreeSet::new();
+    let mut fields = BTreeSet::new();
+    for kv in kvs {
+        let key = kv["key"].as_str().unwrap();
+        let rel = key.splitn(4, '/').nth(3).unwrap_or(key);
+        keys.insert(rel.to_string());
+        if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(kv["value"].as_str().unwrap()) {
+            fields.extend(
+                o.keys()
+                    .map(|k| format!("{}.{k}", rel.split('/').next().unwrap())),
+            );
+        }
+    }
+    (keys, fields)
+}
+
+/// Saves one recorded state: with PGHA_RECORD_FIXTURES=1 into tests/fixtures/ (commit it);
+/// otherwise checks that this run recorded the same shape as the committed file (same keys, same
+/// JSON fields), so the unit tests keep parsing what Patroni really writes.
+fn save(file: &str, kvs: &[Value]) {
+    let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("PGHA_RECORD_FIXTURES").as_deref() == Ok("1") {
+        let lines: Vec<String> = kvs.iter().map(|kv| format!("  {kv}")).collect();
+        std::fs::write(&path, format!("[\n{}\n]\n", lines.join(",\n"))).unwrap();
+        eprintln!("recorded {path}");
+        return;
+    }
+    let committed: Vec<Value> = serde_json::from_str(&read(std::path::Path::new(&path))).unwrap();
+    assert_eq!(
+        shape(kvs),
+        shape(&committed),
+        "{file}: Patroni's keys differ from the recorded fixture (PGHA_RECORD_FIXTURES=1 records it again)"
+    );
+}
+
+/// Records the Patroni 4.0.7 states the unit tests need (src/state/tests.rs, src/decide/tests.rs):
+/// healthy with a sync standby; a pending restart with a scheduled switchover; paused.
+async fn record_fixtures(c: &TestCluster) {
+    let eps = c.etcd_endpoints();
+    let key = |rel: &str| format!("/service/{}/{rel}", c.name);
+    let sync = eventually("a sync standby in the sync key", T, || async {
+        let v: Value = serde_json::from_str(&etcd_get(&eps, &key("sync")).await?).ok()?;
+        v["sync_standby"].as_str().map(String::from)
+    })
+    .await;
+    let leader = etcd_get(&eps, &key("leader")).await.unwrap();
+    save("etcd-patroni4-healthy.json", &dump_kvs(c).await);
+
+    // max_connections needs a restart; the switchover is scheduled far ahead, so Patroni waits.
+    let _ = c.pgha_output(&["edit-config", "--pg", "max_connections=150", "--yes"], T);
+    let mut etcd = etcd_client::Client::connect(eps.clone(), None)
+        .await
+        .unwrap();
+    let failover =
+        json!({"leader": leader, "member": sync, "scheduled_at": "2099-01-01T00:00:00+00:00"});
+    etcd.put(key("failover"), failover.to_string(), None)
+        .await
+        .unwrap();
+    for m in ["pg1", "pg2", "pg3"] {
+        eventually(&format!("{m} to report a pending restart"), T, || async {
+            etcd_get(&eps, &key(&format!("members/{m}")))
+                .await
+                .filter(|v| v.contains("\"pending_restart\":true"))
+        })
+        .await;
+    }
+    // A few of Patroni's loops (loop_wait 1 s) see the schedule and leave it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(etcd_get(&eps, &key("failover")).await.is_some());
+    save("etcd-patroni4-pending-restart.json", &dump_kvs(c).await);
+
+    etcd.delete(key("failover"), None).await.unwrap();
+    c.pgha(&["pause", "--wait", "--yes"], T);
+    for m in ["pg1", "pg2", "pg3"] {
+        eventually(&format!("{m} to report the pause"), T, || async {
+            etcd_get(&eps, &key(&format!("members/{m}")))
+                .await
+                .filter(|v| v.contains("\"pause\":true"))
+        })
+        .await;
+    }
+    save("etcd-patroni4-paused.json", &dump_kvs(c).await);
+    c.pgha(&["resume", "--wait", "--yes"], T);
 }

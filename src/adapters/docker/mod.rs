@@ -7,8 +7,9 @@ use crate::plan::{
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::errors::Error as BErr;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkCreateRequest,
-    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, KillContainerOptions, ListContainersOptions, ListNetworksOptions,
@@ -211,7 +212,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Creates a container and puts its files in place (before its first start).
+    /// Creates a container and puts its files in place (before its first start). When the files
+    /// cannot be put in place, the container is removed again: its labels say it is complete.
     pub async fn create_container(&self, c: &ContainerSpec) -> Result<()> {
         let port_bindings: HashMap<String, Option<Vec<PortBinding>>> = c
             .ports
@@ -259,6 +261,19 @@ impl Engine {
                 }),
                 network_mode: Some(c.network.clone()),
                 init: Some(c.init),
+                shm_size: c.resources.shm_size,
+                nano_cpus: c.resources.nano_cpus,
+                memory: c.resources.memory,
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("json-file".into()),
+                    config: Some(HashMap::from([
+                        ("max-size".to_string(), c.resources.log_max_size.clone()),
+                        (
+                            "max-file".to_string(),
+                            c.resources.log_max_files.to_string(),
+                        ),
+                    ])),
+                }),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -282,22 +297,33 @@ impl Engine {
             )
             .await
             .with_context(|| format!("create container {}", c.name))?;
-        if !c.files.is_empty() {
-            let tar =
-                streams::files_tar(c).with_context(|| format!("pack files for {}", c.name))?;
-            self.docker
-                .upload_to_container(
-                    &c.name,
-                    Some(UploadToContainerOptions {
-                        path: "/".into(),
-                        ..Default::default()
-                    }),
-                    bollard::body_full(tar.into()),
-                )
-                .await
-                .with_context(|| format!("copy config files into container {}", c.name))?;
+        if let Err(e) = self.put_files(c).await {
+            // Best effort: if this fails too, the next `up` removes it (it never ran).
+            let _ = self.remove_container(&c.name).await;
+            return Err(anyhow!(
+                "{e:#} (container {} removed again; the next `pgha up` creates it anew)",
+                c.name
+            ));
         }
         Ok(())
+    }
+
+    async fn put_files(&self, c: &ContainerSpec) -> Result<()> {
+        if c.files.is_empty() {
+            return Ok(());
+        }
+        let tar = streams::files_tar(c).with_context(|| format!("pack files for {}", c.name))?;
+        self.docker
+            .upload_to_container(
+                &c.name,
+                Some(UploadToContainerOptions {
+                    path: "/".into(),
+                    ..Default::default()
+                }),
+                bollard::body_full(tar.into()),
+            )
+            .await
+            .with_context(|| format!("copy config files into container {}", c.name))
     }
 
     pub async fn start(&self, name: &str) -> Result<()> {
@@ -413,4 +439,6 @@ impl Engine {
     }
 }
 
+mod names;
 mod streams;
+pub use streams::ExecOutput;

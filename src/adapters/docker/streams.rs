@@ -1,13 +1,26 @@
-//! The Docker adapter's streaming side: image import, exec, logs, stats, and the tar archives
-//! that carry config files into containers.
+//! The Docker adapter's streaming side: image import, exec, logs, stats, network (dis)connection
+//! of a running container, and the tar archives that carry config files into containers.
 
 use super::{is_not_found, Engine, LogLine};
 use crate::plan::ContainerSpec;
 use anyhow::{anyhow, Context, Result};
+use bollard::container::LogOutput;
+use bollard::exec::StartExecResults;
+use bollard::models::{
+    EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
+};
 use bollard::query_parameters::{CreateImageOptions, LogsOptions, StatsOptions};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::path::Path;
+
+/// What one `exec` printed and returned.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
 
 impl Engine {
     /// Labels of a local image, or `None` when it is not there.
@@ -113,6 +126,104 @@ impl Engine {
             .copied()
             .unwrap_or(0);
         Ok((usage.saturating_sub(cache), anon))
+    }
+
+    /// Runs `cmd` in a running container as `user`, with `env` (`KEY=value`; secrets go here or
+    /// in a file, never in `cmd`), and collects its output and exit code.
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        user: Option<&str>,
+        env: &[String],
+    ) -> Result<ExecOutput> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    env: Some(env.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    user: user.map(String::from),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("exec {:?} in {container}", cmd.first()))?;
+        let mut out = ExecOutput::default();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .with_context(|| format!("start exec in {container}"))?
+        {
+            while let Some(msg) = output.next().await {
+                match msg.with_context(|| format!("read exec output in {container}"))? {
+                    LogOutput::StdErr { message } => {
+                        out.stderr.push_str(&String::from_utf8_lossy(&message))
+                    }
+                    other => out
+                        .stdout
+                        .push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                }
+            }
+        }
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .with_context(|| format!("inspect exec in {container}"))?;
+        out.code = inspect.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
+
+    /// Cuts a running container off `network` (a network partition; its published ports go too).
+    pub async fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
+        self.docker
+            .disconnect_network(
+                network,
+                NetworkDisconnectRequest {
+                    container: container.to_string(),
+                    force: Some(true),
+                },
+            )
+            .await
+            .with_context(|| format!("disconnect container {container} from network {network}"))
+    }
+
+    /// Connects a container to `network` under `alias` (its member name, so DNS finds it).
+    /// Already connected counts as done.
+    pub async fn network_connect(&self, network: &str, container: &str, alias: &str) -> Result<()> {
+        if self.connected(network, container).await? {
+            return Ok(());
+        }
+        self.docker
+            .connect_network(
+                network,
+                NetworkConnectRequest {
+                    container: container.to_string(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(vec![alias.to_string()]),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .with_context(|| format!("connect container {container} to network {network}"))
+    }
+
+    /// Whether a container is attached to `network`.
+    pub async fn connected(&self, network: &str, container: &str) -> Result<bool> {
+        let c = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .with_context(|| format!("inspect container {container}"))?;
+        Ok(c.network_settings
+            .and_then(|n| n.networks)
+            .is_some_and(|n| n.contains_key(network)))
     }
 }
 

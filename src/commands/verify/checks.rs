@@ -1,13 +1,14 @@
-//! The checks of `pgha verify`. Each returns its figure on PASS, or an error naming the problem.
+//! The checks of `pgha verify` (those proving durability on every member are in `proof.rs`). Each
+//! returns its figure on PASS, or an error naming the problem.
 
-use super::{Run, DATABASE};
+use super::{proof, Run, DATABASE, MIN_ACKED};
 use crate::adapters::dcs::endpoint_health;
 use crate::adapters::pg::{Pg, PgTarget};
 use crate::commands::failover::kill_leader;
 use crate::commands::switchover;
 use crate::decide;
 use crate::ops::health::{self, POLL};
-use crate::ops::writer::{lost, Writer};
+use crate::ops::writer::Writer;
 use crate::state::{health as cluster_health, ClusterView};
 use crate::wait::{wait_for, Check};
 use anyhow::{anyhow, bail, Context, Result};
@@ -24,7 +25,8 @@ pub async fn run_check(run: &mut Run<'_>, check: &str) -> Result<String> {
         "failover" => failover(run).await,
         "write" => write(run).await,
         "recovery" => recovery(run).await,
-        "consistency" => consistency(run).await,
+        "consistency" => proof::consistency(run).await,
+        "partition" => proof::partition(run).await,
         "routing" => routing(run).await,
         "switchover" => switchover_check(run).await,
         "etcd" => etcd(run).await,
@@ -66,15 +68,16 @@ async fn status(run: &mut Run<'_>) -> Result<String> {
         );
     }
     Ok(format!(
-        "leader {}, {} replicas streaming, sync standby {}, system id {sysid}, etcd {healthy}/{healthy} healthy",
+        "leader {}, {} replicas streaming, sync standby {}, system id {sysid}, etcd {healthy}/{} healthy",
         view.leader.as_deref().unwrap_or("?"),
         view.members.len() - 1,
-        view.sync_standbys.join(",")
+        view.sync_standbys.join(","),
+        run.spec.etcd.members
     ))
 }
 
 /// Creates the scratch database and table through HAProxy (idempotent unless `fresh`).
-async fn ensure_table(run: &Run<'_>, fresh: bool) -> Result<()> {
+pub(super) async fn ensure_table(run: &Run<'_>, fresh: bool) -> Result<()> {
     let admin = Pg::connect(&health::primary_target(run.spec, run.secrets), CONNECT)
         .await
         .context("connect through HAProxy's primary port")?;
@@ -152,7 +155,7 @@ async fn replication(run: &mut Run<'_>) -> Result<String> {
 }
 
 /// Waits (bounded) until a sync standby is named: without one Patroni promotes no one.
-async fn sync_standby(run: &Run<'_>) -> Result<ClusterView> {
+pub(super) async fn sync_standby(run: &Run<'_>) -> Result<ClusterView> {
     let v = wait_for(
         "a sync standby",
         Duration::from_secs(30),
@@ -182,7 +185,6 @@ async fn failover(run: &mut Run<'_>) -> Result<String> {
         run.access,
         &run.dcs,
         &run.engine,
-        &view,
         true,
         Duration::from_secs(60),
         &run.p,
@@ -274,65 +276,6 @@ async fn recovery(run: &mut Run<'_>) -> Result<String> {
     ))
 }
 
-/// count and md5 of the table, in key order.
-async fn checksum(target: &PgTarget) -> Result<String> {
-    let pg = Pg::connect(target, CONNECT).await?;
-    Ok(pg
-        .query_text("select count(*)::text || ' ' || coalesce(md5(string_agg(id::text || ':' || note, ',' order by id)), '') from verify_rows")
-        .await?
-        .unwrap_or_default())
-}
-
-async fn consistency(run: &mut Run<'_>) -> Result<String> {
-    run.stop_writer().await;
-    let view = run.dcs.read_cluster().await?;
-    let leader = view.leader.clone().ok_or_else(|| anyhow!("no leader"))?;
-    let lt = run
-        .member_db(&leader)
-        .ok_or_else(|| anyhow!("no port for {leader}"))?;
-    let want = checksum(&lt).await?;
-    for m in view.members.iter().filter(|m| m.name != leader) {
-        let t = run
-            .member_db(&m.name)
-            .ok_or_else(|| anyhow!("no port for {}", m.name))?;
-        wait_for(
-            &format!("{} to match the leader", m.name),
-            Duration::from_secs(15),
-            POLL,
-            None,
-            || async {
-                let got = checksum(&t).await?;
-                Ok(if got == want {
-                    Check::Ready(())
-                } else {
-                    Check::NotYet(format!("{} has {got}, leader {want}", m.name))
-                })
-            },
-        )
-        .await?;
-    }
-    let pg = Pg::connect(&lt, CONNECT).await?;
-    let present = pg
-        .query_i64s("select id from verify_rows where id > 0")
-        .await?;
-    let missing = lost(&run.acked, &present);
-    if !missing.is_empty() {
-        bail!(
-            "{} of {} acknowledged writes are missing on the leader: {:?}",
-            missing.len(),
-            run.acked.len(),
-            &missing[..missing.len().min(10)]
-        );
-    }
-    let (count, md5) = want.split_once(' ').unwrap_or((&want, ""));
-    Ok(format!(
-        "{} members hold {count} rows, md5 {}; 0 of {} acknowledged writes lost",
-        view.members.len(),
-        &md5[..md5.len().min(12)],
-        run.acked.len()
-    ))
-}
-
 async fn routing(run: &mut Run<'_>) -> Result<String> {
     let view = run.dcs.read_cluster().await?;
     let leader = view.leader.clone().ok_or_else(|| anyhow!("no leader"))?;
@@ -407,23 +350,21 @@ async fn switchover_check(run: &mut Run<'_>) -> Result<String> {
         Duration::from_secs(60),
         &run.p,
     )
-    .await?;
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // Stopped and kept also when the switchover failed: consistency checks its ids too.
     let written = writer.finish().await;
-    run.acked.extend(written.acked.iter().copied());
-    let pg = Pg::connect(&run.primary_db(), CONNECT).await?;
-    let present = pg
-        .query_i64s("select id from verify_rows where id >= 10000000")
-        .await?;
-    let missing = lost(&written.acked, &present);
-    if !missing.is_empty() {
+    run.keep("switchover", written.acked.clone());
+    let done = done?;
+    if written.acked.len() < MIN_ACKED {
         bail!(
-            "{} acknowledged writes lost in the switchover",
-            missing.len()
+            "only {} writes acknowledged (at least {MIN_ACKED} needed to prove anything)",
+            written.acked.len()
         );
     }
+    proof::acked_on_every_node(run, &written.acked, Duration::from_secs(30)).await?;
     Ok(format!(
-        "{} → {}: new leader after {:.1} s; longest gap between acknowledged writes {:.2} s; 0 of {} lost",
+        "{} → {}: new leader after {:.1} s; longest gap between acknowledged writes {:.2} s; 0 of {} lost on any node",
         plan.leader,
         plan.candidate,
         done.to_leader.as_secs_f64(),
@@ -466,7 +407,8 @@ async fn etcd(run: &mut Run<'_>) -> Result<String> {
     while window.elapsed() < Duration::from_secs(5) {
         if let Ok(v) = run.dcs.read_cluster().await {
             if v.leader.as_deref() != Some(leader.as_str()) {
-                writer.finish().await;
+                let written = writer.finish().await;
+                run.keep("etcd", written.acked);
                 bail!(
                     "the leader changed from {leader} to {:?} while {victim} was down",
                     v.leader
@@ -477,18 +419,28 @@ async fn etcd(run: &mut Run<'_>) -> Result<String> {
     }
     let during = writer.acked_count() - acked_at_stop;
     let t0 = Instant::now();
-    run.engine.start(&container).await?;
-    health::wait_etcd(&endpoints, Duration::from_secs(60), &run.p).await?;
+    let started = run.engine.start(&container).await;
+    let waited = match started {
+        Ok(()) => health::wait_etcd(&endpoints, Duration::from_secs(60), &run.p).await,
+        Err(e) => Err(e),
+    };
     let rejoined = t0.elapsed();
     let written = writer.finish().await;
-    run.acked.extend(written.acked);
-    if during == 0 {
-        bail!("no write was acknowledged while {victim} was down");
+    let acked = written.acked.len();
+    run.keep("etcd", written.acked);
+    waited?;
+    if during < MIN_ACKED {
+        bail!("only {during} writes acknowledged while {victim} was down (at least {MIN_ACKED} needed)");
+    }
+    let mut healthy = 0;
+    for e in &endpoints {
+        if endpoint_health(e).await.is_ok_and(|s| s.has_leader) {
+            healthy += 1;
+        }
     }
     Ok(format!(
-        "stopped {victim} for 5 s: {leader} kept its lock, {during} writes acknowledged meanwhile; {victim} rejoined in {:.1} s, {}/{} healthy",
+        "stopped {victim} for 5 s: {leader} kept its lock, {during} of {acked} writes acknowledged meanwhile; {victim} rejoined in {:.1} s, then {healthy}/{} etcd members healthy",
         rejoined.as_secs_f64(),
-        names.len(),
         names.len()
     ))
 }

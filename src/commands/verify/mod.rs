@@ -1,9 +1,11 @@
-//! `pgha verify`: prove a running cluster is highly available. Runs the checks in `checks.rs` in
-//! order (each PASS/FAIL with its figure, or SKIP when what it needs failed), prints a summary, and
-//! always ends by bringing the cluster back to health (every container running, every replica
-//! streaming) and dropping its scratch database. Exit 1 when any check failed.
+//! `pgha verify`: prove a running cluster is highly available. Runs the checks in `checks.rs` and
+//! `proof.rs` in order (each PASS/FAIL with its figure, or SKIP when what it needs failed), prints
+//! a summary, and always ends by bringing the cluster back to health (every node on the cluster
+//! network, every container running, every replica streaming) and dropping its scratch database.
+//! Exit 1 when any check failed.
 
 mod checks;
+mod proof;
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
@@ -44,10 +46,6 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("write", "a write through HAProxy lands on the new leader"),
     ("recovery", "the killed node rejoins as a streaming replica"),
     (
-        "consistency",
-        "same rows everywhere; no acknowledged write lost",
-    ),
-    (
         "routing",
         "primary port reaches the leader, replica port only replicas",
     ),
@@ -56,10 +54,21 @@ pub const CHECKS: &[(&str, &str)] = &[
         "etcd",
         "an etcd member stops: the leader keeps its lock, writes go on",
     ),
+    (
+        "partition",
+        "the leader is cut off the network under writes: a new leader, nothing lost, it rejoins",
+    ),
+    (
+        "consistency",
+        "same rows on every node; no acknowledged write of any writer lost on any node",
+    ),
 ];
 
 /// Checks that disrupt the cluster (need --yes off a terminal).
-const DESTRUCTIVE: &[&str] = &["failover", "recovery", "switchover", "etcd"];
+const DESTRUCTIVE: &[&str] = &["failover", "recovery", "switchover", "etcd", "partition"];
+
+/// A writer that got fewer writes acknowledged than this proves nothing: its check fails.
+pub const MIN_ACKED: usize = 20;
 
 pub const DATABASE: &str = "pgha_verify";
 
@@ -93,6 +102,8 @@ pub struct Run<'a> {
     pub writer: Option<Writer>,
     /// Every id acknowledged by verify's writers (loss is counted over all of them).
     pub acked: Vec<i64>,
+    /// Each writer that ran (its check) and how many writes it got acknowledged.
+    pub writers: Vec<(String, usize)>,
     pub killed: Option<String>,
     pub new_leader: Option<String>,
 }
@@ -114,8 +125,15 @@ impl Run<'_> {
     /// Stops the writer left running by `failover` (if any) and keeps what it got acknowledged.
     pub async fn stop_writer(&mut self) {
         if let Some(w) = self.writer.take() {
-            self.acked.extend(w.finish().await.acked);
+            let acked = w.finish().await.acked;
+            self.keep("failover", acked);
         }
+    }
+
+    /// Keeps one writer's acknowledged ids for the final consistency check.
+    pub fn keep(&mut self, check: &str, acked: Vec<i64>) {
+        self.writers.push((check.to_string(), acked.len()));
+        self.acked.extend(acked);
     }
 
     fn passed(&self, check: &str) -> bool {
@@ -161,6 +179,7 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
         results: Vec::new(),
         writer: None,
         acked: Vec::new(),
+        writers: Vec::new(),
         killed: None,
         new_leader: None,
     };
@@ -251,7 +270,7 @@ fn skip_reason(run: &Run, check: &str) -> Option<String> {
             return Some(format!("needs {n}, which did not pass"));
         }
     }
-    if matches!(check, "failover" | "switchover" | "etcd")
+    if matches!(check, "failover" | "switchover" | "etcd" | "partition")
         && run.ran("status")
         && !run.passed("status")
     {
@@ -260,14 +279,26 @@ fn skip_reason(run: &Run, check: &str) -> Option<String> {
     None
 }
 
-/// Brings the cluster back: every container running, etcd healthy, every node streaming; then
-/// drops the scratch database.
+/// Brings the cluster back: every node on the cluster network under its member name, every
+/// container running, etcd healthy, every node streaming; then drops the scratch database.
 async fn restore(run: &Run<'_>) -> Result<String> {
+    let net = crate::plan::network_name(run.spec);
+    let mut done = Vec::new();
+    for node in &run.spec.nodes.names {
+        let container = run.access.container(node)?;
+        // A missing container is for `up` to make; a stopped one can be connected too.
+        if run.engine.running(&container).await?.is_some()
+            && !run.engine.connected(&net, &container).await?
+        {
+            run.engine.network_connect(&net, &container, node).await?;
+            done.push(format!("reconnected {container} to {net}"));
+        }
+    }
+    let mut started = Vec::new();
     let inv = run
         .engine
         .inventory(&[(LABEL_CLUSTER, &run.spec.name)])
         .await?;
-    let mut started = Vec::new();
     for c in inv.containers.iter().filter(|c| !c.running) {
         run.engine.start(&c.name).await?;
         started.push(c.name.clone());
@@ -290,12 +321,25 @@ async fn restore(run: &Run<'_>) -> Result<String> {
     .await?;
     pg.batch(&format!("drop database if exists {DATABASE} with (force)"))
         .await?;
-    Ok(if started.is_empty() {
-        "cluster healthy, scratch database dropped".into()
-    } else {
-        format!(
-            "restarted {}; cluster healthy, scratch database dropped",
-            started.join(", ")
-        )
-    })
+    if !started.is_empty() {
+        done.push(format!("restarted {}", started.join(", ")));
+    }
+    done.push("cluster healthy, scratch database dropped".into());
+    Ok(done.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_is_a_destructive_check_and_consistency_runs_last() {
+        let names: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.last(), Some(&"consistency"));
+        let at = |c: &str| names.iter().position(|n| *n == c).unwrap();
+        for writer in ["failover", "switchover", "etcd", "partition"] {
+            assert!(at(writer) < at("consistency"), "{writer}");
+        }
+        assert!(DESTRUCTIVE.contains(&"partition"));
+    }
 }
