@@ -194,12 +194,13 @@ impl Dcs {
                 Compare::lease(key.as_str(), CompareOp::Equal, lease),
             ])
             .and_then([TxnOp::delete(key.as_str(), None)]);
+        let what = format!("fence {leader}: delete {key} if unchanged");
         let resp = self
-            .client
-            .clone()
-            .txn(txn)
-            .await
-            .with_context(|| format!("fence {leader}: delete {key} if unchanged"))?;
+            .guard(&what, |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
         if !resp.succeeded() {
             return Ok(false);
         }
