@@ -82,22 +82,7 @@ fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
     assert_eq!(p.create_volumes.len(), 6);
     assert!(!p.is_noop());
 
-    let have = Inventory {
-        networks: vec![want.network.clone()],
-        volumes: want.volumes.clone(),
-        containers: want
-            .containers
-            .iter()
-            .map(|c| ObservedContainer {
-                name: c.name.clone(),
-                kind: Some(c.kind),
-                member: c.member.clone(),
-                running: true,
-                state: "running".into(),
-                config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
-            })
-            .collect(),
-    };
+    let have = running(&want);
     let p = up_plan(&want, &have);
     assert!(p.is_noop(), "{p:?}");
     assert!(p.drift.is_empty());
