@@ -1,6 +1,7 @@
 //! `pgha up`: image, network, volumes, etcd, nodes, HAProxy; then wait until a leader runs, every
 //! replica streams and HAProxy routes writes to the leader; print the table and how to connect.
-//! On a healthy cluster it changes nothing and says so.
+//! On a running cluster it writes changed `[patroni]` settings into the config key (see
+//! `plan::converge_config`); on a healthy cluster whose key matches it changes nothing and says so.
 
 use crate::adapters::docker::Engine;
 use crate::adapters::patroni::Api;
@@ -358,6 +359,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         crate::sayln!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
         crate::sayln!("Password file:     export PGPASSFILE={}", report.pgpass);
         crate::sayln!("HAProxy stats:     {}", report.haproxy_stats);
+        if !report.config.pending_restart.is_empty() {
+            crate::sayln!(
+                "Pending restart on {}: `pgha list` shows it; `pgha restart --pending` (or `pgha up --restart`) applies it.",
+                report.config.pending_restart.join(", ")
+            );
+        }
     }
     Ok(())
 }
