@@ -96,6 +96,15 @@ pub async fn config_plan(spec: &Spec, access: &Access, dcs: &Dcs) -> Result<Opti
     Ok(Some(ConfigPlan { view, live, steps }))
 }
 
+/// Members that flag a pending restart.
+fn pending(view: &ClusterView) -> Vec<String> {
+    view.members
+        .iter()
+        .filter(|m| m.data.pending_restart == Some(true))
+        .map(|m| m.name.clone())
+        .collect()
+}
+
 /// Asks on the terminal; `false` off a terminal.
 fn ask(question: &str) -> bool {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
@@ -122,7 +131,8 @@ pub struct Converged {
 /// `up` on a running cluster: writes the spec's changed `[patroni]` settings into the config key
 /// (compare-and-swap), waits until every member applied them (edit-config's machinery), and for
 /// a parameter that needs a restart restarts the members one at a time (replicas first) with
-/// `--restart` or a yes on the terminal; otherwise leaves it pending and says so.
+/// `--restart` or a yes on the terminal; otherwise leaves it pending and says so. With
+/// `--restart` and nothing to write, a restart left pending earlier is applied the same way.
 pub async fn converge_config(
     ctx: &Ctx,
     spec: &Spec,
@@ -134,38 +144,41 @@ pub async fn converge_config(
     let Some(cp) = config_plan(spec, &access, &dcs).await? else {
         return Ok(Converged::default());
     };
+    let mut out = Converged::default();
     if cp.steps.is_empty() {
-        return Ok(Converged::default());
+        // Nothing to write; `--restart` still applies a restart an earlier change left pending.
+        out.pending_restart = pending(&cp.view);
+        if !args.restart || out.pending_restart.is_empty() {
+            return Ok(out);
+        }
+    } else {
+        for s in &cp.steps {
+            p.note(format!("config: {}", s.describe()));
+        }
+        let new = dynamic::apply(&cp.live, &cp.steps);
+        let w = config::write_and_follow(
+            &access,
+            &dcs,
+            &cp.view.scope,
+            &cp.live,
+            &new,
+            cp.view.config_revision,
+            p,
+        )
+        .await?;
+        p.note(format!(
+            "config key of cluster {} written; every member has it after {:.1} s",
+            cp.view.scope, w.applied_s
+        ));
+        w.fail_on_rejections(&cp.view.scope)?;
+        out.steps = cp.steps;
+        out.applied_s = w.applied_s;
+        out.pending_restart = w.pending;
+        if out.pending_restart.is_empty() {
+            return Ok(out);
+        }
     }
-    for s in &cp.steps {
-        p.note(format!("config: {}", s.describe()));
-    }
-    let new = dynamic::apply(&cp.live, &cp.steps);
-    let w = config::write_and_follow(
-        &access,
-        &dcs,
-        &cp.view.scope,
-        &cp.live,
-        &new,
-        cp.view.config_revision,
-        p,
-    )
-    .await?;
-    p.note(format!(
-        "config key of cluster {} written; every member has it after {:.1} s",
-        cp.view.scope, w.applied_s
-    ));
-    w.fail_on_rejections(&cp.view.scope)?;
-    let mut out = Converged {
-        steps: cp.steps,
-        applied_s: w.applied_s,
-        pending_restart: w.pending.clone(),
-        restarted: vec![],
-    };
-    if w.pending.is_empty() {
-        return Ok(out);
-    }
-    let names = w.pending.join(", ");
+    let names = out.pending_restart.join(", ");
     let agreed = args.restart
         || ask(&format!(
             "restart PostgreSQL on {names} now (one at a time, replicas first) to apply the change"

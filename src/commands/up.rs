@@ -306,11 +306,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     all_running(&engine, &spec, want).await?;
     // The spec's [patroni] settings reach a running cluster through the config key.
     let converged = crate::commands::plan::converge_config(ctx, &spec, args, &p).await?;
-    let changed = !plan.is_noop() || !converged.steps.is_empty();
+    let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
+    let changed = !plan.is_noop() || config_changed;
     if !changed {
         p.note(format!("cluster {} is up; nothing to change", spec.name));
     }
-    let view = if converged.steps.is_empty() {
+    let view = if !config_changed {
         view
     } else {
         dcs.read_cluster().await?

@@ -182,6 +182,44 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         c.pgha(&["plan"], T).contains("nothing to change"),
         "a second plan still has steps"
     );
+    // A parameter that needs a restart: `up` writes it and leaves it pending (off a terminal,
+    // without --restart), `list` shows it; `up --restart` restarts replicas first, leader last.
+    let spec = read(&spec_path);
+    std::fs::write(
+        &spec_path,
+        spec.replace(
+            "work_mem = \"16MB\"\n",
+            "work_mem = \"16MB\"\nmax_connections = 200\n",
+        ),
+    )
+    .unwrap();
+    let plan: Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
+    assert_eq!(plan["steps"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["steps"][0]["impact"], "restart", "{plan}");
+    let out = c.pgha(&["up"], Duration::from_secs(300));
+    assert!(out.contains("Pending restart on"), "{out}");
+    let list = c.list_json();
+    for m in list["members"].as_array().unwrap() {
+        assert_eq!(m["pending_restart"], true, "{list}");
+    }
+    assert_eq!(show_on_all(&c, "max_connections").await, vec!["150"; 3]);
+    let t = Instant::now();
+    let up: Value =
+        serde_json::from_str(&c.pgha(&["up", "--restart", "--json"], Duration::from_secs(300)))
+            .unwrap();
+    eprintln!("up --restart restarted the members in {:?}", t.elapsed());
+    let restarted = up["config"]["restarted"].as_array().unwrap();
+    assert_eq!(restarted.len(), 3, "{up}");
+    assert_eq!(
+        restarted.last().unwrap().as_str(),
+        list["leader"].as_str(),
+        "leader last: {up}"
+    );
+    assert_eq!(show_on_all(&c, "max_connections").await, vec!["200"; 3]);
+    let list = c.list_json();
+    for m in list["members"].as_array().unwrap() {
+        assert_eq!(m["pending_restart"], false, "{list}");
+    }
 
     // Refused: ttl below Patroni's minimum; the key is unchanged.
     let before = config_key(&c).await;
