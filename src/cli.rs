@@ -50,6 +50,9 @@ pub enum Command {
     Image(ImageCommand),
     /// Build what is missing and start the cluster; wait until it is healthy.
     Up(UpArgs),
+    /// Show what `up` would change (containers, and Patroni's config key on a running cluster)
+    /// and why; changes nothing.
+    Plan,
     /// Remove the cluster's containers and network (and with --volumes its data).
     Down(DownArgs),
     /// Show the members as Patroni's state in etcd has them (like patronictl list).
@@ -129,6 +132,10 @@ pub struct UpArgs {
     /// Longest wait for the cluster to become healthy, in seconds.
     #[arg(long, default_value_t = 180, value_name = "SECONDS")]
     pub timeout: u64,
+    /// When a changed `[patroni]` parameter needs a PostgreSQL restart, restart the members one at
+    /// a time (replicas first) instead of leaving it pending.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Args)]

@@ -383,12 +383,34 @@ pub fn config_hash(c: &ContainerSpec) -> String {
     );
     for f in c.files.iter().filter(|f| !f.secret) {
         h.update(f.path.as_bytes());
-        h.update(&f.contents);
+        h.update(without_bootstrap(&f.contents));
     }
     hex::encode(&h.finalize()[..8])
 }
 
+/// A Patroni config without its `bootstrap:` section: Patroni reads that once, when it initialises
+/// the cluster; later changes of those settings reach the config key (`dynamic`), not the
+/// container, so they are no drift. Other files are kept whole.
+fn without_bootstrap(contents: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(contents) else {
+        return contents.to_vec();
+    };
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.split_inclusive('\n') {
+        let top = !line.starts_with([' ', '\t', '#', '\n', '\r']);
+        if top {
+            skipping = line.starts_with("bootstrap:");
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
 mod converge;
+pub mod dynamic;
 pub mod preflight;
 pub use converge::{
     needs_create, node_runs, not_running, up_plan, Inventory, ObservedContainer, UpPlan,

@@ -73,16 +73,8 @@ fn parameters(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
         .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
         .collect();
     for (k, v) in &spec.patroni.parameters {
-        let json = match v {
-            toml::Value::String(s) => serde_json::Value::String(s.clone()),
-            toml::Value::Integer(i) => serde_json::Value::from(*i),
-            toml::Value::Float(f) => serde_json::Value::from(*f),
-            toml::Value::Boolean(b) => {
-                serde_json::Value::String(if *b { "on" } else { "off" }.into())
-            }
-            other => serde_json::Value::String(other.to_string()),
-        };
-        out.insert(k.clone(), json);
+        // As `up` later writes it into the config key, so that both compare equal.
+        out.insert(k.clone(), crate::plan::dynamic::toml_param(v));
     }
     out
 }

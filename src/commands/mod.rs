@@ -11,6 +11,7 @@ pub mod init;
 pub mod list;
 pub mod logs;
 pub mod member;
+pub mod plan;
 pub mod reinit;
 pub mod reload;
 pub mod render;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Image(ImageCommand::Build(a)) => image::run_build(&ctx, &a).await,
         Command::Image(ImageCommand::Name) => image::run_name(&ctx),
         Command::Up(a) => up::run(&ctx, &a).await,
+        Command::Plan => plan::run(&ctx).await,
         Command::Down(a) => down::run(&ctx, &a).await,
         Command::List(a) => list::run(&ctx, &a).await,
         Command::Switchover(a) => switchover::run(&ctx, &a).await,

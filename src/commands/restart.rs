@@ -22,10 +22,10 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 #[derive(Serialize)]
-struct Restarted {
-    member: String,
-    role: String,
-    seconds: f64,
+pub struct Restarted {
+    pub member: String,
+    pub role: String,
+    pub seconds: f64,
     /// PostgreSQL's start time (Patroni's `postmaster_start_time`) before and after.
     started_before: Option<String>,
     started_after: String,
@@ -144,18 +144,52 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
     ))?;
     let p = Progress::new();
     let timeout = Duration::from_secs(args.timeout);
+    let done = rolling(&access, &dcs, &view, &chosen, args.pending, timeout, &p).await?;
+    p.finish();
+    let after = dcs.read_cluster().await?;
+    if ctx.global.json {
+        crate::say!(
+            "{}",
+            json(&serde_json::json!({"restarted": done, "list": list_report(&after)}))
+        );
+    } else {
+        for d in &done {
+            crate::sayln!(
+                "{} ({}): restarted, running again after {}",
+                d.member,
+                d.role,
+                secs(Duration::from_secs_f64(d.seconds))
+            );
+        }
+        crate::say!("{}", list_table(&list_report(&after)));
+    }
+    Ok(())
+}
+
+/// Restarts PostgreSQL on `chosen` one at a time, in that order (see `choose`: replicas first,
+/// leader last), each until it runs again in its role and no longer flags a pending restart.
+/// With `pending`, Patroni restarts only a member that still needs it.
+pub async fn rolling(
+    access: &Access,
+    dcs: &crate::adapters::dcs::Dcs,
+    view: &ClusterView,
+    chosen: &[String],
+    pending: bool,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<Vec<Restarted>> {
     let mut done = Vec::new();
-    for m in &chosen {
-        let api = access.api(&view, m)?;
+    for m in chosen {
+        let api = access.api(view, m)?;
         let is_leader = view.leader.as_deref() == Some(m.as_str());
         let t0 = Instant::now();
         p.step(format!("restarting {m}"));
-        let body = if args.pending {
+        let body = if pending {
             serde_json::json!({"restart_pending": true})
         } else {
             serde_json::json!({})
         };
-        let before = start_time_before(&api, m, &p).await?;
+        let before = start_time_before(&api, m, p).await?;
         let reply = api.post("/restart", &body, timeout).await?;
         if !reply.ok() {
             bail!(
@@ -169,7 +203,7 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
         } else {
             format!("{m} to stream again on the leader's timeline (a new PostgreSQL start)")
         };
-        let after = wait_restarted(&api, &dcs, m, before.as_deref(), &what, timeout, &p).await?;
+        let after = wait_restarted(&api, dcs, m, before.as_deref(), &what, timeout, p).await?;
         if is_leader {
             // The replicas reconnect and Patroni names the sync standby again.
             let running: Vec<String> = view
@@ -178,16 +212,16 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
                 .filter(|x| x.is_running())
                 .map(|x| x.name.clone())
                 .collect();
-            crate::ops::health::wait_healthy(&dcs, &running, None, timeout, &p).await?;
+            crate::ops::health::wait_healthy(dcs, &running, None, timeout, p).await?;
         } else {
-            handover::wait_streaming(&dcs, m, 0, timeout, &p).await?;
+            handover::wait_streaming(dcs, m, 0, timeout, p).await?;
         }
         // A restart applies pending parameter changes: wait until Patroni clears the flag.
         wait_for(
             &format!("{m} to clear its pending restart"),
             timeout,
             POLL,
-            Some(&p),
+            Some(p),
             || async {
                 let v = dcs.read_cluster().await?;
                 Ok(match v.member(m) {
@@ -212,23 +246,5 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
             started_after: after,
         });
     }
-    p.finish();
-    let after = dcs.read_cluster().await?;
-    if ctx.global.json {
-        crate::say!(
-            "{}",
-            json(&serde_json::json!({"restarted": done, "list": list_report(&after)}))
-        );
-    } else {
-        for d in &done {
-            crate::sayln!(
-                "{} ({}): restarted, running again after {}",
-                d.member,
-                d.role,
-                secs(Duration::from_secs_f64(d.seconds))
-            );
-        }
-        crate::say!("{}", list_table(&list_report(&after)));
-    }
-    Ok(())
+    Ok(done)
 }

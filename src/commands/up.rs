@@ -1,6 +1,7 @@
 //! `pgha up`: image, network, volumes, etcd, nodes, HAProxy; then wait until a leader runs, every
 //! replica streams and HAProxy routes writes to the leader; print the table and how to connect.
-//! On a healthy cluster it changes nothing and says so.
+//! On a running cluster it writes changed `[patroni]` settings into the config key (see
+//! `plan::converge_config`); on a healthy cluster whose key matches it changes nothing and says so.
 
 use crate::adapters::docker::Engine;
 use crate::adapters::patroni::Api;
@@ -26,6 +27,8 @@ struct UpReport {
     cluster: String,
     changed: bool,
     actions: Vec<String>,
+    /// What `up` changed in the config key of a running cluster.
+    config: crate::commands::plan::Converged,
     image_built: bool,
     elapsed_s: f64,
     primary_dsn: String,
@@ -60,6 +63,16 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             secrets::load_or_create(&spec.name)?.0
         }
     };
+    let desired = desired_for(spec, &images, &secrets)?;
+    Ok(Prepared {
+        desired,
+        secrets,
+        images,
+    })
+}
+
+/// The wanted Docker objects for `spec` with these images and secrets (rendered configs included).
+pub fn desired_for(spec: &Spec, images: &image::Images, secrets: &Secrets) -> Result<Desired> {
     let patroni: BTreeMap<String, String> = spec
         .nodes
         .names
@@ -73,7 +86,7 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
         secrets::SUPERUSER,
         secrets.superuser_password
     );
-    let desired = plan::desired(
+    Ok(plan::desired(
         spec,
         &plan::Inputs {
             node_image: &images.node,
@@ -86,12 +99,7 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
         },
-    );
-    Ok(Prepared {
-        desired,
-        secrets,
-        images,
-    })
+    ))
 }
 
 /// Before anything is made: no container, network or volume under the cluster's names belongs to
@@ -259,9 +267,6 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
             "warning: {d} was made from a different spec or image; left as it is (run `pgha down` then `pgha up` to apply the spec)"
         ));
     }
-    if plan.is_noop() {
-        p.note(format!("cluster {} is up; nothing to change", spec.name));
-    }
 
     if plan.create_network {
         engine.ensure_network(&want.network, &want.labels).await?;
@@ -299,6 +304,18 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
     p.note("HAProxy routes writes to the leader");
     all_running(&engine, &spec, want).await?;
+    // The spec's [patroni] settings reach a running cluster through the config key.
+    let converged = crate::commands::plan::converge_config(ctx, &spec, args, &p).await?;
+    let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
+    let changed = !plan.is_noop() || config_changed;
+    if !changed {
+        p.note(format!("cluster {} is up; nothing to change", spec.name));
+    }
+    let view = if !config_changed {
+        view
+    } else {
+        dcs.read_cluster().await?
+    };
     p.finish();
 
     let host = spec.connect_host();
@@ -309,8 +326,13 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let pgpass = secrets::write_pgpass(&spec.name, host, &pg_ports, &prepared.secrets)?;
     let report = UpReport {
         cluster: spec.name.clone(),
-        changed: !plan.is_noop(),
-        actions: plan.describe(),
+        changed,
+        actions: plan
+            .describe()
+            .into_iter()
+            .chain(converged.steps.iter().map(|s| s.describe()))
+            .collect(),
+        config: converged,
         image_built: prepared.images.built,
         elapsed_s: p.elapsed().as_secs_f64(),
         primary_dsn: health::primary_target(&spec, &prepared.secrets).url(),
@@ -338,6 +360,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         crate::sayln!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
         crate::sayln!("Password file:     export PGPASSFILE={}", report.pgpass);
         crate::sayln!("HAProxy stats:     {}", report.haproxy_stats);
+        if !report.config.pending_restart.is_empty() {
+            crate::sayln!(
+                "Pending restart on {}: `pgha list` shows it; `pgha restart --pending` (or `pgha up --restart`) applies it.",
+                report.config.pending_restart.join(", ")
+            );
+        }
     }
     Ok(())
 }

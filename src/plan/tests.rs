@@ -294,3 +294,29 @@ fn a_started_node_runs_when_its_own_api_says_leader_or_streaming() {
     let starting = json!({"state": "starting", "role": "replica"});
     assert_eq!(node_runs(&starting), Err("replica starting".into()));
 }
+
+#[test]
+fn bootstrap_settings_are_no_drift_but_the_local_config_is() {
+    let hash_of = |toml: &str| {
+        let spec = Spec::parse(&format!("name = \"t\"\n{toml}"), "test").unwrap();
+        let patroni: BTreeMap<String, String> = spec
+            .nodes
+            .names
+            .iter()
+            .map(|n| (n.clone(), crate::render::patroni_yml(&spec, n).unwrap()))
+            .collect();
+        let mut c = desired_for(&spec)
+            .containers
+            .into_iter()
+            .find(|c| c.member == "pg1")
+            .unwrap();
+        c.files[0].contents = patroni["pg1"].clone().into_bytes();
+        config_hash(&c)
+    };
+    let base = hash_of("");
+    assert_eq!(
+        base,
+        hash_of("[patroni]\nttl = 25\n[patroni.parameters]\nwork_mem = \"8MB\"")
+    );
+    assert_ne!(base, hash_of("[etcd]\nmembers = 5"));
+}

@@ -120,6 +120,107 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     );
     c.pgha(&["edit-config", "--set", "looop_wait=null", "--yes"], T);
 
+    // The spec's [patroni] settings reach the running cluster: `plan` shows exactly the two
+    // changed ones and changes nothing; `up` writes them and every node runs them, while what
+    // the spec does not name (edit-config's max_connections) stays; a second `plan` is empty.
+    let spec_path = c.path("pgha.toml");
+    let spec = read(&spec_path);
+    std::fs::write(
+        &spec_path,
+        format!("{spec}[patroni]\nttl = 25\n[patroni.parameters]\nwork_mem = \"16MB\"\n"),
+    )
+    .unwrap();
+    let key_before = config_key(&c).await;
+    let plan: Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
+    let steps: Vec<(&str, &str, &str)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap(),
+                s["action"].as_str().unwrap(),
+                s["impact"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("config", "set ttl = 25", "none"),
+            (
+                "config",
+                "set postgresql.parameters.work_mem = 16MB",
+                "reload"
+            ),
+        ],
+        "{plan}"
+    );
+    assert_eq!(
+        config_key(&c).await,
+        key_before,
+        "plan changed the config key"
+    );
+    let t = Instant::now();
+    let out = c.pgha_output(&["up"], Duration::from_secs(300));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    eprintln!("up applied ttl and work_mem in {:?}", t.elapsed());
+    assert!(
+        text(&out.stderr).contains("config: set ttl = 25"),
+        "{}",
+        text(&out.stderr)
+    );
+    let key: Value = serde_json::from_str(&config_key(&c).await).unwrap();
+    assert_eq!(key["ttl"], 25, "{key}");
+    assert_eq!(key["postgresql"]["parameters"]["work_mem"], "16MB", "{key}");
+    assert_eq!(
+        key["postgresql"]["parameters"]["max_connections"], 150,
+        "{key}"
+    );
+    assert_eq!(show_on_all(&c, "work_mem").await, vec!["16MB"; 3]);
+    assert!(
+        c.pgha(&["plan"], T).contains("nothing to change"),
+        "a second plan still has steps"
+    );
+    // A parameter that needs a restart: `up` writes it and leaves it pending (off a terminal,
+    // without --restart), `list` shows it; `up --restart` restarts replicas first, leader last.
+    let spec = read(&spec_path);
+    std::fs::write(
+        &spec_path,
+        spec.replace(
+            "work_mem = \"16MB\"\n",
+            "work_mem = \"16MB\"\nmax_connections = 200\n",
+        ),
+    )
+    .unwrap();
+    let plan: Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
+    assert_eq!(plan["steps"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["steps"][0]["impact"], "restart", "{plan}");
+    let out = c.pgha(&["up"], Duration::from_secs(300));
+    assert!(out.contains("Pending restart on"), "{out}");
+    let list = c.list_json();
+    for m in list["members"].as_array().unwrap() {
+        assert_eq!(m["pending_restart"], true, "{list}");
+    }
+    assert_eq!(show_on_all(&c, "max_connections").await, vec!["150"; 3]);
+    let t = Instant::now();
+    let up: Value =
+        serde_json::from_str(&c.pgha(&["up", "--restart", "--json"], Duration::from_secs(300)))
+            .unwrap();
+    eprintln!("up --restart restarted the members in {:?}", t.elapsed());
+    let restarted = up["config"]["restarted"].as_array().unwrap();
+    assert_eq!(restarted.len(), 3, "{up}");
+    assert_eq!(
+        restarted.last().unwrap().as_str(),
+        list["leader"].as_str(),
+        "leader last: {up}"
+    );
+    assert_eq!(show_on_all(&c, "max_connections").await, vec!["200"; 3]);
+    let list = c.list_json();
+    for m in list["members"].as_array().unwrap() {
+        assert_eq!(m["pending_restart"], false, "{list}");
+    }
+
     // Refused: ttl below Patroni's minimum; the key is unchanged.
     let before = config_key(&c).await;
     let out = c.pgha_output(&["edit-config", "--set", "ttl=10", "--yes"], T);

@@ -300,6 +300,10 @@ async fn up_list_write_read_noop_down() {
         docker(&args)
     };
     let before = inspect();
+    // `plan` agrees: no container step, and the config key matches the spec.
+    let plan: serde_json::Value =
+        serde_json::from_str(&c.pgha(&["plan", "--json"], Duration::from_secs(60))).unwrap();
+    assert_eq!(plan["steps"], serde_json::json!([]), "{plan}");
     let out = c.up();
     assert!(
         text(&out.stderr).contains("nothing to change"),
