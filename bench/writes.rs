@@ -5,7 +5,7 @@
 use super::Bench;
 use anyhow::{bail, Result};
 use pgha::adapters::pg::{Pg, PgTarget};
-use pgha::ops::writer::{lost, Writer};
+use pgha::ops::writer::{missing_after_replay, Writer};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,32 +71,8 @@ impl Bench<'_> {
     pub async fn lost_on_any_node(&self, table: &str, acked: &[i64]) -> Result<usize> {
         let sql = format!("select id from {table}");
         let mut missing = BTreeSet::new();
-        for (i, t) in self.node_targets()?.iter().enumerate() {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let read = match Pg::connect(t, Duration::from_secs(2)).await {
-                    Ok(pg) => pg.query_i64s(&sql).await,
-                    Err(e) => Err(e),
-                };
-                match read {
-                    Ok(present) => {
-                        let gone = lost(acked, &present);
-                        if gone.is_empty() || Instant::now() > deadline {
-                            missing.extend(gone);
-                            break;
-                        }
-                    }
-                    Err(e) if Instant::now() > deadline => {
-                        bail!(
-                            "cannot read {table} on node {} (port {}): {e:#}",
-                            i + 1,
-                            t.port
-                        )
-                    }
-                    Err(_) => {}
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+        for t in self.node_targets()? {
+            missing.extend(missing_after_replay(&t, &sql, acked, Duration::from_secs(30)).await?);
         }
         Ok(missing.len())
     }

@@ -97,6 +97,37 @@ pub fn lost(acked: &[i64], present: &[i64]) -> Vec<i64> {
         .collect()
 }
 
+/// The ids of `acked` missing from what `sql` (one `bigint` column) returns on `target`, read
+/// again until none is missing or `replay` has passed (a replica may still be replaying). A node
+/// that cannot be read by then is an error naming it.
+pub async fn missing_after_replay(
+    target: &PgTarget,
+    sql: &str,
+    acked: &[i64],
+    replay: Duration,
+) -> anyhow::Result<Vec<i64>> {
+    let deadline = Instant::now() + replay;
+    loop {
+        let read = match Pg::connect(target, Duration::from_secs(2)).await {
+            Ok(pg) => pg.query_i64s(sql).await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(present) => {
+                let missing = lost(acked, &present);
+                if missing.is_empty() || Instant::now() >= deadline {
+                    return Ok(missing);
+                }
+            }
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!("read {sql} on {}:{}", target.host, target.port)))
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +143,25 @@ mod tests {
         ];
         assert_eq!(longest_gap(&ts), Duration::from_millis(500));
         assert_eq!(longest_gap(&ts[..1]), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_cannot_be_read_by_the_deadline_is_an_error_naming_it() {
+        let nowhere = PgTarget {
+            host: "127.0.0.1".into(),
+            port: 1,
+            user: "postgres".into(),
+            password: String::new(),
+            dbname: "postgres".into(),
+        };
+        let e = missing_after_replay(
+            &nowhere,
+            "select 1::bigint",
+            &[1],
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("127.0.0.1:1"), "{e:#}");
     }
 }

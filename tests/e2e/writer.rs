@@ -4,22 +4,26 @@
 
 #![allow(dead_code)]
 
-use crate::harness::{pg, TestCluster};
+use crate::harness::TestCluster;
 use pgha::adapters::pg::PgTarget;
+use pgha::ops::writer::missing_after_replay;
 pub use pgha::ops::writer::Writer;
-use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Starts writing ids 1.. into `table` (an `id bigint primary key` table) through `port`.
 pub fn start(port: u16, password: &str, table: &str) -> Writer {
-    let target = PgTarget {
+    Writer::start(target(port, password), table, 1)
+}
+
+/// The superuser on 127.0.0.1:`port`.
+fn target(port: u16, password: &str) -> PgTarget {
+    PgTarget {
         host: "127.0.0.1".into(),
         port,
         user: "postgres".into(),
         password: password.into(),
         dbname: "postgres".into(),
-    };
-    Writer::start(target, table, 1)
+    }
 }
 
 /// Every acknowledged id of `acked` is in `table` on every node of `nodes` (indexes of the
@@ -40,32 +44,20 @@ pub async fn assert_no_acked_write_lost(
     let pw = c.superuser_password();
     let sql = format!("select id from {table}");
     for &i in nodes {
-        let client = pg(c.node_port(i), &pw, Duration::from_secs(60)).await;
         // Replicas may lag a moment: read again until every id is there or 30 s have passed.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let present: HashSet<i64> = client
-                .query(sql.as_str(), &[])
-                .await
-                .unwrap_or_else(|e| panic!("{sql} on node {}: {e}", i + 1))
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let missing: Vec<i64> = acked
-                .iter()
-                .filter(|id| !present.contains(id))
-                .copied()
-                .collect();
-            if missing.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} acknowledged writes of {table} missing on node {}: {missing:?}",
-                missing.len(),
-                i + 1
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let missing = missing_after_replay(
+            &target(c.node_port(i), &pw),
+            &sql,
+            acked,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{sql} on node {}: {e:#}", i + 1));
+        assert!(
+            missing.is_empty(),
+            "{} acknowledged writes of {table} missing on node {}: {missing:?}",
+            missing.len(),
+            i + 1
+        );
     }
 }

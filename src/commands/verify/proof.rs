@@ -5,7 +5,7 @@
 use super::{Run, MIN_ACKED};
 use crate::adapters::pg::{Pg, PgTarget};
 use crate::ops::health::POLL;
-use crate::ops::writer::{lost, Writer};
+use crate::ops::writer::{missing_after_replay, Writer};
 use crate::plan;
 use crate::wait::{wait_for, Check};
 use anyhow::{anyhow, bail, Result};
@@ -29,33 +29,17 @@ pub async fn acked_on_every_node(run: &Run<'_>, acked: &[i64], replay: Duration)
         let t = run
             .member_db(node)
             .ok_or_else(|| anyhow!("no port for {node}"))?;
-        wait_for(
-            &format!("every acknowledged write on {node}"),
-            replay,
-            POLL,
-            None,
-            || async {
-                let pg = match Pg::connect(&t, CONNECT).await {
-                    Ok(pg) => pg,
-                    Err(e) => return Ok(Check::NotYet(format!("{node}: {e:#}"))),
-                };
-                let present = pg
-                    .query_i64s("select id from verify_rows where id > 0")
-                    .await?;
-                let missing = lost(acked, &present);
-                Ok(if missing.is_empty() {
-                    Check::Ready(())
-                } else {
-                    Check::NotYet(format!(
-                        "{} of {} acknowledged writes missing on {node}: {:?}",
-                        missing.len(),
-                        acked.len(),
-                        &missing[..missing.len().min(10)]
-                    ))
-                })
-            },
-        )
-        .await?;
+        let missing =
+            missing_after_replay(&t, "select id from verify_rows where id > 0", acked, replay)
+                .await?;
+        if !missing.is_empty() {
+            bail!(
+                "{} of {} acknowledged writes missing on {node}: {:?}",
+                missing.len(),
+                acked.len(),
+                &missing[..missing.len().min(10)]
+            );
+        }
     }
     Ok(())
 }
