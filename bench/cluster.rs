@@ -443,9 +443,10 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     Ok(format!("{t}\n"))
 }
 
-/// Waits for, then holds until exit, the machine-wide lock the e2e tests take, so the bench
-/// never shares the Docker engine with a test run (the e2e test calls `run`, under its own lock).
-fn docker_lock() -> Result<std::fs::File> {
+/// Waits for, then holds while the returned file lives, the machine-wide lock of Docker tests: an
+/// exclusive `flock` on one file, so the bench and the e2e tests of any checkout never share the
+/// Docker engine (the e2e harness takes it through this function too).
+pub fn machine_lock() -> Result<std::fs::File> {
     let path = std::env::temp_dir().join("pgha-e2e.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -453,7 +454,7 @@ fn docker_lock() -> Result<std::fs::File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("open {}", path.display()))?;
-    eprintln!("bench: waiting for {}", path.display());
+    eprintln!("waiting for the Docker test lock {}", path.display());
     let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
     if rc != 0 {
         bail!(
@@ -467,7 +468,7 @@ fn docker_lock() -> Result<std::fs::File> {
 
 fn main() -> Result<()> {
     let opts = Opts::from_args(PathBuf::from(env!("CARGO_BIN_EXE_pgha")));
-    let _lock = docker_lock()?;
+    let _lock = machine_lock()?;
     let rt = tokio::runtime::Runtime::new()?;
     let table = rt.block_on(run(&opts))?;
     print!("{table}");

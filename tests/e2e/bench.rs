@@ -1,7 +1,7 @@
 //! The benchmark (bench/cluster.rs) runs to completion once, on one repetition, so it cannot rot.
 
 #[path = "../../bench/cluster.rs"]
-mod cluster;
+pub mod cluster;
 
 use crate::harness::*;
 

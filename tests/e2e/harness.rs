@@ -23,16 +23,8 @@ pub struct DockerLock {
 
 pub fn docker_lock() -> DockerLock {
     let guard = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
-    let path = std::env::temp_dir().join("pgha-e2e.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    // Blocks until no other process runs a Docker test.
-    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
-    assert_eq!(rc, 0, "flock {}", path.display());
+    // Blocks until no other process runs a Docker test or the bench.
+    let file = crate::bench::cluster::machine_lock().unwrap_or_else(|e| panic!("{e:#}"));
     DockerLock {
         _file: file,
         _guard: guard,
