@@ -136,6 +136,9 @@ pub struct UpArgs {
     /// a time (replicas first) instead of leaving it pending.
     #[arg(long)]
     pub restart: bool,
+    /// When the spec no longer names a node, remove its data volume too (kept otherwise).
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -110,6 +110,9 @@ pub struct Desired {
     /// In start order: etcd members, nodes, HAProxy.
     pub containers: Vec<ContainerSpec>,
     pub labels: BTreeMap<String, String>,
+    /// The image ID each image reference of `containers` names on the engine (filled in by the
+    /// caller; a container running another ID is replaced).
+    pub image_ids: BTreeMap<String, String>,
 }
 
 /// Inputs the plan needs besides the spec.
@@ -358,6 +361,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         volumes,
         containers,
         labels: base,
+        image_ids: BTreeMap::new(),
     }
 }
 
@@ -412,8 +416,10 @@ fn without_bootstrap(contents: &[u8]) -> Vec<u8> {
 mod converge;
 pub mod dynamic;
 pub mod preflight;
+pub mod rolling;
 pub use converge::{
-    needs_create, node_runs, not_running, up_plan, Inventory, ObservedContainer, UpPlan,
+    etcd_membership_refusal, needs_create, node_runs, not_running, up_plan, Change, Inventory,
+    ObservedContainer, UpPlan,
 };
 #[cfg(test)]
 mod tests;

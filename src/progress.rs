@@ -57,6 +57,14 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (a question on the terminal) with the spinner hidden.
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }

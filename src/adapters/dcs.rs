@@ -174,6 +174,18 @@ impl Dcs {
         Ok(resp.succeeded())
     }
 
+    /// Deletes the key at `rel` (a removed member's `members/<name>`); an absent key is fine.
+    pub async fn delete(&self, rel: &str) -> Result<()> {
+        let key = self.target.key(rel);
+        let what = format!("delete {key}");
+        self.guard(&what, |mut c| {
+            let key = key.clone();
+            async move { c.delete(key, None).await }
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Revokes a lease: every key attached to it (a dead leader's `leader` and member key) goes.
     pub async fn revoke_lease(&self, lease: i64) -> Result<()> {
         let what = format!("revoke etcd lease {lease:x}");

@@ -16,6 +16,7 @@ pub mod reinit;
 pub mod reload;
 pub mod render;
 pub mod restart;
+pub mod roll;
 pub mod switchover;
 pub mod topology;
 pub mod up;

@@ -1,7 +1,9 @@
 //! `pgha plan`: what `up` would change, and why, without changing anything: the container steps
-//! of the up planner (create, start, re-create; drift is reported) and, on a running cluster, the
-//! steps that give Patroni's config key the spec's `[patroni]` settings (`plan::dynamic`). Also
-//! the config part of `up` on a running cluster (`converge_config`): write, follow, restart.
+//! of the up planner (create, start, re-create), the rolling replacements and removals in the
+//! order `up` takes them (`plan::rolling`, with the leader etcd names now), and on a running
+//! cluster the steps that give Patroni's config key the spec's `[patroni]` settings
+//! (`plan::dynamic`). Also the config part of `up` on a running cluster (`converge_config`):
+//! write, follow, restart.
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::pg::Pg;
@@ -11,6 +13,7 @@ use crate::commands::{config, image, restart};
 use crate::context::Ctx;
 use crate::output::json;
 use crate::plan::dynamic::{self, ConfigStep, Impact};
+use crate::plan::rolling::{self, RollStep};
 use crate::plan::{self, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets;
@@ -32,6 +35,17 @@ pub struct Step {
     pub reason: String,
     /// none, reload or restart.
     pub impact: Impact,
+}
+
+impl From<&RollStep> for Step {
+    fn from(s: &RollStep) -> Step {
+        Step {
+            kind: "container",
+            action: s.describe(),
+            reason: s.reason.clone(),
+            impact: s.impact,
+        }
+    }
 }
 
 impl From<&ConfigStep> for Step {
@@ -211,8 +225,6 @@ struct PlanReport {
     cluster: String,
     changed: bool,
     steps: Vec<Step>,
-    /// Containers made from another spec or image (up leaves them as they are).
-    drift: Vec<String>,
 }
 
 pub async fn run(ctx: &Ctx) -> Result<()> {
@@ -223,7 +235,11 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let images = image::resolve(&spec, &engine, &p, false).await?;
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
-    let want = crate::commands::up::desired_for(&spec, &images, &secrets)?;
+    let mut want = crate::commands::up::desired_for(&spec, &images, &secrets)?;
+    want.image_ids = crate::commands::up::image_ids(&engine, &want).await?;
+    if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
+        crate::usage!("{why}");
+    }
     let up = plan::up_plan(&want, &have);
     let mut steps: Vec<Step> = up
         .describe()
@@ -235,7 +251,23 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             impact: Impact::None,
         })
         .collect();
-    if plan::not_running(&want, &have).is_empty() {
+    let all_run = plan::not_running(&want, &have).is_empty();
+    // The leader decides the order of a rolling change; read it when etcd may answer.
+    let view = if !up.replace.is_empty() || !up.remove.is_empty() {
+        match ctx.dcs().await {
+            Ok(dcs) => dcs.read_cluster().await.ok(),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let roll = rolling::order(
+        &up,
+        view.as_ref().and_then(|v| v.leader.as_deref()),
+        view.as_ref().map_or(&[][..], |v| &v.sync_standbys[..]),
+    );
+    steps.extend(roll.iter().map(Step::from));
+    if all_run {
         let access = Access::new(ctx)?;
         let dcs = ctx.dcs().await?;
         if let Some(cp) = config_plan(&spec, &access, &dcs).await? {
@@ -245,16 +277,10 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         p.note("the config key is compared once the cluster runs (`pgha up` does it)");
     }
     p.finish();
-    for d in &up.drift {
-        eprintln!(
-            "warning: {d} was made from a different spec or image; up leaves it as it is (`pgha down` then `pgha up` applies the spec)"
-        );
-    }
     let report = PlanReport {
         cluster: spec.name.clone(),
         changed: !steps.is_empty(),
         steps,
-        drift: up.drift.clone(),
     };
     if ctx.global.json {
         crate::say!("{}", json(&report));

@@ -7,6 +7,7 @@ use crate::adapters::docker::Engine;
 use crate::adapters::patroni::Api;
 use crate::cli::UpArgs;
 use crate::commands::image;
+use crate::commands::roll::{self, Rolled};
 use crate::context::Ctx;
 use crate::ops::health;
 use crate::output::{json, list_report, list_table, ListReport};
@@ -29,6 +30,8 @@ struct UpReport {
     actions: Vec<String>,
     /// What `up` changed in the config key of a running cluster.
     config: crate::commands::plan::Converged,
+    /// The containers `up` replaced or removed one at a time on a running cluster.
+    rolled: Option<Rolled>,
     image_built: bool,
     elapsed_s: f64,
     primary_dsn: String,
@@ -63,7 +66,8 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             secrets::load_or_create(&spec.name)?.0
         }
     };
-    let desired = desired_for(spec, &images, &secrets)?;
+    let mut desired = desired_for(spec, &images, &secrets)?;
+    desired.image_ids = image_ids(engine, &desired).await?;
     Ok(Prepared {
         desired,
         secrets,
@@ -99,6 +103,54 @@ pub fn desired_for(spec: &Spec, images: &image::Images, secrets: &Secrets) -> Re
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
         },
+    ))
+}
+
+/// The image ID behind each image reference the wanted containers use (those on the engine).
+pub async fn image_ids(engine: &Engine, want: &Desired) -> Result<BTreeMap<String, String>> {
+    let mut ids = BTreeMap::new();
+    for c in &want.containers {
+        if !ids.contains_key(&c.image) {
+            if let Some(id) = engine.image_id(&c.image).await? {
+                ids.insert(c.image.clone(), id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// What `up` asks before it replaces or removes containers of a running cluster.
+fn rolling_question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
+    if plan.replace.is_empty() && plan.remove.is_empty() {
+        return None;
+    }
+    let names = |cs: &[plan::Change]| {
+        cs.iter()
+            .map(|c| c.member.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !plan.replace.is_empty() {
+        parts.push(format!("replace {} one at a time", names(&plan.replace)));
+    }
+    if !plan.remove.is_empty() {
+        parts.push(format!("remove {}", names(&plan.remove)));
+    }
+    let nodes = plan
+        .replace
+        .iter()
+        .chain(&plan.remove)
+        .any(|c| c.kind == Kind::Node);
+    Some(format!(
+        "in cluster {}: {}{} (`pgha plan` shows each step and why)",
+        spec.name,
+        parts.join(" and "),
+        if nodes {
+            ", switching over once if the leader is among them"
+        } else {
+            ""
+        }
     ))
 }
 
@@ -261,11 +313,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         .any(|n| plan::needs_create(&have, n));
     let prepared = prepare(&spec, &engine, &p, build).await?;
     let want = &prepared.desired;
+    if let Some(why) = plan::etcd_membership_refusal(want, &have) {
+        usage!("{why}");
+    }
     let plan = plan::up_plan(want, &have);
-    for d in &plan.drift {
-        p.note(format!(
-            "warning: {d} was made from a different spec or image; left as it is (run `pgha down` then `pgha up` to apply the spec)"
-        ));
+    if let Some(question) = rolling_question(&spec, &plan) {
+        p.suspend(|| ctx.confirm(&question))?;
     }
 
     if plan.create_network {
@@ -304,6 +357,27 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
     p.note("HAProxy routes writes to the leader");
     all_running(&engine, &spec, want).await?;
+    let rolled = if plan.replace.is_empty() && plan.remove.is_empty() {
+        None
+    } else {
+        let steps = plan::rolling::order(&plan, view.leader.as_deref(), &view.sync_standbys);
+        let access = crate::commands::access::Access::new(ctx)?;
+        let r = roll::roll(
+            &engine,
+            &dcs,
+            &access,
+            &spec,
+            want,
+            &prepared.secrets,
+            &steps,
+            args.volumes,
+            timeout,
+            &p,
+        )
+        .await?;
+        all_running(&engine, &spec, want).await?;
+        Some(r)
+    };
     // The spec's [patroni] settings reach a running cluster through the config key.
     let converged = crate::commands::plan::converge_config(ctx, &spec, args, &p).await?;
     let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
@@ -311,7 +385,7 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     if !changed {
         p.note(format!("cluster {} is up; nothing to change", spec.name));
     }
-    let view = if !config_changed {
+    let view = if !config_changed && rolled.is_none() {
         view
     } else {
         dcs.read_cluster().await?
@@ -330,9 +404,11 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         actions: plan
             .describe()
             .into_iter()
+            .chain(rolled.iter().flat_map(|r| r.steps.iter().cloned()))
             .chain(converged.steps.iter().map(|s| s.describe()))
             .collect(),
         config: converged,
+        rolled,
         image_built: prepared.images.built,
         elapsed_s: p.elapsed().as_secs_f64(),
         primary_dsn: health::primary_target(&spec, &prepared.secrets).url(),
@@ -360,6 +436,21 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         crate::sayln!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
         crate::sayln!("Password file:     export PGPASSFILE={}", report.pgpass);
         crate::sayln!("HAProxy stats:     {}", report.haproxy_stats);
+        if let Some(r) = &report.rolled {
+            crate::sayln!(
+                "Rolled: {} step{} in {:.1} s; longest gap between acknowledged writes {} ({} writes acknowledged through HAProxy, {} missing on {}); leader {} -> {}.",
+                r.steps.len(),
+                if r.steps.len() == 1 { "" } else { "s" },
+                r.elapsed_s,
+                r.longest_write_gap_s
+                    .map_or("n/a".to_string(), |g| format!("{g:.2} s")),
+                r.writes_acked,
+                r.writes_lost,
+                r.checked_on.join(", "),
+                r.leader_before.as_deref().unwrap_or("none"),
+                r.leader_after.as_deref().unwrap_or("none")
+            );
+        }
         if !report.config.pending_restart.is_empty() {
             crate::sayln!(
                 "Pending restart on {}: `pgha list` shows it; `pgha restart --pending` (or `pgha up --restart`) applies it.",

@@ -1,7 +1,10 @@
 //! What `up` must do, given what Docker reports of the cluster (its inventory, found by label):
-//! create, re-create, start, or leave alone and report drift. Pure.
+//! create, re-create, start, replace (a container made from another spec or image) or remove (a
+//! node the spec no longer names); and the etcd membership changes it refuses. The order of the
+//! replacements on a running cluster is `rolling`'s. Pure.
 
 use super::{Desired, Kind, LABEL_CONFIG_HASH};
+use std::collections::BTreeMap;
 
 /// A container as Docker reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +16,10 @@ pub struct ObservedContainer {
     /// Docker's state word: running, exited, created, ...
     pub state: String,
     pub config_hash: Option<String>,
+    /// The image reference it was created from, as Docker reports it.
+    pub image: String,
+    /// The ID of the image it runs.
+    pub image_id: Option<String>,
 }
 
 /// What exists of a cluster, found by its label.
@@ -55,8 +62,19 @@ pub struct UpPlan {
     pub recreate: Vec<String>,
     /// Existing containers that are not running.
     pub start: Vec<String>,
-    /// Existing containers made from a different spec (left alone; reported).
-    pub drift: Vec<String>,
+    /// Existing containers made from a different spec or image: replaced one at a time.
+    pub replace: Vec<Change>,
+    /// Node containers of the cluster whose member the spec no longer names.
+    pub remove: Vec<Change>,
+}
+
+/// A container to replace or remove, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub name: String,
+    pub kind: Kind,
+    pub member: String,
+    pub reason: String,
 }
 
 impl UpPlan {
@@ -65,6 +83,8 @@ impl UpPlan {
             && self.create_volumes.is_empty()
             && self.create.is_empty()
             && self.start.is_empty()
+            && self.replace.is_empty()
+            && self.remove.is_empty()
     }
 
     /// One line per action, for the log.
@@ -92,6 +112,40 @@ impl UpPlan {
     }
 }
 
+/// Why an existing container is not what `want` makes of it, if it is not: another image
+/// reference, the same reference now naming another image (rebuilt), or other settings.
+fn replace_reason(
+    c: &super::ContainerSpec,
+    o: &ObservedContainer,
+    image_ids: &BTreeMap<String, String>,
+) -> Option<String> {
+    let id_now = image_ids.get(&c.image);
+    let rebuilt = matches!((id_now, &o.image_id), (Some(a), Some(b)) if a != b);
+    if o.config_hash.as_deref() != c.labels.get(LABEL_CONFIG_HASH).map(String::as_str) {
+        let named = !o.image.is_empty() && !o.image.starts_with("sha256:");
+        return Some(if named && o.image != c.image {
+            format!("image {} -> {}", o.image, c.image)
+        } else if rebuilt {
+            format!("image {} was rebuilt, and its settings changed", c.image)
+        } else {
+            "its settings changed (command, ports, limits or config file)".into()
+        });
+    }
+    rebuilt.then(|| {
+        format!(
+            "image {} now names another image ({} -> {})",
+            c.image,
+            short_id(o.image_id.as_deref().unwrap_or("")),
+            short_id(id_now.map(String::as_str).unwrap_or(""))
+        )
+    })
+}
+
+fn short_id(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
 pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
     let mut p = UpPlan {
         create_network: !have.networks.contains(&want.network),
@@ -114,13 +168,84 @@ pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
                 if !o.running {
                     p.start.push(c.name.clone());
                 }
-                if o.config_hash.as_deref() != c.labels.get(LABEL_CONFIG_HASH).map(String::as_str) {
-                    p.drift.push(c.name.clone());
+                if let Some(reason) = replace_reason(c, o, &want.image_ids) {
+                    p.replace.push(Change {
+                        name: c.name.clone(),
+                        kind: c.kind,
+                        member: c.member.clone(),
+                        reason,
+                    });
                 }
             }
         }
     }
+    let wanted = |m: &str| want.containers.iter().any(|c| c.member == m);
+    for o in &have.containers {
+        if o.kind == Some(Kind::Node) && !wanted(&o.member) {
+            p.remove.push(Change {
+                name: o.name.clone(),
+                kind: Kind::Node,
+                member: o.member.clone(),
+                reason: format!("the spec no longer names {}", o.member),
+            });
+        }
+    }
     p
+}
+
+/// Why `up` refuses the spec's etcd members on a cluster that has some already: pgha does not
+/// change etcd membership (that needs etcd's runtime reconfiguration, one member at a time), so
+/// the members must be the ones that exist, each with its data volume. `None` when they are.
+pub fn etcd_membership_refusal(want: &Desired, have: &Inventory) -> Option<String> {
+    let wanted: Vec<(&str, &str)> = want
+        .containers
+        .iter()
+        .filter(|c| c.kind == Kind::Etcd)
+        .filter_map(|c| Some((c.member.as_str(), c.volumes.first()?.0.as_str())))
+        .collect();
+    let running: Vec<&str> = have
+        .containers
+        .iter()
+        .filter(|o| o.kind == Some(Kind::Etcd))
+        .map(|o| o.member.as_str())
+        .collect();
+    let with_data: Vec<&str> = wanted
+        .iter()
+        .filter(|(_, v)| have.volumes.iter().any(|h| h == v))
+        .map(|(m, _)| *m)
+        .collect();
+    if running.is_empty() && with_data.is_empty() {
+        return None;
+    }
+    let gone: Vec<&str> = running
+        .iter()
+        .copied()
+        .filter(|m| !wanted.iter().any(|(w, _)| w == m))
+        .collect();
+    let new: Vec<&str> = wanted
+        .iter()
+        .map(|(m, _)| *m)
+        .filter(|m| !with_data.contains(m))
+        .collect();
+    if gone.is_empty() && new.is_empty() {
+        return None;
+    }
+    let before = running.len().max(with_data.len());
+    let mut what = Vec::new();
+    if !gone.is_empty() {
+        what.push(format!("{} would go", gone.join(", ")));
+    }
+    if !new.is_empty() {
+        what.push(format!(
+            "{} would start without data: a new member, or its volume is gone",
+            new.join(", ")
+        ));
+    }
+    Some(format!(
+        "the spec asks for {} etcd members where the cluster has {before} ({}); pgha does not change the etcd membership of an existing cluster: set [etcd] members = {before} again, or start over with `pgha down --volumes`",
+        wanted.len(),
+        what.join("; ")
+    ))
 }
 
 /// Wanted containers that do not run (gone, or in another state), one phrase each.

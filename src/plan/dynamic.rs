@@ -18,6 +18,11 @@ pub enum Impact {
     Reload,
     /// Every member's PostgreSQL must restart to apply it (Patroni flags it pending).
     Restart,
+    /// One member (a container) stops and starts again; the others keep serving.
+    #[serde(rename = "member-restart")]
+    MemberRestart,
+    /// Leadership moves to another member (writes pause for about a switchover).
+    Switchover,
 }
 
 impl Impact {
@@ -26,6 +31,8 @@ impl Impact {
             Impact::None => "none",
             Impact::Reload => "reload",
             Impact::Restart => "restart of every member",
+            Impact::MemberRestart => "restart of one member",
+            Impact::Switchover => "switchover",
         }
     }
 }

@@ -85,15 +85,97 @@ fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
     let have = running(&want);
     let p = up_plan(&want, &have);
     assert!(p.is_noop(), "{p:?}");
-    assert!(p.drift.is_empty());
+    assert!(p.replace.is_empty() && p.remove.is_empty());
 
     let mut stopped = have.clone();
     stopped.containers[4].running = false;
     stopped.containers[4].config_hash = Some("old".into());
     let p = up_plan(&want, &stopped);
     assert_eq!(p.start, vec!["pgha-pg2"]);
-    assert_eq!(p.drift, vec!["pgha-pg2"]);
+    let replaced: Vec<&str> = p.replace.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(replaced, vec!["pgha-pg2"]);
+    assert_eq!(
+        p.replace[0].reason,
+        "its settings changed (command, ports, limits or config file)"
+    );
     assert!(p.create.is_empty());
+}
+
+#[test]
+fn another_image_or_a_rebuilt_one_is_a_replacement_with_its_reason() {
+    let mut want = desired_for(&Spec::default());
+    want.image_ids
+        .insert("pgha-node:abc".into(), "sha256:1111111111111111".into());
+    let mut have = running(&want);
+    assert!(up_plan(&want, &have).is_noop());
+    // Same reference, another image behind it (a rebuild): every container is replaced.
+    for c in &mut have.containers {
+        c.image_id = Some("sha256:2222222222222222".into());
+    }
+    let p = up_plan(&want, &have);
+    assert_eq!(p.replace.len(), 7);
+    assert_eq!(
+        p.replace[0].reason,
+        "image pgha-node:abc now names another image (222222222222 -> 111111111111)"
+    );
+    // Another reference: its name.
+    let mut have = running(&want);
+    have.containers[3].image = "pgha-node:old".into();
+    have.containers[3].config_hash = Some("old".into());
+    let p = up_plan(&want, &have);
+    assert_eq!(p.replace.len(), 1);
+    assert_eq!(p.replace[0].reason, "image pgha-node:old -> pgha-node:abc");
+}
+
+#[test]
+fn a_node_the_spec_no_longer_names_is_removed_and_a_new_one_created() {
+    let four = Spec::parse("[nodes]\nnames = [\"pg1\", \"pg2\", \"pg3\", \"pg4\"]", "t").unwrap();
+    let have = running(&desired_for(&four));
+    let want = desired_for(&Spec::default());
+    let p = up_plan(&want, &have);
+    let removed: Vec<&str> = p.remove.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(removed, vec!["pgha-pg4"]);
+    assert_eq!(p.remove[0].reason, "the spec no longer names pg4");
+    // The helper gives HAProxy a fixed config; the rendered one lists the nodes, so a changed
+    // node set changes HAProxy's config hash and `up` replaces it.
+    assert!(p.replace.is_empty() && p.create.is_empty());
+    assert_ne!(
+        crate::render::haproxy_cfg(&four).unwrap(),
+        crate::render::haproxy_cfg(&Spec::default()).unwrap()
+    );
+
+    let grow = up_plan(&desired_for(&four), &running(&want));
+    assert_eq!(grow.create, vec!["pgha-pg4"]);
+    assert!(grow.remove.is_empty());
+    assert_eq!(grow.create_volumes, vec!["pgha-pg4-data"]);
+}
+
+#[test]
+fn etcd_membership_changes_are_refused_with_the_reason() {
+    let three = desired_for(&Spec::default());
+    let five = desired_for(&Spec::parse("[etcd]\nmembers = 5", "t").unwrap());
+    let one = desired_for(&Spec::parse("[etcd]\nmembers = 1", "t").unwrap());
+    // A new cluster, or the same members: fine.
+    assert_eq!(etcd_membership_refusal(&five, &Inventory::default()), None);
+    assert_eq!(etcd_membership_refusal(&three, &running(&three)), None);
+    // An etcd container removed by hand keeps its volume: it is re-created, not a change.
+    let mut gone = running(&three);
+    gone.containers.retain(|c| c.name != "pgha-etcd2");
+    assert_eq!(etcd_membership_refusal(&three, &gone), None);
+
+    let grow = etcd_membership_refusal(&five, &running(&three)).unwrap();
+    assert!(grow.starts_with("the spec asks for 5 etcd members where the cluster has 3 (etcd4, etcd5 would start without data: a new member"), "{grow}");
+    assert!(grow.contains("set [etcd] members = 3 again"), "{grow}");
+    let shrink = etcd_membership_refusal(&one, &running(&three)).unwrap();
+    assert!(shrink.contains("etcd2, etcd3 would go"), "{shrink}");
+    let mut lost = running(&three);
+    lost.volumes.retain(|v| v != "pgha-etcd3-data");
+    lost.containers.retain(|c| c.name != "pgha-etcd3");
+    let lost = etcd_membership_refusal(&three, &lost).unwrap();
+    assert!(
+        lost.contains("etcd3 would start without data: a new member, or its volume is gone"),
+        "{lost}"
+    );
 }
 
 /// What Docker would report for a cluster made from `want`, every container running.
@@ -111,6 +193,8 @@ fn running(want: &Desired) -> Inventory {
                 running: true,
                 state: "running".into(),
                 config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
+                image: c.image.clone(),
+                image_id: want.image_ids.get(&c.image).cloned(),
             })
             .collect(),
     }
@@ -132,7 +216,7 @@ fn a_container_created_but_never_started_is_removed_and_created_again() {
         p.start.is_empty(),
         "never start a half-made container: {p:?}"
     );
-    assert!(p.drift.is_empty());
+    assert!(p.replace.is_empty());
     assert!(p.describe()[0].starts_with("remove container pgha-pg2 (created but never started)"));
     assert!(needs_create(&have, "pgha-pg2") && needs_create(&have, "pgha-haproxy"));
     assert!(!needs_create(&have, "pgha-pg1"));

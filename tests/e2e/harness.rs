@@ -131,17 +131,24 @@ impl TestCluster {
         remove_by_test_label(test);
         let dir = tempfile::tempdir().unwrap();
         let name = format!("it-{}", test.replace('_', "-"));
-        let spec = format!(
-            "name = \"{name}\"\nport_base = {port_base}\n{extra}\n[labels]\n\"io.pgha.test\" = \"{test}\"\n"
-        );
-        std::fs::write(dir.path().join("pgha.toml"), spec).unwrap();
-        TestCluster {
+        let c = TestCluster {
             test: test.to_string(),
             name,
             port_base,
             dir,
             _lock: lock,
-        }
+        };
+        c.respec(extra);
+        c
+    }
+
+    /// Writes the test's spec again with `extra` (TOML) in place of what it had.
+    pub fn respec(&self, extra: &str) {
+        let spec = format!(
+            "name = \"{}\"\nport_base = {}\n{extra}\n[labels]\n\"io.pgha.test\" = \"{}\"\n",
+            self.name, self.port_base, self.test
+        );
+        std::fs::write(self.dir.path().join("pgha.toml"), spec).unwrap();
     }
 
     pub fn home(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 //! run one at a time behind one lock). Each test owns a uniquely named cluster.
 
 mod bench;
+mod converge;
 mod daytwo;
 mod ha;
 mod harness;

@@ -148,6 +148,8 @@ impl Engine {
                         running: state == "running",
                         state,
                         config_hash: labels.get(LABEL_CONFIG_HASH).cloned(),
+                        image: c.image.unwrap_or_default(),
+                        image_id: c.image_id,
                     }
                 })
                 .collect(),
@@ -416,6 +418,21 @@ impl Engine {
             Err(e) if is_not_found(&e) || is_conflict(&e) => Ok(()),
             Err(e) => Err(e).with_context(|| format!("remove container {name}")),
         }
+    }
+
+    /// Waits until a removed container is gone (Docker may still be removing it), up to `deadline`.
+    pub async fn wait_gone(&self, name: &str, deadline: Duration) -> Result<()> {
+        let start = std::time::Instant::now();
+        while self.running(name).await?.is_some() {
+            if start.elapsed() > deadline {
+                bail!(
+                    "container {name} is still there {} s after its removal",
+                    deadline.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<()> {

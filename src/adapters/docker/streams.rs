@@ -32,6 +32,15 @@ impl Engine {
         }
     }
 
+    /// The ID of a local image, or `None` when it is not there.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(i.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspect image {image}")),
+        }
+    }
+
     /// Imports a root filesystem tarball as `repo:tag` (`docker import`), reporting bytes sent.
     pub async fn import_rootfs(
         &self,

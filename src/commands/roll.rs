@@ -1,0 +1,294 @@
+//! The rolling part of `up` on a running cluster: carries out `plan::rolling`'s steps one at a
+//! time while a probe writes through HAProxy, waiting after each step until the cluster serves
+//! again (etcd quorum, every node streaming with a sync standby named, HAProxy routing writes);
+//! then checks that every write the probe got acknowledged is on every node, and reports the
+//! longest gap between two acknowledgements.
+
+use crate::adapters::dcs::Dcs;
+use crate::adapters::docker::Engine;
+use crate::adapters::pg::Pg;
+use crate::commands::access::Access;
+use crate::commands::switchover;
+use crate::decide;
+use crate::ops::handover;
+use crate::ops::health;
+use crate::ops::writer::{missing_after_replay, Writer};
+use crate::plan::rolling::{Action, RollStep};
+use crate::plan::{self, ContainerSpec, Desired, Kind};
+use crate::progress::Progress;
+use crate::secrets::Secrets;
+use crate::spec::Spec;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// The probe's table, in the `postgres` database; dropped afterwards.
+const PROBE_TABLE: &str = "pgha_up_probe";
+
+/// What the probe saw while `up` rolled.
+#[derive(Debug, Default, Serialize)]
+pub struct Rolled {
+    /// The steps taken, as `RollStep::describe` says them.
+    pub steps: Vec<String>,
+    pub elapsed_s: f64,
+    /// Longest time between two writes acknowledged through HAProxy's primary port, from the
+    /// probe's first write to its first after the last step; `None` when that was not observed.
+    pub longest_write_gap_s: Option<f64>,
+    pub writes_acked: usize,
+    /// Acknowledged probe writes missing on some node (each node counted).
+    pub writes_lost: usize,
+    /// The nodes every acknowledged write was looked for on.
+    pub checked_on: Vec<String>,
+    pub leader_before: Option<String>,
+    pub leader_after: Option<String>,
+}
+
+/// Everything a step needs.
+struct Roller<'a> {
+    engine: &'a Engine,
+    dcs: &'a Dcs,
+    access: &'a Access,
+    spec: &'a Spec,
+    want: &'a Desired,
+    secrets: &'a Secrets,
+    remove_volumes: bool,
+    timeout: Duration,
+    p: &'a Progress,
+}
+
+/// Carries out `steps` on the running cluster (see the module doc).
+#[allow(clippy::too_many_arguments)]
+pub async fn roll(
+    engine: &Engine,
+    dcs: &Dcs,
+    access: &Access,
+    spec: &Spec,
+    want: &Desired,
+    secrets: &Secrets,
+    steps: &[RollStep],
+    remove_volumes: bool,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<Rolled> {
+    let r = Roller {
+        engine,
+        dcs,
+        access,
+        spec,
+        want,
+        secrets,
+        remove_volumes,
+        timeout,
+        p,
+    };
+    let t0 = Instant::now();
+    let mut out = Rolled {
+        leader_before: dcs.read_cluster().await?.leader,
+        ..Default::default()
+    };
+    let primary = health::primary_target(spec, secrets);
+    Pg::connect(&primary, Duration::from_secs(5))
+        .await
+        .context("connect through HAProxy's primary port for the write probe")?
+        .batch(&format!(
+            "drop table if exists {PROBE_TABLE}; create table {PROBE_TABLE} (id bigint primary key)"
+        ))
+        .await
+        .context("create the write probe's table")?;
+    let writer = Writer::start(primary.clone(), PROBE_TABLE, 1);
+    let seen = acked_beyond(&writer, 0).await;
+    let mut result = if seen {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "the write probe got no write acknowledged through HAProxy's primary port in {} s; nothing was changed",
+            PROBE_WAIT.as_secs()
+        ))
+    };
+    for s in steps.iter().filter(|_| seen) {
+        p.note(format!(
+            "{}: {} (impact: {})",
+            s.describe(),
+            s.reason,
+            s.impact.word()
+        ));
+        let t = Instant::now();
+        result = r.step(s).await.with_context(|| s.describe());
+        if result.is_err() {
+            break;
+        }
+        p.note(format!(
+            "{} done in {:.1} s",
+            s.describe(),
+            t.elapsed().as_secs_f64()
+        ));
+        out.steps.push(s.describe());
+    }
+    // The gap a step caused ends with the next acknowledged write: wait for one.
+    let resumed = result.is_ok() && acked_beyond(&writer, writer.acked_count()).await;
+    let written = writer.finish().await;
+    result?;
+    out.elapsed_s = t0.elapsed().as_secs_f64();
+    out.longest_write_gap_s = resumed.then_some(written.longest_gap.as_secs_f64());
+    out.writes_acked = written.acked.len();
+    let sql = format!("select id from {PROBE_TABLE}");
+    for (i, n) in spec.nodes.names.iter().enumerate() {
+        let target = health::pg_target(spec, spec.node_pg_port(i), secrets);
+        let missing = missing_after_replay(&target, &sql, &written.acked, Duration::from_secs(30))
+            .await
+            .with_context(|| format!("check the probe's writes on {n}"))?;
+        out.writes_lost += missing.len();
+        out.checked_on.push(n.clone());
+    }
+    Pg::connect(&primary, Duration::from_secs(5))
+        .await?
+        .batch(&format!("drop table if exists {PROBE_TABLE}"))
+        .await
+        .context("drop the write probe's table")?;
+    out.leader_after = dcs.read_cluster().await?.leader;
+    if out.writes_lost > 0 {
+        bail!(
+            "{} of {} writes acknowledged during the rolling change are missing on some node ({})",
+            out.writes_lost,
+            out.writes_acked,
+            out.checked_on.join(", ")
+        );
+    }
+    Ok(out)
+}
+
+/// How long the probe may take to get a write acknowledged.
+const PROBE_WAIT: Duration = Duration::from_secs(15);
+
+/// Whether the writer gets more than `n` writes acknowledged within `PROBE_WAIT`.
+async fn acked_beyond(w: &Writer, n: usize) -> bool {
+    let start = Instant::now();
+    while w.acked_count() <= n {
+        if start.elapsed() > PROBE_WAIT {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+impl Roller<'_> {
+    fn wanted(&self, name: &str) -> Result<&ContainerSpec> {
+        self.want
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| anyhow!("the spec has no container {name}"))
+    }
+
+    async fn step(&self, s: &RollStep) -> Result<()> {
+        match (s.action, s.kind) {
+            (Action::Switchover, _) => self.move_leadership_off(&s.member).await,
+            (Action::Replace, Kind::Etcd) => {
+                self.replace(self.wanted(&s.container)?).await?;
+                health::wait_etcd(&self.spec.etcd_endpoints(), self.timeout, self.p).await
+            }
+            (Action::Replace, Kind::Node) => {
+                self.move_leadership_off(&s.member).await?;
+                self.replace_node(self.wanted(&s.container)?).await
+            }
+            (Action::Replace, Kind::Haproxy) => {
+                self.replace(self.wanted(&s.container)?).await?;
+                health::wait_haproxy_primary(self.spec, self.secrets, self.timeout, self.p).await
+            }
+            (Action::Remove, _) => self.remove_node(&s.member, &s.container).await,
+        }
+    }
+
+    /// Stops and removes the container (its volumes stay), creates it from the spec and starts it.
+    async fn replace(&self, c: &ContainerSpec) -> Result<()> {
+        self.engine.stop(&c.name, c.stop_timeout).await?;
+        self.engine.remove_container(&c.name).await?;
+        self.engine
+            .wait_gone(&c.name, Duration::from_secs(30))
+            .await?;
+        self.engine.create_container(c).await?;
+        self.engine.start(&c.name).await
+    }
+
+    /// Replaces a node that does not lead, and waits until it streams (in a member key written by
+    /// its new Patroni) and the cluster has a sync standby again.
+    async fn replace_node(&self, c: &ContainerSpec) -> Result<()> {
+        self.engine.stop(&c.name, c.stop_timeout).await?;
+        let rev = self
+            .dcs
+            .read_cluster()
+            .await?
+            .member(&c.member)
+            .map_or(0, |m| m.mod_revision);
+        self.replace(c).await?;
+        handover::wait_streaming(self.dcs, &c.member, rev, self.timeout, self.p).await?;
+        self.wait_healthy().await
+    }
+
+    /// Removes a node the spec no longer names (after moving leadership off it), clears its
+    /// member key, and removes its volume only when asked to.
+    async fn remove_node(&self, member: &str, container: &str) -> Result<()> {
+        self.move_leadership_off(member).await?;
+        self.engine.stop(container, plan::STOP_TIMEOUT_SECS).await?;
+        self.engine.remove_container(container).await?;
+        self.engine
+            .wait_gone(container, Duration::from_secs(30))
+            .await?;
+        self.dcs.delete(&format!("members/{member}")).await?;
+        if self.remove_volumes {
+            let v = plan::volume_name(self.spec, member);
+            self.engine.remove_volume(&v).await?;
+            self.p.note(format!("removed volume {v}"));
+        } else {
+            self.p.note(format!(
+                "kept volume {} (`up --volumes` removes the volume of a removed node)",
+                plan::volume_name(self.spec, member)
+            ));
+        }
+        self.wait_healthy().await
+    }
+
+    /// Every node of the spec streams from the leader and a sync standby is named.
+    async fn wait_healthy(&self) -> Result<()> {
+        health::wait_healthy(self.dcs, &self.spec.nodes.names, None, self.timeout, self.p).await?;
+        Ok(())
+    }
+
+    /// When `member` leads, switches over to the synchronous standby (a node the spec keeps) and
+    /// waits until writes through HAProxy land on it; otherwise nothing.
+    async fn move_leadership_off(&self, member: &str) -> Result<()> {
+        let view = self.dcs.read_cluster().await?;
+        if view.leader.as_deref() != Some(member) {
+            return Ok(());
+        }
+        let keeps = |m: &str| m != member && self.spec.node_index(m).is_some();
+        let candidate = view
+            .sync_standbys
+            .iter()
+            .find(|m| keeps(m))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{member} leads and no synchronous standby the spec keeps can take over; wait until `pgha list` shows one"
+                )
+            })?;
+        let plan = decide::switchover(&view, Some(&candidate), Some(member), false)
+            .map_err(|e| anyhow!("switch over from {member}: {e}"))?;
+        let done = switchover::perform(
+            self.access,
+            self.dcs,
+            Some(self.engine),
+            &view,
+            &plan,
+            self.timeout,
+            self.p,
+        )
+        .await?;
+        self.p.note(format!(
+            "{candidate} leads after {:.1} s",
+            done.to_leader.as_secs_f64()
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! `up` converging a running cluster while an independent writer writes through HAProxy: a new
+//! image rolled through every container with exactly one switchover, scaling 3 -> 4 -> 3 nodes,
+//! a node container removed by hand, and an etcd membership change refused.
+
+use crate::harness::*;
+use crate::writer;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+const ROLL: Duration = Duration::from_secs(420);
+const IMAGE: &str = "pgha-it-converge:v2";
+
+/// A test image, removed when dropped (declare it before the cluster, so it outlives it).
+struct TestImage(&'static str);
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let out = run_with_deadline(
+            Command::new("docker").args(["rmi", "-f", self.0]),
+            Duration::from_secs(60),
+        );
+        if !out.status.success() {
+            eprintln!("docker rmi {}: {}", self.0, text(&out.stderr));
+        }
+    }
+}
+
+fn image_of(container: &str) -> String {
+    docker(&["inspect", "-f", "{{.Image}}", container])
+        .trim()
+        .to_string()
+}
+
+fn ip_of(c: &TestCluster, member: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &c.container(member),
+    ])
+    .trim()
+    .to_string()
+}
+
+/// The leader and its timeline, from `list --json`.
+fn leader_and_timeline(c: &TestCluster) -> (String, u64) {
+    let list = c.list_json();
+    let l = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "Leader")
+        .cloned()
+        .unwrap_or_else(|| panic!("no leader in {list}"));
+    (
+        l["member"].as_str().unwrap().to_string(),
+        l["timeline"].as_u64().unwrap(),
+    )
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn actions(plan: &Value) -> Vec<String> {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `up --yes --json`, its report's `rolled` part printed for the log.
+fn roll(c: &TestCluster) -> Value {
+    let up = json(&c.pgha(&["up", "--yes", "--json"], ROLL));
+    let r = &up["rolled"];
+    eprintln!(
+        "rolled {} in {} s: longest write gap {} s, {} writes acked, {} lost; leader {} -> {}",
+        r["steps"],
+        r["elapsed_s"],
+        r["longest_write_gap_s"],
+        r["writes_acked"],
+        r["writes_lost"],
+        r["leader_before"],
+        r["leader_after"]
+    );
+    assert_eq!(r["writes_lost"], 0, "{up}");
+    up
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
+    let _image = TestImage(IMAGE);
+    let c = TestCluster::new("converge", 2500, "");
+    c.up();
+    let pw = c.superuser_password();
+    c.sql_on_primary("create table conv_rows (id bigint primary key)")
+        .await;
+    let w = writer::start(c.primary_port(), &pw, "conv_rows");
+    let (l0, tl0) = leader_and_timeline(&c);
+
+    // A new image: pgha's own with one more layer (`docker commit` needs no registry).
+    let base = c.pgha(&["image", "name"], T).trim().to_string();
+    let tmp = format!("{}-derive", c.name);
+    docker(&[
+        "create",
+        "--name",
+        &tmp,
+        "--label",
+        "io.pgha.test=converge",
+        &base,
+        "true",
+    ]);
+    docker(&[
+        "commit",
+        "--change",
+        "LABEL io.pgha.test=converge",
+        &tmp,
+        IMAGE,
+    ]);
+    docker(&["rm", &tmp]);
+    let new_id = docker(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
+        .trim()
+        .to_string();
+    let all = c.labelled("container");
+    assert_eq!(all.len(), 7, "{all:?}");
+    assert!(all.iter().all(|n| image_of(n) != new_id));
+    let with_image = format!("[images]\nnode = \"{IMAGE}\"\n");
+    c.respec(&with_image);
+
+    // plan: every container replaced one at a time, etcd first, the replicas, one switchover off
+    // the leader, the old leader, HAProxy last; and plan changes nothing.
+    let ids = || {
+        let mut args = vec!["inspect", "-f", "{{.Id}}"];
+        args.extend(all.iter().map(String::as_str));
+        docker(&args)
+    };
+    let before = ids();
+    let plan = json(&c.pgha(&["plan", "--json"], T));
+    let steps = actions(&plan);
+    let n = |m: &str| format!("replace {}", c.container(m));
+    let switch = format!("switch over from {l0}");
+    let replicas: Vec<String> = ["pg1", "pg2", "pg3"]
+        .iter()
+        .filter(|m| **m != l0)
+        .map(|m| n(m))
+        .collect();
+    assert_eq!(steps.len(), 8, "{plan}");
+    assert_eq!(&steps[..3], &[n("etcd1"), n("etcd2"), n("etcd3")], "{plan}");
+    assert_eq!(
+        steps[3..5].iter().cloned().collect::<BTreeSet<_>>(),
+        replicas.into_iter().collect::<BTreeSet<_>>(),
+        "{plan}"
+    );
+    assert_eq!(steps[5..], [switch.clone(), n(&l0), n("haproxy")], "{plan}");
+    assert_eq!(plan["steps"][5]["impact"], "switchover", "{plan}");
+    assert_eq!(plan["steps"][0]["impact"], "member-restart", "{plan}");
+    assert!(
+        plan["steps"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("-> {IMAGE}")),
+        "{plan}"
+    );
+    assert_eq!(ids(), before, "plan must not touch containers");
+
+    // Off a terminal, up asks for --yes and changes nothing.
+    let refused = c.pgha_output(&["up"], T);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("--yes"));
+    assert_eq!(ids(), before);
+
+    let up = roll(&c);
+    assert_eq!(up["rolled"]["steps"].as_array().unwrap().len(), 8, "{up}");
+    assert!(up["rolled"]["longest_write_gap_s"].is_number(), "{up}");
+    for name in c.labelled("container") {
+        assert_eq!(image_of(&name), new_id, "{name} runs the old image");
+    }
+    // The leader changed exactly once: one promotion, one new timeline.
+    let (l1, tl1) = leader_and_timeline(&c);
+    assert_ne!(l1, l0);
+    assert_eq!(tl1, tl0 + 1, "more than one promotion");
+    let etcd_leader = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/leader", c.name)).await;
+    assert_eq!(etcd_leader.as_deref(), Some(l1.as_str()));
+    let plan = json(&c.pgha(&["plan", "--json"], T));
+    assert_eq!(plan["steps"], serde_json::json!([]), "{plan}");
+
+    // 3 -> 4 nodes: pg4 streams, and HAProxy's replica port reaches it.
+    c.respec(&format!(
+        "{with_image}[nodes]\nnames = [\"pg1\", \"pg2\", \"pg3\", \"pg4\"]\n"
+    ));
+    let plan = json(&c.pgha(&["plan", "--json"], T));
+    assert!(
+        actions(&plan).contains(&format!(
+            "create and start container {}",
+            c.container("pg4")
+        )),
+        "{plan}"
+    );
+    roll(&c);
+    assert_eq!(member_row(&c.list_json(), "pg4")["state"], "streaming");
+    let pg4 = ip_of(&c, "pg4");
+    eventually(
+        "a connection to HAProxy's replica port served by pg4",
+        Duration::from_secs(30),
+        || async {
+            let client = pg(c.replica_port(), &pw, Duration::from_secs(5)).await;
+            let row = client
+                .query_one("select host(inet_server_addr())", &[])
+                .await
+                .ok()?;
+            (row.get::<_, String>(0) == pg4).then_some(())
+        },
+    )
+    .await;
+
+    // 4 -> 3: pg4's container and member key go, HAProxy forgets it, its volume stays.
+    c.respec(&with_image);
+    roll(&c);
+    assert!(!c.labelled("container").contains(&c.container("pg4")));
+    assert!(c
+        .labelled("volume")
+        .contains(&format!("{}-pg4-data", c.name)));
+    let key = format!("/service/{}/members/pg4", c.name);
+    assert_eq!(etcd_get(&c.etcd_endpoints(), &key).await, None);
+    let cfg = docker(&[
+        "exec",
+        &c.container("haproxy"),
+        "cat",
+        "/etc/pgha/haproxy/haproxy.cfg",
+    ]);
+    assert!(!cfg.contains("pg4") && cfg.contains("server pg3"), "{cfg}");
+    assert_eq!(c.list_json()["members"].as_array().unwrap().len(), 3);
+
+    // Drift: a replica's container removed by hand comes back as a streaming replica.
+    let (leader, _) = leader_and_timeline(&c);
+    let victim = ["pg1", "pg2", "pg3"]
+        .into_iter()
+        .find(|m| *m != leader)
+        .unwrap();
+    docker(&["rm", "-f", &c.container(victim)]);
+    c.up();
+    assert_eq!(image_of(&c.container(victim)), new_id);
+    eventually(
+        &format!("{victim} streaming again"),
+        Duration::from_secs(60),
+        || async { (member_row(&c.list_json(), victim)["state"] == "streaming").then_some(()) },
+    )
+    .await;
+
+    // etcd membership does not change under a running cluster: refused, nothing touched.
+    let all = c.labelled("container");
+    let before = ids();
+    c.respec(&format!("{with_image}[etcd]\nmembers = 5\n"));
+    let out = c.pgha_output(&["up", "--yes"], T);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("pgha does not change the etcd membership"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(c.labelled("container"), all);
+    assert_eq!(ids(), before);
+    c.respec(&with_image);
+
+    let written = w.finish().await;
+    eprintln!(
+        "independent writer: {} writes acknowledged, longest gap {:?}",
+        written.acked.len(),
+        written.longest_gap
+    );
+    writer::assert_no_acked_write_lost(&c, "conv_rows", &written.acked, 200, &[0, 1, 2]).await;
+}
