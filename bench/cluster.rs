@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+#[path = "converge.rs"]
+mod converge;
 #[path = "pgbench.rs"]
 mod pgbench;
 #[path = "writes.rs"]
@@ -149,6 +151,18 @@ impl Bench<'_> {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Writes the bench's spec with `extra` (TOML) in place of what it had.
+    pub fn respec(&self, extra: &str) -> Result<()> {
+        std::fs::write(
+            self.dir.path().join("pgha.toml"),
+            format!(
+                "name = \"{}\"\nport_base = {}\n{extra}\n[labels]\n\"io.pgha.test\" = \"bench\"\n",
+                self.o.name, self.o.port_base
+            ),
+        )
+        .context("write the bench's pgha.toml")
+    }
+
     pub fn json(&self, args: &[&str]) -> Result<Value> {
         let mut a = args.to_vec();
         a.push("--json");
@@ -215,19 +229,14 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
 
 pub async fn run(o: &Opts) -> Result<String> {
     let dir = tempfile::tempdir()?;
-    std::fs::write(
-        dir.path().join("pgha.toml"),
-        format!(
-            "name = \"{}\"\nport_base = {}\n[labels]\n\"io.pgha.test\" = \"bench\"\n",
-            o.name, o.port_base
-        ),
-    )?;
     let b = Bench { o, dir };
+    b.respec("")?;
     eprintln!("bench: image");
     b.pgha(&["image", "build"])?;
     let _ = b.pgha(&["down", "--volumes", "--yes"]);
     let result = measure(&b).await;
     let _ = b.pgha(&["down", "--volumes", "--yes"]);
+    converge::remove_image(&b);
     result
 }
 
@@ -376,6 +385,10 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         }
     }
 
+    let (converged, acked, lost) = converge::measure(b, runs).await?;
+    acked_total += acked;
+    lost_total += lost;
+
     eprintln!("bench: pgbench");
     let engine = Engine::connect().await?;
     let mut tp = pgbench::Throughput::new();
@@ -413,7 +426,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     anon.push((peak_anon > 0.0).then_some(peak_anon));
 
     let mut lost_m = Metric::new(
-        "acknowledged writes lost on any node (switchovers and kills)",
+        "acknowledged writes lost on any node (switchovers, kills, rolling replacements)",
         "writes",
     );
     lost_m.push(Some(lost_total as f64));
@@ -434,6 +447,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         lost_m,
         acked_m,
     ]);
+    metrics.extend(converged);
     metrics.extend(tp.into_metrics());
     metrics.extend([mem, anon]);
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);

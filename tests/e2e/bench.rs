@@ -32,6 +32,30 @@ async fn benchmark_runs_once() {
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
+    // The converge figures were observed once each.
+    for name in [
+        "up, config-only change ([patroni.parameters]): every member applied it",
+        "up, rolling image replacement (7 containers): total",
+        "up, rolling image replacement: longest gap between acknowledged writes",
+        "up, rolling image replacement: longest write gap up's own probe reports",
+    ] {
+        let row = table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{table}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_ne!(cells[2], "n/a", "{table}");
+        assert_eq!(cells[5], "1", "{table}");
+    }
+    let rolled_lost = table
+        .lines()
+        .find(|l| l.contains("rolling image replacement: acknowledged writes lost"))
+        .expect("a rolling loss row");
+    assert_eq!(
+        rolled_lost.split('|').map(str::trim).nth(2),
+        Some("0 writes"),
+        "{table}"
+    );
     // pgbench ran in all four cases and each reported a figure (not "n/a").
     for mode in ["synchronous", "asynchronous"] {
         for path in ["through HAProxy's primary port", "on the leader's port"] {
@@ -59,8 +83,9 @@ async fn benchmark_runs_once() {
         .trim_end_matches(" writes")
         .parse()
         .unwrap();
-    // 3 operations under writes (switchover, two kills), each above the bench's own floor.
-    assert!(checked >= 3 * 20, "{table}");
+    // 4 operations under writes (switchover, two kills, a rolling replacement), each above the
+    // bench's own floor.
+    assert!(checked >= 4 * 20, "{table}");
     let lost = table
         .lines()
         .find(|l| l.contains("acknowledged writes lost on any node"))
