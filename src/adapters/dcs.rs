@@ -43,6 +43,24 @@ impl Target {
     }
 }
 
+/// One member of the etcd cluster as etcd lists it (its name is empty until it first starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdMember {
+    pub id: u64,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+}
+
+fn etcd_members(ms: &[etcd_client::Member]) -> Vec<EtcdMember> {
+    ms.iter()
+        .map(|m| EtcdMember {
+            id: m.id(),
+            name: m.name().to_string(),
+            peer_urls: m.peer_urls().to_vec(),
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct Dcs {
     client: Client,
@@ -120,9 +138,9 @@ impl Dcs {
 
     /// Runs one etcd request (`request` makes it on a client). When it fails, or is still pending
     /// and a probe of the endpoints shows it cannot succeed, the error is one line saying why
-    /// (`diagnose`). A request that found no connection while etcd has a quorum went to a member
-    /// that is down (etcd-client's balancer does not retry): it is made once more on a member that
-    /// answers and knows the leader.
+    /// (`diagnose`). A request that found no connection, or no answer in time, while etcd has a
+    /// quorum went to a member that is down or was restarted (etcd-client's balancer does not
+    /// retry): it is made once more on a member that answers and knows the leader.
     async fn guard<T, F, Fut>(&self, what: &str, request: F) -> Result<T>
     where
         F: Fn(Client) -> Fut,
@@ -135,7 +153,7 @@ impl Dcs {
         };
         let mut probes = probe_all(endpoints).await;
         let mut last = e;
-        if no_connection(&last) {
+        if no_connection(&last) || timed_out(&last) {
             if let Some(a) = diagnose::serving(&probes) {
                 let one = std::slice::from_ref(&a.endpoint);
                 match Client::connect(urls(one), Some(options())).await {
@@ -183,6 +201,37 @@ impl Dcs {
             async move { c.delete(key, None).await }
         })
         .await?;
+        Ok(())
+    }
+
+    /// etcd's member list.
+    pub async fn etcd_members(&self) -> Result<Vec<EtcdMember>> {
+        let resp = self
+            .guard(
+                "list etcd members",
+                |mut c| async move { c.member_list().await },
+            )
+            .await?;
+        Ok(etcd_members(resp.members()))
+    }
+
+    /// Adds a member at `peer_url` to etcd's membership (`member add`); returns the member list
+    /// after it, the new member (not started: no name) included.
+    pub async fn add_etcd_member(&self, peer_url: &str) -> Result<Vec<EtcdMember>> {
+        let what = format!("add etcd member {peer_url}");
+        let resp = self
+            .guard(&what, |mut c| async move {
+                c.member_add([peer_url], None).await
+            })
+            .await?;
+        Ok(etcd_members(resp.member_list()))
+    }
+
+    /// Removes a member from etcd's membership (`member remove`).
+    pub async fn remove_etcd_member(&self, id: u64) -> Result<()> {
+        let what = format!("remove etcd member {id:x}");
+        self.guard(&what, |mut c| async move { c.member_remove(id).await })
+            .await?;
         Ok(())
     }
 
@@ -280,6 +329,13 @@ fn no_connection(e: &etcd_client::Error) -> bool {
     }
 }
 
+/// The request got no answer in time: on a connection to a member that was stopped and started
+/// again, etcd-client may wait for an answer that never comes. Every request pgha makes is safe
+/// to make again (reads, deletes, compare-and-swap, membership changes checked by the caller).
+fn timed_out(e: &etcd_client::Error) -> bool {
+    matches!(e, etcd_client::Error::GRpcStatus(s) if matches!(s.code() as i32, 1 | 4))
+}
+
 /// etcd's own word for a failed request, without the library's internals (no gRPC chain).
 fn detail(e: &etcd_client::Error) -> String {
     use etcd_client::Error as E;
@@ -367,6 +423,34 @@ pub async fn endpoint_health(endpoint: &str) -> Result<EndpointStatus> {
         errors: st.errors().to_vec(),
         is_leader: st.header().map(|h| h.member_id()) == Some(st.leader()),
     })
+}
+
+/// When the etcd member at `endpoint` is the raft leader, hands leadership to another member
+/// (etcd's `move-leader`), so that stopping it costs no election. True when it moved.
+pub async fn move_etcd_leader_off(endpoint: &str) -> Result<bool> {
+    let what = format!("move etcd leadership off {endpoint}");
+    let mut c = tokio::time::timeout(
+        Duration::from_secs(3),
+        Client::connect(urls(&[endpoint.to_string()]), Some(options())),
+    )
+    .await
+    .map_err(|_| anyhow!("{what}: no answer in 3 s"))?
+    .with_context(|| what.clone())?;
+    let st = c.status().await.with_context(|| what.clone())?;
+    let me = st.header().map(|h| h.member_id());
+    if me != Some(st.leader()) {
+        return Ok(false);
+    }
+    let list = c.member_list().await.with_context(|| what.clone())?;
+    let Some(to) = list
+        .members()
+        .iter()
+        .find(|m| Some(m.id()) != me && !m.name().is_empty() && !m.is_learner())
+    else {
+        return Ok(false);
+    };
+    c.move_leader(to.id()).await.with_context(|| what.clone())?;
+    Ok(true)
 }
 
 #[derive(Debug, Clone)]

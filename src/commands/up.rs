@@ -3,6 +3,7 @@
 //! On a running cluster it writes changed `[patroni]` settings into the config key (see
 //! `plan::converge_config`); on a healthy cluster whose key matches it changes nothing and says so.
 
+use crate::adapters::dcs::{Dcs, Target};
 use crate::adapters::docker::Engine;
 use crate::adapters::patroni::Api;
 use crate::cli::UpArgs;
@@ -121,7 +122,7 @@ pub async fn image_ids(engine: &Engine, want: &Desired) -> Result<BTreeMap<Strin
 
 /// What `up` asks before it replaces or removes containers of a running cluster.
 fn rolling_question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
-    if plan.replace.is_empty() && plan.remove.is_empty() {
+    if !plan.rolls() {
         return None;
     }
     let names = |cs: &[plan::Change]| {
@@ -136,6 +137,12 @@ fn rolling_question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
     }
     if !plan.remove.is_empty() {
         parts.push(format!("remove {}", names(&plan.remove)));
+    }
+    if !plan.etcd_join.is_empty() {
+        parts.push(format!(
+            "add {} to etcd's membership",
+            names(&plan.etcd_join)
+        ));
     }
     let nodes = plan
         .replace
@@ -152,6 +159,17 @@ fn rolling_question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
             ""
         }
     ))
+}
+
+/// The client endpoints of the etcd members that exist before the rolling part (the spec's,
+/// less the members still to join).
+fn live_etcd(spec: &Spec, plan: &plan::UpPlan) -> Vec<String> {
+    spec.etcd_names()
+        .into_iter()
+        .zip(spec.etcd_endpoints())
+        .filter(|(n, _)| !plan.etcd_join.iter().any(|j| &j.member == n))
+        .map(|(_, e)| e)
+        .collect()
 }
 
 /// Before anything is made: no container, network or volume under the cluster's names belongs to
@@ -338,17 +356,20 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
     // first election, and HAProxy finds the leader by its health checks whenever it comes.
     start_all(&engine, &want.containers, &plan, &p).await?;
-    health::wait_etcd(
-        &spec.etcd_endpoints(),
-        timeout.min(Duration::from_secs(60)),
-        &p,
-    )
-    .await?;
+    let live = live_etcd(&spec, &plan);
+    health::wait_etcd(&live, timeout.min(Duration::from_secs(60)), &p).await?;
     p.note("etcd has a quorum");
-
-    let dcs = ctx.dcs().await?;
+    // Until the rolling part has run, the members still to join are not there.
+    let mut now = want.clone();
+    now.containers
+        .retain(|c| !plan.etcd_join.iter().any(|j| j.name == c.name));
+    let dcs = Dcs::connect(Target {
+        endpoints: live,
+        ..ctx.target()?
+    })
+    .await?;
     health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, &p).await?;
-    wait_started_nodes(&engine, &spec, want, &plan, timeout, &p).await?;
+    wait_started_nodes(&engine, &spec, &now, &plan, timeout, &p).await?;
     let view = dcs.read_cluster().await?;
     p.note(format!(
         "leader {} and every replica streaming",
@@ -356,8 +377,8 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     ));
     health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), &p).await?;
     p.note("HAProxy routes writes to the leader");
-    all_running(&engine, &spec, want).await?;
-    let rolled = if plan.replace.is_empty() && plan.remove.is_empty() {
+    all_running(&engine, &spec, &now).await?;
+    let rolled = if !plan.rolls() {
         None
     } else {
         let steps = plan::rolling::order(&plan, view.leader.as_deref(), &view.sync_standbys);
@@ -377,6 +398,12 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         .await?;
         all_running(&engine, &spec, want).await?;
         Some(r)
+    };
+    // etcd members may have restarted: a new connection, to every member the spec names.
+    let dcs = if rolled.is_some() {
+        ctx.dcs().await?
+    } else {
+        dcs
     };
     // The spec's [patroni] settings reach a running cluster through the config key.
     let converged = crate::commands::plan::converge_config(ctx, &spec, args, &p).await?;

@@ -64,8 +64,10 @@ pub struct UpPlan {
     pub start: Vec<String>,
     /// Existing containers made from a different spec or image: replaced one at a time.
     pub replace: Vec<Change>,
-    /// Node containers of the cluster whose member the spec no longer names.
+    /// Node and etcd containers of the cluster whose member the spec no longer names.
     pub remove: Vec<Change>,
+    /// etcd members that join the existing etcd cluster (see `etcd_join`); not in `create`.
+    pub etcd_join: Vec<Change>,
 }
 
 /// A container to replace or remove, and why.
@@ -85,6 +87,12 @@ impl UpPlan {
             && self.start.is_empty()
             && self.replace.is_empty()
             && self.remove.is_empty()
+            && self.etcd_join.is_empty()
+    }
+
+    /// Whether the running cluster changes one member at a time (see `rolling`).
+    pub fn rolls(&self) -> bool {
+        !self.replace.is_empty() || !self.remove.is_empty() || !self.etcd_join.is_empty()
     }
 
     /// One line per action, for the log.
@@ -157,8 +165,11 @@ pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
             .collect(),
         ..Default::default()
     };
+    let join = etcd_join(want, have);
+    let joins = |name: &str| join.iter().any(|j| j.name == name);
     for c in &want.containers {
         match have.container(&c.name) {
+            None if joins(&c.name) => {}
             None => p.create.push(c.name.clone()),
             Some(o) if o.never_ran() => {
                 p.recreate.push(c.name.clone());
@@ -181,73 +192,134 @@ pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
     }
     let wanted = |m: &str| want.containers.iter().any(|c| c.member == m);
     for o in &have.containers {
-        if o.kind == Some(Kind::Node) && !wanted(&o.member) {
+        let Some(kind) = o.kind.filter(|k| *k != Kind::Haproxy) else {
+            continue;
+        };
+        if !wanted(&o.member) {
             p.remove.push(Change {
                 name: o.name.clone(),
-                kind: Kind::Node,
+                kind,
                 member: o.member.clone(),
-                reason: format!("the spec no longer names {}", o.member),
+                reason: match kind {
+                    Kind::Etcd => format!(
+                        "the spec has fewer etcd members: {} leaves etcd's membership",
+                        o.member
+                    ),
+                    _ => format!("the spec no longer names {}", o.member),
+                },
             });
         }
     }
+    p.etcd_join = join;
+    // etcd members leave from the highest number down.
+    p.remove
+        .sort_by_key(|c| (c.kind, std::cmp::Reverse(etcd_index(&c.member))));
     p
 }
 
-/// Why `up` refuses the spec's etcd members on a cluster that has some already: pgha does not
-/// change etcd membership (that needs etcd's runtime reconfiguration, one member at a time), so
-/// the members must be the ones that exist, each with its data volume. `None` when they are.
+/// The number in an etcd member's name (`etcd3` -> 3).
+fn etcd_index(member: &str) -> Option<usize> {
+    member.strip_prefix("etcd")?.parse().ok()
+}
+
+/// Why `up` refuses the spec's etcd members on a cluster that has some already, or `None`. etcd's
+/// membership changes one member at a time through its runtime reconfiguration, so pgha grows or
+/// shrinks it by two at most per `up` (to the next odd size), never below 3 members, and rebuilds
+/// a member whose data volume is gone only while the others keep a quorum.
 pub fn etcd_membership_refusal(want: &Desired, have: &Inventory) -> Option<String> {
-    let wanted: Vec<(&str, &str)> = want
+    let now = etcd_size(want, have);
+    if now == 0 {
+        return None;
+    }
+    let asked = want
         .containers
         .iter()
         .filter(|c| c.kind == Kind::Etcd)
-        .filter_map(|c| Some((c.member.as_str(), c.volumes.first()?.0.as_str())))
-        .collect();
-    let running: Vec<&str> = have
+        .count();
+    let keep = "set [etcd] members back, or start over with `pgha down --volumes`";
+    if asked < now && asked < 3 {
+        return Some(format!(
+            "the spec asks for {asked} etcd member{} where the cluster has {now}: pgha does not shrink etcd below 3 members (a single member stops the cluster when it does); {keep}",
+            if asked == 1 { "" } else { "s" }
+        ));
+    }
+    if asked.abs_diff(now) > 2 {
+        return Some(format!(
+            "the spec asks for {asked} etcd members where the cluster has {now}: change the membership by two members per `pgha up` ({now} -> {}), so that every step keeps a quorum; or {keep}",
+            if asked > now { now + 2 } else { now - 2 }
+        ));
+    }
+    let lost = etcd_join(want, have)
+        .iter()
+        .filter(|c| etcd_index(&c.member).is_some_and(|i| i <= now))
+        .count();
+    if lost > 0 && now - lost < now / 2 + 1 {
+        return Some(format!(
+            "{lost} of the cluster's {now} etcd members lost their data volumes: the others hold no quorum to rebuild them from; start over with `pgha down --volumes`"
+        ));
+    }
+    None
+}
+
+/// How many members the cluster's etcd has now: the highest member number among its etcd
+/// containers and the spec's etcd volumes (0: no etcd yet). Members lost above the highest one
+/// left are not seen here; `up` then finds etcd without a quorum and says so.
+fn etcd_size(want: &Desired, have: &Inventory) -> usize {
+    let containers = have
         .containers
         .iter()
         .filter(|o| o.kind == Some(Kind::Etcd))
-        .map(|o| o.member.as_str())
-        .collect();
-    let with_data: Vec<&str> = wanted
+        .filter_map(|o| etcd_index(&o.member));
+    let volumes = want
+        .containers
         .iter()
-        .filter(|(_, v)| have.volumes.iter().any(|h| h == v))
-        .map(|(m, _)| *m)
-        .collect();
-    if running.is_empty() && with_data.is_empty() {
-        return None;
-    }
-    let gone: Vec<&str> = running
-        .iter()
-        .copied()
-        .filter(|m| !wanted.iter().any(|(w, _)| w == m))
-        .collect();
-    let new: Vec<&str> = wanted
-        .iter()
-        .map(|(m, _)| *m)
-        .filter(|m| !with_data.contains(m))
-        .collect();
-    if gone.is_empty() && new.is_empty() {
-        return None;
-    }
-    let before = running.len().max(with_data.len());
-    let mut what = Vec::new();
-    if !gone.is_empty() {
-        what.push(format!("{} would go", gone.join(", ")));
-    }
-    if !new.is_empty() {
-        what.push(format!(
-            "{} would start without data: a new member, or its volume is gone",
-            new.join(", ")
-        ));
-    }
-    Some(format!(
-        "the spec asks for {} etcd members where the cluster has {before} ({}); pgha does not change the etcd membership of an existing cluster: set [etcd] members = {before} again, or start over with `pgha down --volumes`",
-        wanted.len(),
-        what.join("; ")
-    ))
+        .filter(|c| c.kind == Kind::Etcd)
+        .filter(|c| {
+            c.volumes
+                .first()
+                .is_some_and(|(v, _)| have.volumes.contains(v))
+        })
+        .filter_map(|c| etcd_index(&c.member));
+    containers.chain(volumes).max().unwrap_or(0)
 }
 
+/// The spec's etcd members that must join the existing etcd cluster through its runtime
+/// reconfiguration (`member add`, then a start with `--initial-cluster-state=existing`): new
+/// members, and members whose data volume is gone (removed from the membership first). Members
+/// that lost their data come first, then the new ones in order. Empty for a new cluster.
+pub fn etcd_join(want: &Desired, have: &Inventory) -> Vec<Change> {
+    let now = etcd_size(want, have);
+    if now == 0 {
+        return Vec::new();
+    }
+    let mut out: Vec<Change> = want
+        .containers
+        .iter()
+        .filter(|c| c.kind == Kind::Etcd)
+        .filter(|c| {
+            have.container(&c.name).is_none()
+                && !c
+                    .volumes
+                    .first()
+                    .is_some_and(|(v, _)| have.volumes.contains(v))
+        })
+        .map(|c| Change {
+            name: c.name.clone(),
+            kind: Kind::Etcd,
+            member: c.member.clone(),
+            reason: if etcd_index(&c.member).is_some_and(|i| i <= now) {
+                format!(
+                    "{}'s data volume is gone: it leaves etcd's membership and joins again, empty",
+                    c.member
+                )
+            } else {
+                format!("the spec has {} as a new etcd member", c.member)
+            },
+        })
+        .collect();
+    out.sort_by_key(|c| (!c.reason.contains("is gone"), etcd_index(&c.member)));
+    out
+}
 /// Wanted containers that do not run (gone, or in another state), one phrase each.
 pub fn not_running(want: &Desired, have: &Inventory) -> Vec<String> {
     want.containers

@@ -1,8 +1,10 @@
-//! The order in which `up` replaces and removes the containers of a running cluster, so that it
-//! keeps serving: etcd members one at a time (a quorum stays), then the replicas (the synchronous
-//! standby last), then the nodes to remove, then one switchover off the leader (to an updated sync
-//! standby) and the old leader's own replacement or removal, and HAProxy last, once it can route
-//! to every node the spec names. Pure; the executor is `commands::roll`.
+//! The order in which `up` changes the containers of a running cluster, so that it keeps serving:
+//! etcd first, one member at a time so that a quorum stays (members that lost their data join
+//! again, new members join, members the spec drops leave, the highest first, then replacements),
+//! then the replicas (the synchronous standby last), then the nodes to remove, then one switchover
+//! off the leader (to an updated sync standby) and the old leader's own replacement or removal,
+//! and HAProxy last, once it can route to every node the spec names. Pure; the executor is
+//! `commands::roll`.
 
 use super::dynamic::Impact;
 use super::{Change, Kind, UpPlan};
@@ -14,8 +16,11 @@ pub enum Action {
     /// Stop and remove the container (its volume stays), create it from the spec, start it, and
     /// wait until it serves again.
     Replace,
-    /// Stop and remove a node the spec no longer names, and clear its member key.
+    /// Stop and remove a node the spec no longer names, and clear its member key; or take an
+    /// etcd member out of etcd's membership, then remove its container and data.
     Remove,
+    /// Add an etcd member to etcd's membership (`member add`) and start it into it.
+    Join,
     /// Move leadership off `member` to the synchronous standby.
     Switchover,
 }
@@ -49,6 +54,7 @@ impl RollStep {
         match self.action {
             Action::Replace => format!("replace {}", self.container),
             Action::Remove => format!("remove {}", self.container),
+            Action::Join => format!("add {} to etcd's membership", self.member),
             Action::Switchover => format!("switch over from {}", self.member),
         }
     }
@@ -57,7 +63,17 @@ impl RollStep {
 /// The steps for `plan`'s replacements and removals, given the leader and the synchronous
 /// standbys etcd names now (`leader` None: none is known, and every node counts as a replica).
 pub fn order(plan: &UpPlan, leader: Option<&str>, sync_standbys: &[String]) -> Vec<RollStep> {
-    let mut steps = Vec::new();
+    let mut steps: Vec<RollStep> = plan
+        .etcd_join
+        .iter()
+        .map(|c| RollStep::of(Action::Join, c, Impact::None))
+        .collect();
+    steps.extend(
+        plan.remove
+            .iter()
+            .filter(|c| c.kind == Kind::Etcd)
+            .map(|c| RollStep::of(Action::Remove, c, Impact::None)),
+    );
     let of_kind = |k: Kind| plan.replace.iter().filter(move |c| c.kind == k);
     steps.extend(
         of_kind(Kind::Etcd).map(|c| RollStep::of(Action::Replace, c, Impact::MemberRestart)),
@@ -73,9 +89,9 @@ pub fn order(plan: &UpPlan, leader: Option<&str>, sync_standbys: &[String]) -> V
             .into_iter()
             .map(|c| RollStep::of(Action::Replace, c, Impact::MemberRestart)),
     );
+    let removed_nodes = || plan.remove.iter().filter(|c| c.kind == Kind::Node);
     steps.extend(
-        plan.remove
-            .iter()
+        removed_nodes()
             .filter(|c| !is_leader(c))
             .map(|c| RollStep::of(Action::Remove, c, Impact::MemberRestart)),
     );
@@ -83,12 +99,7 @@ pub fn order(plan: &UpPlan, leader: Option<&str>, sync_standbys: &[String]) -> V
     let leader_change = of_kind(Kind::Node)
         .find(is_leader)
         .map(|c| (Action::Replace, c))
-        .or_else(|| {
-            plan.remove
-                .iter()
-                .find(is_leader)
-                .map(|c| (Action::Remove, c))
-        });
+        .or_else(|| removed_nodes().find(is_leader).map(|c| (Action::Remove, c)));
     if let Some((action, c)) = leader_change {
         let mut off = RollStep::of(Action::Switchover, c, Impact::Switchover);
         off.reason = format!(
@@ -107,11 +118,6 @@ pub fn order(plan: &UpPlan, leader: Option<&str>, sync_standbys: &[String]) -> V
         of_kind(Kind::Haproxy).map(|c| RollStep::of(Action::Replace, c, Impact::MemberRestart)),
     );
     steps
-}
-
-/// Whether a step stops something that serves clients (everything `order` makes does).
-pub fn disruptive(steps: &[RollStep]) -> bool {
-    steps.iter().any(|s| s.impact != Impact::None)
 }
 
 #[cfg(test)]
@@ -161,7 +167,26 @@ mod tests {
             ]
         );
         assert!(steps[4].reason.contains("before it is replaced"));
-        assert!(disruptive(&steps));
+    }
+
+    #[test]
+    fn etcd_members_join_and_leave_before_anything_restarts() {
+        let plan = UpPlan {
+            etcd_join: vec![change(Kind::Etcd, "etcd2"), change(Kind::Etcd, "etcd4")],
+            remove: vec![change(Kind::Etcd, "etcd5")],
+            replace: vec![change(Kind::Etcd, "etcd1"), change(Kind::Node, "pg1")],
+            ..Default::default()
+        };
+        assert_eq!(
+            words(&order(&plan, Some("pg2"), &[])),
+            [
+                "add etcd2 to etcd's membership (none)",
+                "add etcd4 to etcd's membership (none)",
+                "remove c-etcd5 (none)",
+                "replace c-etcd1 (restart of one member)",
+                "replace c-pg1 (restart of one member)",
+            ]
+        );
     }
 
     #[test]

@@ -151,30 +151,75 @@ fn a_node_the_spec_no_longer_names_is_removed_and_a_new_one_created() {
 }
 
 #[test]
-fn etcd_membership_changes_are_refused_with_the_reason() {
-    let three = desired_for(&Spec::default());
-    let five = desired_for(&Spec::parse("[etcd]\nmembers = 5", "t").unwrap());
-    let one = desired_for(&Spec::parse("[etcd]\nmembers = 1", "t").unwrap());
-    // A new cluster, or the same members: fine.
+fn etcd_grows_and_shrinks_by_two_through_joins_and_removals() {
+    let spec = |n: u32| Spec::parse(&format!("[etcd]\nmembers = {n}"), "t").unwrap();
+    let (three, five) = (desired_for(&spec(3)), desired_for(&spec(5)));
+    // A new cluster, or the same members: no refusal, nobody joins.
     assert_eq!(etcd_membership_refusal(&five, &Inventory::default()), None);
+    assert!(up_plan(&five, &Inventory::default()).etcd_join.is_empty());
     assert_eq!(etcd_membership_refusal(&three, &running(&three)), None);
-    // An etcd container removed by hand keeps its volume: it is re-created, not a change.
-    let mut gone = running(&three);
-    gone.containers.retain(|c| c.name != "pgha-etcd2");
-    assert_eq!(etcd_membership_refusal(&three, &gone), None);
 
-    let grow = etcd_membership_refusal(&five, &running(&three)).unwrap();
-    assert!(grow.starts_with("the spec asks for 5 etcd members where the cluster has 3 (etcd4, etcd5 would start without data: a new member"), "{grow}");
-    assert!(grow.contains("set [etcd] members = 3 again"), "{grow}");
-    let shrink = etcd_membership_refusal(&one, &running(&three)).unwrap();
-    assert!(shrink.contains("etcd2, etcd3 would go"), "{shrink}");
+    // 3 -> 5: etcd4 and etcd5 join (not created like new containers), volumes made first.
+    assert_eq!(etcd_membership_refusal(&five, &running(&three)), None);
+    let grow = up_plan(&five, &running(&three));
+    let joins: Vec<&str> = grow.etcd_join.iter().map(|c| c.member.as_str()).collect();
+    assert_eq!(joins, ["etcd4", "etcd5"]);
+    assert_eq!(
+        grow.etcd_join[0].reason,
+        "the spec has etcd4 as a new etcd member"
+    );
+    assert!(grow.create.is_empty(), "{grow:?}");
+    assert_eq!(grow.create_volumes, ["pgha-etcd4-data", "pgha-etcd5-data"]);
+    assert!(grow.rolls());
+
+    // 5 -> 3: the highest members leave first.
+    assert_eq!(etcd_membership_refusal(&three, &running(&five)), None);
+    let shrink = up_plan(&three, &running(&five));
+    let gone: Vec<&str> = shrink.remove.iter().map(|c| c.member.as_str()).collect();
+    assert_eq!(gone, ["etcd5", "etcd4"]);
+    assert!(shrink.remove[0]
+        .reason
+        .contains("etcd5 leaves etcd's membership"));
+
+    // A member whose container and volume are gone joins again, empty.
     let mut lost = running(&three);
-    lost.volumes.retain(|v| v != "pgha-etcd3-data");
-    lost.containers.retain(|c| c.name != "pgha-etcd3");
-    let lost = etcd_membership_refusal(&three, &lost).unwrap();
+    lost.volumes.retain(|v| v != "pgha-etcd2-data");
+    lost.containers.retain(|c| c.name != "pgha-etcd2");
+    assert_eq!(etcd_membership_refusal(&three, &lost), None);
+    let p = up_plan(&three, &lost);
+    assert_eq!(p.etcd_join.len(), 1);
     assert!(
-        lost.contains("etcd3 would start without data: a new member, or its volume is gone"),
-        "{lost}"
+        p.etcd_join[0]
+            .reason
+            .starts_with("etcd2's data volume is gone"),
+        "{p:?}"
+    );
+    assert!(p.create.is_empty());
+    // Removed by hand with its volume kept: it is only re-created.
+    let mut kept = running(&three);
+    kept.containers.retain(|c| c.name != "pgha-etcd2");
+    let p = up_plan(&three, &kept);
+    assert!(p.etcd_join.is_empty());
+    assert_eq!(p.create, ["pgha-etcd2"]);
+
+    // Refused: below 3, more than two at a time, or no quorum left to rebuild from.
+    let down = etcd_membership_refusal(&desired_for(&spec(1)), &running(&three)).unwrap();
+    assert!(
+        down.contains("pgha does not shrink etcd below 3 members"),
+        "{down}"
+    );
+    let big = etcd_membership_refusal(&desired_for(&spec(7)), &running(&three)).unwrap();
+    assert!(
+        big.contains("by two members per `pgha up` (3 -> 5)"),
+        "{big}"
+    );
+    let mut two_lost = lost.clone();
+    two_lost.volumes.retain(|v| v != "pgha-etcd1-data");
+    two_lost.containers.retain(|c| c.name != "pgha-etcd1");
+    let nq = etcd_membership_refusal(&three, &two_lost).unwrap();
+    assert!(
+        nq.starts_with("2 of the cluster's 3 etcd members lost their data volumes"),
+        "{nq}"
     );
 }
 
@@ -380,7 +425,7 @@ fn a_started_node_runs_when_its_own_api_says_leader_or_streaming() {
 }
 
 #[test]
-fn bootstrap_settings_are_no_drift_but_the_local_config_is() {
+fn bootstrap_settings_and_etcd_hosts_are_no_drift() {
     let hash_of = |toml: &str| {
         let spec = Spec::parse(&format!("name = \"t\"\n{toml}"), "test").unwrap();
         let patroni: BTreeMap<String, String> = spec
@@ -402,5 +447,6 @@ fn bootstrap_settings_are_no_drift_but_the_local_config_is() {
         base,
         hash_of("[patroni]\nttl = 25\n[patroni.parameters]\nwork_mem = \"8MB\"")
     );
-    assert_ne!(base, hash_of("[etcd]\nmembers = 5"));
+    // Patroni follows etcd's own member list once it runs: the etcd hosts are no drift either.
+    assert_eq!(base, hash_of("[etcd]\nmembers = 5"));
 }

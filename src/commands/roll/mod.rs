@@ -2,7 +2,9 @@
 //! time while a probe writes through HAProxy, waiting after each step until the cluster serves
 //! again (etcd quorum, every node streaming with a sync standby named, HAProxy routing writes);
 //! then checks that every write the probe got acknowledged is on every node, and reports the
-//! longest gap between two acknowledgements.
+//! longest gap between two acknowledgements. etcd's membership changes are in `etcd`.
+
+mod etcd;
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
@@ -46,7 +48,9 @@ pub struct Rolled {
 /// Everything a step needs.
 struct Roller<'a> {
     engine: &'a Engine,
-    dcs: &'a Dcs,
+    /// Connected anew after every etcd step: etcd-client keeps connections to a member that was
+    /// stopped and answers no request on them.
+    dcs: Dcs,
     access: &'a Access,
     spec: &'a Spec,
     want: &'a Desired,
@@ -70,9 +74,9 @@ pub async fn roll(
     timeout: Duration,
     p: &Progress,
 ) -> Result<Rolled> {
-    let r = Roller {
+    let mut r = Roller {
         engine,
-        dcs,
+        dcs: dcs.clone(),
         access,
         spec,
         want,
@@ -117,6 +121,9 @@ pub async fn roll(
         if result.is_err() {
             break;
         }
+        if s.kind == Kind::Etcd {
+            r.dcs = Dcs::connect(r.dcs.target.clone()).await?;
+        }
         p.note(format!(
             "{} done in {:.1} s",
             s.describe(),
@@ -145,7 +152,7 @@ pub async fn roll(
         .batch(&format!("drop table if exists {PROBE_TABLE}"))
         .await
         .context("drop the write probe's table")?;
-    out.leader_after = dcs.read_cluster().await?.leader;
+    out.leader_after = r.dcs.read_cluster().await?.leader;
     if out.writes_lost > 0 {
         bail!(
             "{} of {} writes acknowledged during the rolling change are missing on some node ({})",
@@ -184,10 +191,9 @@ impl Roller<'_> {
     async fn step(&self, s: &RollStep) -> Result<()> {
         match (s.action, s.kind) {
             (Action::Switchover, _) => self.move_leadership_off(&s.member).await,
-            (Action::Replace, Kind::Etcd) => {
-                self.replace(self.wanted(&s.container)?).await?;
-                health::wait_etcd(&self.spec.etcd_endpoints(), self.timeout, self.p).await
-            }
+            (Action::Join, _) => self.join_etcd(&s.member, &s.container).await,
+            (Action::Remove, Kind::Etcd) => self.remove_etcd(&s.member, &s.container).await,
+            (Action::Replace, Kind::Etcd) => self.replace_etcd(self.wanted(&s.container)?).await,
             (Action::Replace, Kind::Node) => {
                 self.move_leadership_off(&s.member).await?;
                 self.replace_node(self.wanted(&s.container)?).await
@@ -222,7 +228,7 @@ impl Roller<'_> {
             .member(&c.member)
             .map_or(0, |m| m.mod_revision);
         self.replace(c).await?;
-        handover::wait_streaming(self.dcs, &c.member, rev, self.timeout, self.p).await?;
+        handover::wait_streaming(&self.dcs, &c.member, rev, self.timeout, self.p).await?;
         self.wait_healthy().await
     }
 
@@ -251,7 +257,14 @@ impl Roller<'_> {
 
     /// Every node of the spec streams from the leader and a sync standby is named.
     async fn wait_healthy(&self) -> Result<()> {
-        health::wait_healthy(self.dcs, &self.spec.nodes.names, None, self.timeout, self.p).await?;
+        health::wait_healthy(
+            &self.dcs,
+            &self.spec.nodes.names,
+            None,
+            self.timeout,
+            self.p,
+        )
+        .await?;
         Ok(())
     }
 
@@ -277,7 +290,7 @@ impl Roller<'_> {
             .map_err(|e| anyhow!("switch over from {member}: {e}"))?;
         let done = switchover::perform(
             self.access,
-            self.dcs,
+            &self.dcs,
             Some(self.engine),
             &view,
             &plan,
