@@ -125,6 +125,10 @@ pub struct ImageBuildArgs {
     /// Build again even when the image exists.
     #[arg(long)]
     pub force: bool,
+    /// Build again from today's Debian packages; when a package changed, the image tag moves to
+    /// the new image and the next `pgha up` rolls it through the cluster.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,8 @@ pub const SUITE: &str = "trixie";
 pub const LABEL_IMAGE: &str = "io.pgha.image";
 pub const LABEL_POSTGRES_UID: &str = "io.pgha.postgres-uid";
 pub const LABEL_POSTGRES_GID: &str = "io.pgha.postgres-gid";
+/// A hash of the image's installed packages and their versions (`content_hash`).
+pub const LABEL_CONTENT: &str = "io.pgha.content";
 
 pub const PACKAGES: &[&str] = &[
     "ca-certificates",
@@ -89,6 +91,35 @@ pub fn reference() -> String {
     format!("{REPO}:{}", tag())
 }
 
+/// What the image holds: 12 hex digits of a hash over every installed package and its version,
+/// read from dpkg's status file. Two builds from the same Debian packages have the same content;
+/// a security update changes it.
+pub fn content_hash(dpkg_status: &str) -> String {
+    let mut pkgs: Vec<(String, String)> = Vec::new();
+    for stanza in dpkg_status.split("\n\n") {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        if let (Some(p), Some(v)) = (field("Package:"), field("Version:")) {
+            let arch = field("Architecture:").unwrap_or_default();
+            pkgs.push((format!("{p}:{arch}"), v));
+        }
+    }
+    pkgs.sort();
+    let mut h = Sha256::new();
+    for (p, v) in &pkgs {
+        h.update(format!("{p}={v}\n").as_bytes());
+    }
+    hex::encode(&h.finalize()[..6])
+}
+
+/// The reference that names one build's content: `pgha-node:<recipe tag>-<content>`.
+pub fn content_reference(content: &str) -> String {
+    format!("{REPO}:{}-{content}", tag())
+}
+
 /// uid and gid of `user` in an /etc/passwd text.
 pub fn passwd_ids(passwd: &str, user: &str) -> Option<(u32, u32)> {
     passwd.lines().find_map(|l| {
@@ -115,6 +146,17 @@ mod tests {
             assert!(PACKAGES.contains(&p), "{p}");
         }
         assert!(mmdebstrap_args().last().unwrap() == SUITE);
+    }
+
+    #[test]
+    fn content_hash_follows_package_versions_not_their_order() {
+        let a = "Package: curl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 8.14.1-2\n\nPackage: haproxy\nArchitecture: amd64\nVersion: 3.0.11-1\n";
+        let b = "Package: haproxy\nArchitecture: amd64\nVersion: 3.0.11-1\n\nPackage: curl\nArchitecture: amd64\nVersion: 8.14.1-2\n";
+        let updated = a.replace("8.14.1-2", "8.14.1-2+deb13u1");
+        assert_eq!(content_hash(a), content_hash(b));
+        assert_ne!(content_hash(a), content_hash(&updated));
+        assert_eq!(content_hash(a).len(), 12);
+        assert!(content_reference("abc").starts_with(&format!("{}-", reference())));
     }
 
     #[test]

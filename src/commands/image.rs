@@ -35,26 +35,75 @@ pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
     let engine = ctx.engine().await?;
     let p = Progress::new();
     let reference = image::reference();
-    let exists = engine.image_labels(&reference).await?.is_some();
-    if exists && !args.force {
+    let before = engine.image_labels(&reference).await?;
+    let mut built = None;
+    if before.is_some() && !args.force && !args.refresh {
         p.finish();
-        eprintln!("image {reference} exists; nothing to build (--force builds it again)");
+        eprintln!(
+            "image {reference} exists; nothing to build (--refresh builds it from today's Debian packages)"
+        );
     } else {
-        build(&engine, &p).await?;
+        let b = build(&engine, &p, args.refresh).await?;
+        remove_unused(
+            &engine,
+            &[reference.clone(), image::content_reference(&b.content)],
+            &p,
+        )
+        .await?;
         p.finish();
-        eprintln!("built {reference} in {:.1} s", p.elapsed().as_secs_f64());
+        let was = before
+            .as_ref()
+            .and_then(|l| l.get(image::LABEL_CONTENT).cloned());
+        if b.changed {
+            eprintln!(
+                "built {reference} in {:.1} s: content {}{}",
+                p.elapsed().as_secs_f64(),
+                b.content,
+                match (&before, &was) {
+                    (Some(_), Some(w)) => format!(" (was {w}); `pgha up` rolls it through a cluster that runs the old one (`pgha plan` shows how)"),
+                    (Some(_), None) => "; `pgha up` rolls it through a cluster that runs the old one (`pgha plan` shows how)".into(),
+                    _ => String::new(),
+                }
+            );
+        } else {
+            eprintln!(
+                "no Debian package changed since {reference} was built (content {}): kept it, nothing to roll",
+                b.content
+            );
+        }
+        built = Some(b);
     }
     if ctx.global.json {
         crate::say!(
             "{}",
-            crate::output::json(
-                &serde_json::json!({"image": reference, "built": !exists || args.force})
-            )
+            crate::output::json(&serde_json::json!({
+                "image": reference,
+                "built": built.as_ref().is_some_and(|b| b.changed),
+                "content": built.as_ref().map(|b| b.content.clone())
+                    .or_else(|| before.as_ref().and_then(|l| l.get(image::LABEL_CONTENT).cloned())),
+            }))
         );
     } else {
         crate::sayln!("{reference}");
     }
     Ok(())
+}
+
+/// Removes pgha's node images that no container uses, but for those named in `keep`.
+pub async fn remove_unused(engine: &Engine, keep: &[String], p: &Progress) -> Result<()> {
+    let label = format!("{}=node", image::LABEL_IMAGE);
+    for gone in engine.remove_unused_images(&label, keep).await? {
+        p.note(format!("removed image {gone}: no container uses it"));
+    }
+    Ok(())
+}
+
+/// What a build made.
+pub struct Built {
+    /// `image::content_hash` of its packages.
+    pub content: String,
+    /// False when `--refresh` found the same packages as the current image (nothing imported).
+    pub changed: bool,
 }
 
 /// Resolves the spec's images; builds pgha's node image when it is missing and `build` is set.
@@ -69,7 +118,7 @@ pub async fn resolve(
     let labels = match engine.image_labels(&node).await? {
         Some(l) => l,
         None if spec.images.node.is_none() && build_missing => {
-            build(engine, p).await?;
+            build(engine, p, false).await?;
             built = true;
             engine
                 .image_labels(&node)
@@ -116,8 +165,10 @@ impl Drop for TempFile {
     }
 }
 
-/// Builds the node image: mmdebstrap → rootfs tarball → `docker import` with labels.
-pub async fn build(engine: &Engine, p: &Progress) -> Result<()> {
+/// Builds the node image: mmdebstrap → rootfs tarball → `docker import` with labels, tagged by
+/// its content (`pgha-node:<recipe>-<content>`) and as `image::reference()`. With `refresh`, an
+/// image whose packages are those of the current one is not imported.
+pub async fn build(engine: &Engine, p: &Progress, refresh: bool) -> Result<Built> {
     let reference = image::reference();
     p.note(format!(
         "building image {reference} from Debian {} packages (mmdebstrap)",
@@ -160,21 +211,34 @@ pub async fn build(engine: &Engine, p: &Progress) -> Result<()> {
             Vec::from(tail).join("\n")
         );
     }
-    let (uid, gid) = postgres_ids(&tmp.0)?;
+    let (uid, gid, content) = rootfs_facts(&tmp.0)?;
+    if refresh {
+        let current = engine.image_labels(&reference).await?;
+        if current
+            .and_then(|l| l.get(image::LABEL_CONTENT).cloned())
+            .as_deref()
+            == Some(&content)
+        {
+            return Ok(Built {
+                content,
+                changed: false,
+            });
+        }
+    }
+    let mut changes = image::import_changes(uid, gid);
+    changes.push(format!("LABEL {}={content}", image::LABEL_CONTENT));
     let size = std::fs::metadata(&tmp.0)?.len();
     let sent = Arc::new(AtomicU64::new(0));
     let (sent2, p_msg) = (sent.clone(), size as f64 / 1048576.0);
     p.step("importing image");
-    let tag = image::tag();
-    let import = engine.import_rootfs(
-        &tmp.0,
-        image::REPO,
-        &tag,
-        image::import_changes(uid, gid),
-        move |n| {
-            sent2.fetch_add(n, Ordering::Relaxed);
-        },
-    );
+    let by_content = image::content_reference(&content);
+    let content_tag = by_content
+        .rsplit_once(':')
+        .map(|(_, t)| t.to_string())
+        .unwrap_or_default();
+    let import = engine.import_rootfs(&tmp.0, image::REPO, &content_tag, changes, move |n| {
+        sent2.fetch_add(n, Ordering::Relaxed);
+    });
     tokio::pin!(import);
     loop {
         tokio::select! {
@@ -185,23 +249,43 @@ pub async fn build(engine: &Engine, p: &Progress) -> Result<()> {
             }
         }
     }
-    p.note(format!("image {reference} built"));
-    Ok(())
+    engine
+        .tag_image(&by_content, image::REPO, &image::tag())
+        .await?;
+    p.note(format!("image {reference} built ({by_content})"));
+    Ok(Built {
+        content,
+        changed: true,
+    })
 }
 
-/// The postgres user's uid/gid, read from the rootfs tarball's /etc/passwd.
-fn postgres_ids(tarball: &std::path::Path) -> Result<(u32, u32)> {
+/// The postgres user's uid/gid (from /etc/passwd) and the content hash of the installed packages
+/// (from dpkg's status file), read from the rootfs tarball.
+fn rootfs_facts(tarball: &std::path::Path) -> Result<(u32, u32, String)> {
     let f = std::fs::File::open(tarball).with_context(|| format!("open {}", tarball.display()))?;
     let mut ar = tar::Archive::new(std::io::BufReader::new(f));
+    let (mut ids, mut content) = (None, None);
     for entry in ar.entries().context("read rootfs tarball")? {
         let mut entry = entry.context("read rootfs tarball entry")?;
         let path = entry.path()?.to_string_lossy().into_owned();
-        if path.trim_start_matches("./") == "etc/passwd" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut entry, &mut text)?;
-            return image::passwd_ids(&text, "postgres")
-                .ok_or_else(|| anyhow!("no postgres user in the built image's /etc/passwd"));
+        let path = path.trim_start_matches("./");
+        if path != "etc/passwd" && path != "var/lib/dpkg/status" {
+            continue;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text)?;
+        if path == "etc/passwd" {
+            ids = Some(
+                image::passwd_ids(&text, "postgres")
+                    .ok_or_else(|| anyhow!("no postgres user in the built image's /etc/passwd"))?,
+            );
+        } else {
+            content = Some(image::content_hash(&text));
         }
     }
-    bail!("no /etc/passwd in the built rootfs")
+    match (ids, content) {
+        (Some((u, g)), Some(c)) => Ok((u, g, c)),
+        (None, _) => bail!("no /etc/passwd in the built rootfs"),
+        (_, None) => bail!("no /var/lib/dpkg/status in the built rootfs"),
+    }
 }

@@ -325,11 +325,9 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
 
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
     preflight(&spec, &engine, &have).await?;
-    // Build the image only if some container must be created from it.
-    let build = plan::container_names(&spec)
-        .iter()
-        .any(|n| plan::needs_create(&have, n));
-    let prepared = prepare(&spec, &engine, &p, build).await?;
+    // A missing node image is built: containers to create need it, and so do the replacements
+    // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
+    let prepared = prepare(&spec, &engine, &p, true).await?;
     let want = &prepared.desired;
     if let Some(why) = plan::etcd_membership_refusal(want, &have) {
         usage!("{why}");
@@ -399,6 +397,16 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         all_running(&engine, &spec, want).await?;
         Some(r)
     };
+    if rolled.is_some() {
+        // The images the replaced containers ran may be unused now.
+        let keep: Vec<String> = want
+            .containers
+            .iter()
+            .map(|c| c.image.clone())
+            .chain([crate::image::reference()])
+            .collect();
+        image::remove_unused(&engine, &keep, &p).await?;
+    }
     // etcd members may have restarted: a new connection, to every member the spec names.
     let dcs = if rolled.is_some() {
         ctx.dcs().await?

@@ -24,7 +24,8 @@ pub async fn wait_etcd(endpoints: &[String], timeout: Duration, p: &Progress) ->
             match endpoint_health(e).await {
                 Ok(s) if s.has_leader => {}
                 Ok(_) => bad.push(format!("{e} has no raft leader")),
-                Err(err) => bad.push(format!("{err:#}")),
+                // The client library's transport chain helps nobody here.
+                Err(_) => bad.push(format!("etcd at {e} does not answer")),
             }
         }
         Ok(if bad.is_empty() {

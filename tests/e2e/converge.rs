@@ -93,6 +93,54 @@ fn roll(c: &TestCluster) -> Value {
     up
 }
 
+/// Makes `IMAGE` anew: `base` with one more layer (`docker commit` needs no registry).
+fn derive_image(c: &TestCluster, base: &str) {
+    let tmp = format!("{}-derive", c.name);
+    docker(&[
+        "create",
+        "--name",
+        &tmp,
+        "--label",
+        "io.pgha.test=converge",
+        base,
+        "true",
+    ]);
+    docker(&[
+        "commit",
+        "--change",
+        "LABEL io.pgha.test=converge",
+        &tmp,
+        IMAGE,
+    ]);
+    docker(&["rm", &tmp]);
+}
+
+/// The leader is another than `before` and took over in exactly one promotion (the timeline
+/// after `tl_before` is the next one); otherwise the failure shows the history and Patroni's
+/// lines about locks and promotions. Returns the new leader.
+fn promoted_once(c: &TestCluster, before: &str, tl_before: u64) -> String {
+    let (leader, tl) = leader_and_timeline(c);
+    assert_ne!(leader, before, "the leader did not change");
+    if tl != tl_before + 1 {
+        let mut why = c.pgha(&["history"], T);
+        for m in ["pg1", "pg2", "pg3"] {
+            let out = run_with_deadline(Command::new("docker").args(["logs", &c.container(m)]), T);
+            let all = text(&out.stdout) + &text(&out.stderr);
+            why += &format!("\n== {m}\n");
+            for l in all.lines().filter(|l| {
+                ["demot", "promot", "leader lock", "DCS", "Lock owner"]
+                    .iter()
+                    .any(|k| l.contains(k))
+            }) {
+                why += l;
+                why.push('\n');
+            }
+        }
+        panic!("timeline {tl_before} -> {tl}: more than one promotion\n{why}");
+    }
+    leader
+}
+
 /// etcd's member list as `etcdctl` in etcd1's container prints it: (name, hex id) by name.
 fn etcd_members(c: &TestCluster) -> Vec<(String, String)> {
     let out = docker(&["exec", &c.container("etcd1"), "etcdctl", "member", "list"]);
@@ -245,29 +293,44 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
         assert_eq!(image_of(&name), new_id, "{name} runs the old image");
     }
     // The leader changed exactly once: one promotion, one new timeline.
-    let (l1, tl1) = leader_and_timeline(&c);
-    assert_ne!(l1, l0);
-    if tl1 != tl0 + 1 {
-        let mut why = c.pgha(&["history"], T);
-        for m in ["pg1", "pg2", "pg3"] {
-            let out = run_with_deadline(Command::new("docker").args(["logs", &c.container(m)]), T);
-            let all = text(&out.stdout) + &text(&out.stderr);
-            why += &format!("\n== {m}\n");
-            for l in all.lines().filter(|l| {
-                ["demot", "promot", "leader lock", "DCS", "Lock owner"]
-                    .iter()
-                    .any(|k| l.contains(k))
-            }) {
-                why += l;
-                why.push('\n');
-            }
-        }
-        panic!("timeline {tl0} -> {tl1}: more than one promotion\n{why}");
-    }
+    let l1 = promoted_once(&c, &l0, tl0);
     let etcd_leader = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/leader", c.name)).await;
     assert_eq!(etcd_leader.as_deref(), Some(l1.as_str()));
     let plan = json(&c.pgha(&["plan", "--json"], T));
     assert_eq!(plan["steps"], serde_json::json!([]), "{plan}");
+
+    // The same reference now names another image (what `pgha image build --refresh` does to
+    // pgha's own tag): every container is replaced again, and the image they ran is removed once
+    // no container uses it.
+    let old_id = new_id;
+    let tl1 = leader_and_timeline(&c).1;
+    derive_image(&c, &base);
+    let new_id = docker(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
+        .trim()
+        .to_string();
+    assert_ne!(new_id, old_id);
+    let plan = json(&c.pgha(&["plan", "--json"], T));
+    assert_eq!(actions(&plan).len(), 8, "{plan}");
+    assert!(
+        plan["steps"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("image {IMAGE} now names another image")),
+        "{plan}"
+    );
+    roll(&c);
+    for name in c.labelled("container") {
+        assert_eq!(image_of(&name), new_id, "{name} runs the old image");
+    }
+    promoted_once(&c, &l1, tl1);
+    let gone = run_with_deadline(
+        Command::new("docker").args(["image", "inspect", &old_id]),
+        T,
+    );
+    assert!(
+        !gone.status.success(),
+        "the unused image {old_id} is still there"
+    );
 
     // 3 -> 4 nodes: pg4 streams, and HAProxy's replica port reaches it.
     c.respec(&format!(

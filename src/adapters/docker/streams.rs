@@ -9,7 +9,10 @@ use bollard::exec::StartExecResults;
 use bollard::models::{
     EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
 };
-use bollard::query_parameters::{CreateImageOptions, LogsOptions, StatsOptions};
+use bollard::query_parameters::{
+    CreateImageOptions, ListContainersOptions, ListImagesOptions, LogsOptions, RemoveImageOptions,
+    StatsOptions, TagImageOptions,
+};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::path::Path;
@@ -39,6 +42,83 @@ impl Engine {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("inspect image {image}")),
         }
+    }
+
+    /// Gives the image `image` the reference `repo:tag` too (`docker tag`).
+    pub async fn tag_image(&self, image: &str, repo: &str, tag: &str) -> Result<()> {
+        self.docker
+            .tag_image(
+                image,
+                Some(TagImageOptions {
+                    repo: Some(repo.into()),
+                    tag: Some(tag.into()),
+                }),
+            )
+            .await
+            .with_context(|| format!("tag image {image} as {repo}:{tag}"))
+    }
+
+    /// Removes the images labelled `label` (`key=value`) that no container uses, except those
+    /// with a tag in `keep`; returns how each was known (its first tag, or its ID).
+    pub async fn remove_unused_images(&self, label: &str, keep: &[String]) -> Result<Vec<String>> {
+        let images = self
+            .docker
+            .list_images(Some(ListImagesOptions {
+                filters: Some(HashMap::from([(
+                    "label".to_string(),
+                    vec![label.to_string()],
+                )])),
+                ..Default::default()
+            }))
+            .await
+            .context("list images")?;
+        let used: std::collections::HashSet<String> = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .context("list containers")?
+            .into_iter()
+            .filter_map(|c| c.image_id)
+            .collect();
+        let mut removed = Vec::new();
+        for i in images {
+            if used.contains(&i.id) || i.repo_tags.iter().any(|t| keep.contains(t)) {
+                continue;
+            }
+            let shown = i
+                .repo_tags
+                .iter()
+                .find(|t| t.as_str() != "<none>:<none>")
+                .cloned()
+                .unwrap_or_else(|| {
+                    let id = i.id.trim_start_matches("sha256:");
+                    format!("{} (untagged)", &id[..id.len().min(12)])
+                });
+            match self
+                .docker
+                .remove_image(
+                    &i.id,
+                    Some(RemoveImageOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                    None,
+                )
+                .await
+            {
+                Ok(_) => removed.push(shown),
+                // In use meanwhile, or a parent of another image: it stays.
+                Err(e) if is_not_found(&e) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {}
+                Err(e) => return Err(e).with_context(|| format!("remove image {shown}")),
+            }
+        }
+        Ok(removed)
     }
 
     /// Imports a root filesystem tarball as `repo:tag` (`docker import`), reporting bytes sent.
