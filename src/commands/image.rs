@@ -5,10 +5,11 @@ use crate::adapters::docker::Engine;
 use crate::cli::ImageBuildArgs;
 use crate::context::Ctx;
 use crate::image::{self, LABEL_POSTGRES_GID, LABEL_POSTGRES_UID};
+use crate::plan::Desired;
 use crate::progress::Progress;
 use crate::spec::Spec;
 use anyhow::{anyhow, bail, Context, Result};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +88,19 @@ pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
         crate::sayln!("{reference}");
     }
     Ok(())
+}
+
+/// The image ID behind each image reference the wanted containers use (those on the engine).
+pub async fn image_ids(engine: &Engine, want: &Desired) -> Result<BTreeMap<String, String>> {
+    let mut ids = BTreeMap::new();
+    for c in &want.containers {
+        if !ids.contains_key(&c.image) {
+            if let Some(id) = engine.image_id(&c.image).await? {
+                ids.insert(c.image.clone(), id);
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// Removes pgha's node images that no container uses, but for those named in `keep`.

@@ -236,7 +236,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
     let mut want = crate::commands::up::desired_for(&spec, &images, &secrets)?;
-    want.image_ids = crate::commands::up::image_ids(&engine, &want).await?;
+    want.image_ids = image::image_ids(&engine, &want).await?;
     if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
         crate::usage!("{why}");
     }

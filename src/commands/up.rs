@@ -68,7 +68,7 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
         }
     };
     let mut desired = desired_for(spec, &images, &secrets)?;
-    desired.image_ids = image_ids(engine, &desired).await?;
+    desired.image_ids = image::image_ids(engine, &desired).await?;
     Ok(Prepared {
         desired,
         secrets,
@@ -105,71 +105,6 @@ pub fn desired_for(spec: &Spec, images: &image::Images, secrets: &Secrets) -> Re
             pgpass: &pgpass,
         },
     ))
-}
-
-/// The image ID behind each image reference the wanted containers use (those on the engine).
-pub async fn image_ids(engine: &Engine, want: &Desired) -> Result<BTreeMap<String, String>> {
-    let mut ids = BTreeMap::new();
-    for c in &want.containers {
-        if !ids.contains_key(&c.image) {
-            if let Some(id) = engine.image_id(&c.image).await? {
-                ids.insert(c.image.clone(), id);
-            }
-        }
-    }
-    Ok(ids)
-}
-
-/// What `up` asks before it replaces or removes containers of a running cluster.
-fn rolling_question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
-    if !plan.rolls() {
-        return None;
-    }
-    let names = |cs: &[plan::Change]| {
-        cs.iter()
-            .map(|c| c.member.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut parts = Vec::new();
-    if !plan.replace.is_empty() {
-        parts.push(format!("replace {} one at a time", names(&plan.replace)));
-    }
-    if !plan.remove.is_empty() {
-        parts.push(format!("remove {}", names(&plan.remove)));
-    }
-    if !plan.etcd_join.is_empty() {
-        parts.push(format!(
-            "add {} to etcd's membership",
-            names(&plan.etcd_join)
-        ));
-    }
-    let nodes = plan
-        .replace
-        .iter()
-        .chain(&plan.remove)
-        .any(|c| c.kind == Kind::Node);
-    Some(format!(
-        "in cluster {}: {}{} (`pgha plan` shows each step and why)",
-        spec.name,
-        parts.join(" and "),
-        if nodes {
-            ", switching over once if the leader is among them"
-        } else {
-            ""
-        }
-    ))
-}
-
-/// The client endpoints of the etcd members that exist before the rolling part (the spec's,
-/// less the members still to join).
-fn live_etcd(spec: &Spec, plan: &plan::UpPlan) -> Vec<String> {
-    spec.etcd_names()
-        .into_iter()
-        .zip(spec.etcd_endpoints())
-        .filter(|(n, _)| !plan.etcd_join.iter().any(|j| &j.member == n))
-        .map(|(_, e)| e)
-        .collect()
 }
 
 /// Before anything is made: no container, network or volume under the cluster's names belongs to
@@ -333,7 +268,7 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         usage!("{why}");
     }
     let plan = plan::up_plan(want, &have);
-    if let Some(question) = rolling_question(&spec, &plan) {
+    if let Some(question) = roll::question(&spec, &plan) {
         p.suspend(|| ctx.confirm(&question))?;
     }
 
@@ -354,7 +289,7 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
     // first election, and HAProxy finds the leader by its health checks whenever it comes.
     start_all(&engine, &want.containers, &plan, &p).await?;
-    let live = live_etcd(&spec, &plan);
+    let live = roll::live_etcd(&spec, &plan);
     health::wait_etcd(&live, timeout.min(Duration::from_secs(60)), &p).await?;
     p.note("etcd has a quorum");
     // Until the rolling part has run, the members still to join are not there.

@@ -5,6 +5,17 @@ pub mod cluster;
 
 use crate::harness::*;
 
+/// The table's row `name` has a figure (not "n/a"), observed in its one run.
+fn observed_once(table: &str, name: &str) {
+    let row = table
+        .lines()
+        .find(|l| l.contains(name))
+        .unwrap_or_else(|| panic!("{name} missing:\n{table}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_ne!(cells[2], "n/a", "{table}");
+    assert_eq!(cells[5], "1", "{table}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[allow(clippy::await_holding_lock)] // The lock serialises Docker tests across test threads, on purpose.
 async fn benchmark_runs_once() {
@@ -39,13 +50,7 @@ async fn benchmark_runs_once() {
         "up, rolling image replacement: longest gap between acknowledged writes",
         "up, rolling image replacement: longest write gap up's own probe reports",
     ] {
-        let row = table
-            .lines()
-            .find(|l| l.contains(name))
-            .unwrap_or_else(|| panic!("{name} missing:\n{table}"));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert_ne!(cells[2], "n/a", "{table}");
-        assert_eq!(cells[5], "1", "{table}");
+        observed_once(&table, name);
     }
     let rolled_lost = table
         .lines()
@@ -60,14 +65,7 @@ async fn benchmark_runs_once() {
     for mode in ["synchronous", "asynchronous"] {
         for path in ["through HAProxy's primary port", "on the leader's port"] {
             for what in ["TPS", "average latency"] {
-                let name = format!("pgbench {what}, {mode}, {path}");
-                let row = table
-                    .lines()
-                    .find(|l| l.contains(&name))
-                    .unwrap_or_else(|| panic!("{name} missing:\n{table}"));
-                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-                assert_ne!(cells[2], "n/a", "{table}");
-                assert_eq!(cells[5], "1", "{table}");
+                observed_once(&table, &format!("pgbench {what}, {mode}, {path}"));
             }
         }
     }

@@ -217,24 +217,7 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
 
     // A new image: pgha's own with one more layer (`docker commit` needs no registry).
     let base = c.pgha(&["image", "name"], T).trim().to_string();
-    let tmp = format!("{}-derive", c.name);
-    docker(&[
-        "create",
-        "--name",
-        &tmp,
-        "--label",
-        "io.pgha.test=converge",
-        &base,
-        "true",
-    ]);
-    docker(&[
-        "commit",
-        "--change",
-        "LABEL io.pgha.test=converge",
-        &tmp,
-        IMAGE,
-    ]);
-    docker(&["rm", &tmp]);
+    derive_image(&c, &base);
     let new_id = docker(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
         .trim()
         .to_string();

@@ -2,7 +2,8 @@
 //! time while a probe writes through HAProxy, waiting after each step until the cluster serves
 //! again (etcd quorum, every node streaming with a sync standby named, HAProxy routing writes);
 //! then checks that every write the probe got acknowledged is on every node, and reports the
-//! longest gap between two acknowledgements. etcd's membership changes are in `etcd`.
+//! longest gap between two acknowledgements. Also what `up` asks before it rolls, and which etcd
+//! members exist before the roll. etcd's membership changes are in `etcd`.
 
 mod etcd;
 
@@ -23,6 +24,58 @@ use crate::spec::Spec;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use std::time::{Duration, Instant};
+
+/// What `up` asks before it replaces or removes containers of a running cluster.
+pub fn question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
+    if !plan.rolls() {
+        return None;
+    }
+    let names = |cs: &[plan::Change]| {
+        cs.iter()
+            .map(|c| c.member.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !plan.replace.is_empty() {
+        parts.push(format!("replace {} one at a time", names(&plan.replace)));
+    }
+    if !plan.remove.is_empty() {
+        parts.push(format!("remove {}", names(&plan.remove)));
+    }
+    if !plan.etcd_join.is_empty() {
+        parts.push(format!(
+            "add {} to etcd's membership",
+            names(&plan.etcd_join)
+        ));
+    }
+    let nodes = plan
+        .replace
+        .iter()
+        .chain(&plan.remove)
+        .any(|c| c.kind == Kind::Node);
+    Some(format!(
+        "in cluster {}: {}{} (`pgha plan` shows each step and why)",
+        spec.name,
+        parts.join(" and "),
+        if nodes {
+            ", switching over once if the leader is among them"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The client endpoints of the etcd members that exist before the rolling part (the spec's,
+/// less the members still to join).
+pub fn live_etcd(spec: &Spec, plan: &plan::UpPlan) -> Vec<String> {
+    spec.etcd_names()
+        .into_iter()
+        .zip(spec.etcd_endpoints())
+        .filter(|(n, _)| !plan.etcd_join.iter().any(|j| &j.member == n))
+        .map(|(_, e)| e)
+        .collect()
+}
 
 /// The probe's table, in the `postgres` database; dropped afterwards.
 const PROBE_TABLE: &str = "pgha_up_probe";
