@@ -103,10 +103,14 @@ pub async fn image_ids(engine: &Engine, want: &Desired) -> Result<BTreeMap<Strin
     Ok(ids)
 }
 
-/// Removes pgha's node images that no container uses, but for those named in `keep`.
+/// Removes pgha's own node images (tagged `pgha-node:...` or untagged) that no container uses,
+/// but for those named in `keep`.
 pub async fn remove_unused(engine: &Engine, keep: &[String], p: &Progress) -> Result<()> {
     let label = format!("{}=node", image::LABEL_IMAGE);
-    for gone in engine.remove_unused_images(&label, keep).await? {
+    for gone in engine
+        .remove_unused_images(&label, image::REPO, keep)
+        .await?
+    {
         p.note(format!("removed image {gone}: no container uses it"));
     }
     Ok(())

@@ -25,6 +25,14 @@ pub struct ExecOutput {
     pub stderr: String,
 }
 
+/// Whether an unused image with these tags may go: untagged, or every tag in `repo`, and none in
+/// `keep`.
+fn prunable(tags: &[&String], repo: &str, keep: &[String]) -> bool {
+    tags.iter()
+        .all(|t| t.split_once(':').is_some_and(|(r, _)| r == repo))
+        && !tags.iter().any(|t| keep.contains(t))
+}
+
 impl Engine {
     /// Labels of a local image, or `None` when it is not there.
     pub async fn image_labels(&self, image: &str) -> Result<Option<HashMap<String, String>>> {
@@ -58,9 +66,15 @@ impl Engine {
             .with_context(|| format!("tag image {image} as {repo}:{tag}"))
     }
 
-    /// Removes the images labelled `label` (`key=value`) that no container uses, except those
-    /// with a tag in `keep`; returns how each was known (its first tag, or its ID).
-    pub async fn remove_unused_images(&self, label: &str, keep: &[String]) -> Result<Vec<String>> {
+    /// Removes the images labelled `label` (`key=value`) that no container uses and whose every
+    /// tag is in `repo` (untagged ones included), except those with a tag in `keep`: an image
+    /// somebody tagged elsewhere (one built from pgha's, say) stays. Returns how each was known.
+    pub async fn remove_unused_images(
+        &self,
+        label: &str,
+        repo: &str,
+        keep: &[String],
+    ) -> Result<Vec<String>> {
         let images = self
             .docker
             .list_images(Some(ListImagesOptions {
@@ -85,24 +99,25 @@ impl Engine {
             .collect();
         let mut removed = Vec::new();
         for i in images {
-            if used.contains(&i.id) || i.repo_tags.iter().any(|t| keep.contains(t)) {
-                continue;
-            }
-            let shown = i
+            let tags: Vec<&String> = i
                 .repo_tags
                 .iter()
-                .find(|t| t.as_str() != "<none>:<none>")
-                .cloned()
-                .unwrap_or_else(|| {
-                    let id = i.id.trim_start_matches("sha256:");
-                    format!("{} (untagged)", &id[..id.len().min(12)])
-                });
+                .filter(|t| t.as_str() != "<none>:<none>")
+                .collect();
+            if used.contains(&i.id) || !prunable(&tags, repo, keep) {
+                continue;
+            }
+            let shown = tags.first().map(|t| t.to_string()).unwrap_or_else(|| {
+                let id = i.id.trim_start_matches("sha256:");
+                format!("{} (untagged)", &id[..id.len().min(12)])
+            });
             match self
                 .docker
                 .remove_image(
                     &i.id,
+                    // Removing by ID needs force when it has more than one tag.
                     Some(RemoveImageOptions {
-                        force: true,
+                        force: tags.len() > 1,
                         ..Default::default()
                     }),
                     None,
@@ -369,4 +384,22 @@ pub(super) fn files_tar(c: &ContainerSpec) -> Result<Vec<u8>> {
         )?;
     }
     Ok(b.into_inner()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_pgha_node_images_not_kept_are_prunable() {
+        let t = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        let keep = t(&["pgha-node:abc"]);
+        let check = |tags: &[&str]| {
+            let tags = t(tags);
+            super::prunable(&tags.iter().collect::<Vec<_>>(), "pgha-node", &keep)
+        };
+        assert!(check(&[]), "untagged");
+        assert!(check(&["pgha-node:old", "pgha-node:old-123"]));
+        assert!(!check(&["pgha-node:abc", "pgha-node:abc-123"]), "kept");
+        assert!(!check(&["my-node:2"]), "somebody else's tag");
+        assert!(!check(&["pgha-node:old", "my-node:2"]));
+    }
 }
