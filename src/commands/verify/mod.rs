@@ -314,13 +314,22 @@ async fn restore(run: &Run<'_>) -> Result<String> {
     )
     .await?;
     health::wait_haproxy_primary(run.spec, run.secrets, timeout, &run.p).await?;
-    let pg = crate::adapters::pg::Pg::connect(
-        &health::primary_target(run.spec, run.secrets),
-        Duration::from_secs(5),
+    // HAProxy may still be settling on a member that just came back: a connection it closes at
+    // once is tried again.
+    let primary = health::primary_target(run.spec, run.secrets);
+    crate::wait::wait_for(
+        "the scratch database to be dropped",
+        Duration::from_secs(30),
+        health::POLL,
+        Some(&run.p),
+        || async {
+            let pg = crate::adapters::pg::Pg::connect(&primary, Duration::from_secs(5)).await?;
+            pg.batch(&format!("drop database if exists {DATABASE} with (force)"))
+                .await?;
+            Ok(crate::wait::Check::Ready(()))
+        },
     )
     .await?;
-    pg.batch(&format!("drop database if exists {DATABASE} with (force)"))
-        .await?;
     if !started.is_empty() {
         done.push(format!("restarted {}", started.join(", ")));
     }
