@@ -146,11 +146,7 @@ impl Roller<'_> {
         if let Some(m) = list.iter().find(|m| m.name == member) {
             self.remove_member(member, m.id).await?;
         }
-        self.engine.stop(container, 10).await?;
-        self.engine.remove_container(container).await?;
-        self.engine
-            .wait_gone(container, Duration::from_secs(30))
-            .await?;
+        self.take_down(container, 10).await?;
         let v = plan::volume_name(self.spec, member);
         self.engine.remove_volume(&v).await?;
         self.p.note(format!(

@@ -259,13 +259,17 @@ impl Roller<'_> {
         }
     }
 
-    /// Stops and removes the container (its volumes stay), creates it from the spec and starts it.
+    /// Stops a container (SIGKILL after `stop_timeout` s), removes it (its volumes stay) and
+    /// waits until Docker has let go of its name.
+    async fn take_down(&self, name: &str, stop_timeout: i64) -> Result<()> {
+        self.engine.stop(name, stop_timeout).await?;
+        self.engine.remove_container(name).await?;
+        self.engine.wait_gone(name, Duration::from_secs(30)).await
+    }
+
+    /// Takes the container down, creates it from the spec and starts it.
     async fn replace(&self, c: &ContainerSpec) -> Result<()> {
-        self.engine.stop(&c.name, c.stop_timeout).await?;
-        self.engine.remove_container(&c.name).await?;
-        self.engine
-            .wait_gone(&c.name, Duration::from_secs(30))
-            .await?;
+        self.take_down(&c.name, c.stop_timeout).await?;
         self.engine.create_container(c).await?;
         self.engine.start(&c.name).await
     }
@@ -289,11 +293,7 @@ impl Roller<'_> {
     /// member key, and removes its volume only when asked to.
     async fn remove_node(&self, member: &str, container: &str) -> Result<()> {
         self.move_leadership_off(member).await?;
-        self.engine.stop(container, plan::STOP_TIMEOUT_SECS).await?;
-        self.engine.remove_container(container).await?;
-        self.engine
-            .wait_gone(container, Duration::from_secs(30))
-            .await?;
+        self.take_down(container, plan::STOP_TIMEOUT_SECS).await?;
         self.dcs.delete(&format!("members/{member}")).await?;
         if self.remove_volumes {
             let v = plan::volume_name(self.spec, member);
