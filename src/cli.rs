@@ -93,6 +93,78 @@ pub enum Command {
     Logs(LogsArgs),
     /// Show the members as a tree: leader, replicas, cascading replicas.
     Topology,
+    /// Take a backup with pgBackRest (full, diff or incr) and apply retention; `backup list` shows
+    /// the backups and the recoverable window; `backup --mark NAME` makes a restore point.
+    Backup(BackupArgs),
+    /// Restore a backup to a point in time into a new cluster beside this one (--into NAME).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+    /// full copies everything; diff what changed since the last full; incr since the last backup.
+    #[arg(long = "type", value_name = "TYPE", default_value = "full", value_parser = ["full", "diff", "incr"])]
+    pub kind: String,
+    /// Make a restore point named NAME (archived at once) instead of a backup; `pgha restore
+    /// --name NAME` returns to it.
+    #[arg(long, value_name = "NAME")]
+    pub mark: Option<String>,
+    /// Longest wait for the backup, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// The backups in the repository, the archived WAL and the recoverable window.
+    List,
+}
+
+/// What a restore recovers to: exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RestoreTarget {
+    /// A time with its zone, e.g. "2026-12-02 10:15:00+00".
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<String>,
+    /// A WAL location, e.g. 0/3000060.
+    #[arg(long, value_name = "LSN")]
+    pub lsn: Option<String>,
+    /// A transaction ID: recovery stops after it commits.
+    #[arg(long, value_name = "XID")]
+    pub xid: Option<String>,
+    /// A restore point made by `pgha backup --mark NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The end of the archived WAL.
+    #[arg(long)]
+    pub latest: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub target: RestoreTarget,
+    /// Start from this backup (a label from `pgha backup list`); default: the newest one that
+    /// ends before the target.
+    #[arg(long, value_name = "LABEL")]
+    pub set: Option<String>,
+    /// Build the restored cluster as a new cluster NAME, with its own containers, volumes and
+    /// ports; the original is left untouched. Its spec is written to NAME.toml.
+    #[arg(long, value_name = "NAME")]
+    pub into: Option<String>,
+    /// port_base of the new cluster (default: this cluster's plus 100).
+    #[arg(long, value_name = "N")]
+    pub port_base: Option<u32>,
+    /// Print the steps without taking them.
+    #[arg(long)]
+    pub plan: bool,
+    /// Longest wait for the restored cluster to become healthy, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -147,9 +219,13 @@ pub struct UpArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Also remove the data volumes and the cluster's secrets (asks for confirmation).
+    /// Also remove the data volumes and the cluster's secrets (asks for confirmation). The backup
+    /// repository stays unless --repository is given too.
     #[arg(long)]
     pub volumes: bool,
+    /// With --volumes: remove the backup repository as well (asks for its own confirmation).
+    #[arg(long, requires = "volumes")]
+    pub repository: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! The node image: one image holding PostgreSQL 17, Patroni, etcd, HAProxy and curl from Debian
+//! The node image: one image holding PostgreSQL 17, Patroni, pgBackRest, etcd, HAProxy and curl from Debian
 //! trixie packages. Its recipe (packages, hooks, suite) is fixed here; its tag is derived from the
 //! recipe, so an unchanged recipe is never rebuilt. Built with mmdebstrap into a rootfs tarball,
 //! then imported through the Docker adapter (`docker import`).
@@ -23,6 +23,7 @@ pub const PACKAGES: &[&str] = &[
     "haproxy",
     "iproute2",
     "patroni",
+    "pgbackrest",
     "postgresql-17",
     "procps",
     "python3-etcd",
@@ -40,8 +41,9 @@ pub const DPKG_OPTIONS: &[&str] = &[
 /// folders pgha's containers write to, owned by their users (a new named volume copies them).
 pub const CUSTOMIZE_HOOK: &str = concat!(
     "rm -rf \"$1\"/var/lib/postgresql/17 \"$1\"/etc/postgresql/17 && ",
-    "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/etc/pgha && ",
-    "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data && ",
+    "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/etc/pgha \"$1\"/var/lib/pgbackrest && ",
+    "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data /var/lib/pgbackrest && ",
+    "chmod 0750 \"$1\"/var/lib/pgbackrest && ",
     "chmod 0700 \"$1\"/var/lib/postgresql/data && ",
     "rm -rf \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*"
 );

@@ -15,6 +15,7 @@ pub mod error;
 pub mod image;
 pub mod ops;
 pub mod output;
+pub mod pgbackrest;
 pub mod plan;
 pub mod progress;
 pub mod render;

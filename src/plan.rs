@@ -2,6 +2,7 @@
 //! commands, ports, resources and config files). What `up` must do given what exists is in
 //! `converge`, its checks before it creates anything in `preflight`. Pure.
 
+use crate::pgbackrest;
 use crate::spec::Spec;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -95,6 +96,8 @@ pub struct ContainerSpec {
     pub ports: Vec<PortSpec>,
     /// (volume name, mount point)
     pub volumes: Vec<(String, String)>,
+    /// Volumes mounted read-only (a restored cluster's source repository).
+    pub ro_volumes: Vec<(String, String)>,
     pub network: String,
     pub init: bool,
     pub stop_timeout: i64,
@@ -261,6 +264,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             labels: BTreeMap::new(),
             ports: ports(spec, Kind::Etcd, i),
             volumes: vec![(vol, "/var/lib/etcd".into())],
+            ro_volumes: vec![],
             network: net.clone(),
             init: true,
             stop_timeout: 10,
@@ -269,10 +273,26 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         });
     }
 
+    let repo = spec
+        .backup
+        .enabled
+        .then(|| pgbackrest::repo_volume(&spec.name));
+    if let Some(r) = &repo {
+        volumes.push(r.clone());
+    }
     for (i, n) in spec.nodes.names.iter().enumerate() {
         let vol = volume_name(spec, n);
         volumes.push(vol.clone());
-        let files = vec![
+        let mut mounts = vec![(vol, "/var/lib/postgresql/data".to_string())];
+        if let Some(r) = &repo {
+            mounts.push((r.clone(), pgbackrest::REPO_PATH.into()));
+        }
+        let ro_volumes = spec
+            .bootstrap_from
+            .iter()
+            .map(|src| (src.volume.clone(), pgbackrest::SOURCE_REPO_PATH.into()))
+            .collect();
+        let mut files = vec![
             FileSpec {
                 path: format!("{PATRONI_CONFIG_DIR}/00-patroni.yml"),
                 contents: inp.patroni.get(n).cloned().unwrap_or_default().into_bytes(),
@@ -298,6 +318,16 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
                 secret: true,
             },
         ];
+        if spec.backup.enabled {
+            files.push(FileSpec {
+                path: pgbackrest::CONF_PATH.into(),
+                contents: pgbackrest::config(spec).into_bytes(),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                secret: false,
+            });
+        }
         containers.push(ContainerSpec {
             name: container_name(spec, n),
             kind: Kind::Node,
@@ -305,10 +335,11 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             image: inp.node_image.into(),
             cmd: vec!["patroni".into(), PATRONI_CONFIG_DIR.into()],
             user: Some("postgres".into()),
-            env: vec!["LANG=C.UTF-8".into()],
+            env: node_env(spec),
             labels: BTreeMap::new(),
             ports: ports(spec, Kind::Node, i),
-            volumes: vec![(vol, "/var/lib/postgresql/data".into())],
+            volumes: mounts,
+            ro_volumes,
             network: net.clone(),
             init: false,
             stop_timeout: STOP_TIMEOUT_SECS,
@@ -334,6 +365,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         labels: BTreeMap::new(),
         ports: ports(spec, Kind::Haproxy, 0),
         volumes: vec![],
+        ro_volumes: vec![],
         network: net.clone(),
         init: true,
         stop_timeout: 10,
@@ -363,6 +395,14 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         labels: base,
         image_ids: BTreeMap::new(),
     }
+}
+
+fn node_env(spec: &Spec) -> Vec<String> {
+    let mut env = vec!["LANG=C.UTF-8".to_string()];
+    if spec.backup.enabled {
+        env.push(format!("PGBACKREST_CONFIG={}", pgbackrest::CONF_PATH));
+    }
+    env
 }
 
 /// A hash of what makes a container what it is (not its secrets), stored as a label so that `up`

@@ -1,6 +1,7 @@
 //! Rendering: spec → per-node Patroni YAML and the HAProxy config, from the minijinja templates in
 //! `templates/` (embedded at build time). Pure, except `write_all` at the bottom.
 
+use crate::pgbackrest;
 use crate::spec::Spec;
 use anyhow::{Context, Result};
 use minijinja::{Environment, UndefinedBehavior};
@@ -42,6 +43,25 @@ struct PatroniCtx<'a> {
     synchronous_mode: bool,
     synchronous_mode_strict: bool,
     parameters: BTreeMap<String, serde_json::Value>,
+    backup: Option<BackupCtx>,
+    restore: Option<RestoreCtx>,
+}
+
+/// Archiving and pgBackRest replica creation (`[backup]` on).
+#[derive(Serialize)]
+struct BackupCtx {
+    archive_command: String,
+    archive_timeout: u32,
+    restore_command: String,
+    replica_command: String,
+    post_bootstrap: String,
+}
+
+/// The custom bootstrap of a cluster made by `pgha restore --into`.
+#[derive(Serialize)]
+struct RestoreCtx {
+    command: String,
+    restore_command: String,
 }
 
 #[derive(Serialize)]
@@ -92,6 +112,17 @@ pub fn patroni_yml(spec: &Spec, member: &str) -> Result<String> {
         synchronous_mode: spec.patroni.synchronous_mode,
         synchronous_mode_strict: spec.patroni.synchronous_mode_strict,
         parameters: parameters(spec),
+        backup: spec.backup.enabled.then(|| BackupCtx {
+            archive_command: pgbackrest::archive_command(&spec.name),
+            archive_timeout: spec.backup.archive_timeout,
+            restore_command: pgbackrest::restore_command(&spec.name),
+            replica_command: pgbackrest::replica_command(&spec.name),
+            post_bootstrap: pgbackrest::post_bootstrap(&spec.name),
+        }),
+        restore: spec.bootstrap_from.as_ref().map(|src| RestoreCtx {
+            command: pgbackrest::bootstrap_command(src),
+            restore_command: pgbackrest::bootstrap_restore_command(src),
+        }),
     };
     env()?
         .get_template("patroni.yml.j2")?

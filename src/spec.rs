@@ -5,7 +5,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod backup;
 pub mod resources;
+pub use backup::Backup;
 pub use resources::{Limits, Logs};
 
 /// The default spec, written out by `pgha init`; parsing it gives `Spec::default()`.
@@ -159,6 +161,22 @@ pub struct Spec {
     pub logs: Logs,
     /// Extra labels put on every Docker object of the cluster.
     pub labels: BTreeMap<String, String>,
+    /// WAL archiving and backups (pgBackRest).
+    pub backup: Backup,
+    /// Set by `pgha restore --into`: the new cluster bootstraps from this backup repository
+    /// instead of initdb. Never read from a spec file.
+    #[serde(skip)]
+    pub bootstrap_from: Option<RestoreSource>,
+}
+
+/// Where and to what a restored cluster bootstraps from (see `pgbackrest::restore_bootstrap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSource {
+    /// The stanza (the source cluster's name) and its repository volume.
+    pub stanza: String,
+    pub volume: String,
+    /// pgBackRest's restore options: `--type=time --target=...`, `--set=...`.
+    pub options: Vec<String>,
 }
 
 impl Default for Spec {
@@ -175,6 +193,8 @@ impl Default for Spec {
             haproxy: Limits::default(),
             logs: Logs::default(),
             labels: BTreeMap::new(),
+            backup: Backup::default(),
+            bootstrap_from: None,
         }
     }
 }
@@ -346,6 +366,7 @@ impl Spec {
         self.nodes.limits().problems("nodes", &mut p);
         self.etcd.limits().problems("etcd", &mut p);
         self.haproxy.problems("haproxy", &mut p);
+        self.backup.problems(&mut p);
         for (k, v) in &self.labels {
             if k.starts_with("io.pgha.") && k != "io.pgha.test" {
                 p.push(format!(

@@ -1,10 +1,12 @@
 //! `pgha down [--volumes]`: stop and remove what `up` made, found by the cluster label. HAProxy
 //! first, then the nodes (gracefully, so the leader hands over its key cleanly), then etcd. With
-//! `--volumes` the data volumes and the cluster's secrets go too. Twice is fine.
+//! `--volumes` the data volumes and the cluster's secrets go too; the backup repository only with
+//! `--repository` as well. Twice is fine.
 
 use crate::cli::DownArgs;
 use crate::context::Ctx;
 use crate::output::json;
+use crate::pgbackrest;
 use crate::plan::{Kind, LABEL_CLUSTER, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
 use crate::secrets;
@@ -19,17 +21,31 @@ struct DownReport {
     networks: Vec<String>,
     volumes: Vec<String>,
     secrets_removed: bool,
+    /// The backup repository volume, when it was left in place.
+    repository_kept: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     let spec = ctx.spec()?;
     let engine = ctx.engine().await?;
-    let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    let mut inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    // Backups outlive the cluster: the repository goes only when named.
+    let repo = pgbackrest::repo_volume(&spec.name);
+    let kept_repo = inv.volumes.contains(&repo) && !args.repository;
+    if !args.repository {
+        inv.volumes.retain(|v| *v != repo);
+    }
     if args.volumes && (!inv.volumes.is_empty() || secrets::load(&spec.name)?.is_some()) {
         ctx.confirm(&format!(
             "remove cluster {} with its data ({} volumes) and its passwords",
             spec.name,
             inv.volumes.len()
+        ))?;
+    }
+    if args.repository && inv.volumes.contains(&repo) {
+        ctx.confirm(&format!(
+            "also remove the backup repository {repo}: every backup and archived WAL of {} is lost for good",
+            spec.name
         ))?;
     }
     let p = Progress::new();
@@ -85,6 +101,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         networks: inv.networks.clone(),
         volumes: removed_volumes,
         secrets_removed,
+        repository_kept: kept_repo.then(|| repo.clone()),
     };
     if ctx.global.json {
         crate::say!("{}", json(&report));
@@ -109,6 +126,13 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
                 String::new()
             }
         );
+    }
+    if !ctx.global.json {
+        if let Some(r) = &report.repository_kept {
+            crate::sayln!(
+                "kept backup repository {r}: `pgha restore --latest --into NAME` rebuilds from it; `down --volumes --repository` removes it"
+            );
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
 
 pub mod access;
+pub mod backup;
 pub mod config;
 pub mod down;
 pub mod dsn;
@@ -16,6 +17,7 @@ pub mod reinit;
 pub mod reload;
 pub mod render;
 pub mod restart;
+pub mod restore;
 pub mod roll;
 pub mod switchover;
 pub mod topology;
@@ -54,5 +56,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Psql(a) => dsn::run_psql(&ctx, &a).await,
         Command::Logs(a) => logs::run(&ctx, &a).await,
         Command::Topology => topology::run(&ctx).await,
+        Command::Backup(a) => backup::run(&ctx, &a).await,
+        Command::Restore(a) => restore::run(&ctx, &a).await,
     }
 }

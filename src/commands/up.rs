@@ -253,13 +253,29 @@ async fn wait_started_nodes(
 }
 
 pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
-    let spec = ctx.spec()?;
+    run_spec(ctx, &ctx.spec()?, args).await
+}
+
+/// `up` of `spec` (`restore --into` passes a spec that bootstraps from a backup; everything else
+/// the command reads through `ctx` is the same spec).
+pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
+    let spec = spec.clone();
     let engine = ctx.engine().await?;
     let p = Progress::new();
     let timeout = Duration::from_secs(args.timeout);
 
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
     preflight(&spec, &engine, &have).await?;
+    if spec.backup.enabled
+        && spec.bootstrap_from.is_none()
+        && crate::commands::backup::repo::orphan_repository(&spec, &have.volumes)
+    {
+        usage!(
+            "cluster {} has no data but its backup repository {} remains (kept by `down --volumes`): restore it with `pgha restore --latest --into NAME`, or remove it with `pgha down --volumes --repository`",
+            spec.name,
+            crate::pgbackrest::repo_volume(&spec.name)
+        );
+    }
     // A missing node image is built: containers to create need it, and so do the replacements
     // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
     let prepared = prepare(&spec, &engine, &p, true).await?;
@@ -352,6 +368,14 @@ pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     let converged = crate::commands::plan::converge_config(ctx, &spec, args, &p).await?;
     let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
     let changed = !plan.is_noop() || config_changed;
+    if spec.backup.enabled && !plan.is_noop() {
+        // Idempotent: made by Patroni's post_bootstrap on a new cluster; here for a cluster that
+        // gained archiving through this `up`.
+        if let Some(leader) = &dcs.read_cluster().await?.leader {
+            crate::commands::backup::ensure_stanza(&engine, &spec, leader).await?;
+            p.note(format!("pgBackRest stanza {} ready", spec.name));
+        }
+    }
     if !changed {
         p.note(format!("cluster {} is up; nothing to change", spec.name));
     }

@@ -44,7 +44,7 @@ fn default_spec_wants_three_etcd_three_nodes_and_haproxy_in_start_order() {
     );
     assert_eq!(container_names(&Spec::default()), names);
     assert_eq!(d.network, "pgha-net");
-    assert_eq!(d.volumes.len(), 6);
+    assert_eq!(d.volumes.len(), 7, "3 etcd, the repository, 3 nodes");
     for c in &d.containers {
         assert_eq!(c.labels[LABEL_CLUSTER], "pgha");
         assert!(
@@ -79,7 +79,7 @@ fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
     let p = up_plan(&want, &Inventory::default());
     assert!(p.create_network);
     assert_eq!(p.create.len(), 7);
-    assert_eq!(p.create_volumes.len(), 6);
+    assert_eq!(p.create_volumes.len(), 7);
     assert!(!p.is_noop());
 
     let have = running(&want);

@@ -28,7 +28,7 @@ fn bad_specs_have_one_clear_message_each() {
     let cases: &[(&str, &str)] = &[
         (
             "nme = \"x\"",
-            "pgha.toml: line 1: unknown field `nme`, expected one of `name`, `port_base`, `bind`, `nodes`, `etcd`, `ports`, `patroni`, `images`, `haproxy`, `logs`, `labels`",
+            "pgha.toml: line 1: unknown field `nme`, expected one of `name`, `port_base`, `bind`, `nodes`, `etcd`, `ports`, `patroni`, `images`, `haproxy`, `logs`, `labels`, `backup`",
         ),
         (
             "[ports]\nhaproxy = 1",
@@ -137,6 +137,14 @@ fn bad_specs_have_one_clear_message_each() {
         (
             "[patroni]\nloop_wait = 10\nretry_timeout = 10",
             "pgha.toml: patroni: loop_wait + 2*retry_timeout = 30 exceeds ttl = 20 (Patroni requires loop_wait + 2*retry_timeout <= ttl)",
+        ),
+        (
+            "[backup]\narchive_timeout = 5",
+            "pgha.toml: backup.archive_timeout = 5 is out of range: use 10 to 86400 seconds (0 turns the timer off)",
+        ),
+        (
+            "[backup]\nretention_full = 0",
+            "pgha.toml: backup.retention_full = 0: keep 1 to 100 full backups",
         ),
         (
             "[labels]\n\"io.pgha.cluster\" = \"x\"",

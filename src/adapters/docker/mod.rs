@@ -249,10 +249,13 @@ impl Engine {
                 mounts: Some(
                     c.volumes
                         .iter()
-                        .map(|(v, target)| Mount {
+                        .map(|m| (m, false))
+                        .chain(c.ro_volumes.iter().map(|m| (m, true)))
+                        .map(|((v, target), read_only)| Mount {
                             typ: Some(MountType::VOLUME),
                             source: Some(v.clone()),
                             target: Some(target.clone()),
+                            read_only: Some(read_only),
                             ..Default::default()
                         })
                         .collect(),
@@ -278,7 +281,8 @@ impl Engine {
                 }),
                 ..Default::default()
             }),
-            networking_config: Some(NetworkingConfig {
+            // A container without a network (a tool container) has no alias to carry.
+            networking_config: (c.network != "none").then(|| NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     c.network.clone(),
                     EndpointSettings {

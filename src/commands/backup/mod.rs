@@ -1,0 +1,301 @@
+//! `pgha backup`: a pgBackRest backup of the cluster (retention applied after it), `backup
+//! --mark NAME` (a restore point, archived at once), and `backup list` (the backups, the archived
+//! WAL and the recoverable window). The repository is reached through `repo::Repo`.
+
+pub mod repo;
+
+use crate::adapters::pg::Pg;
+use crate::cli::{BackupArgs, BackupCommand};
+use crate::commands::access::Access;
+use crate::context::Ctx;
+use crate::output::{fmt_bytes, fmt_time, json};
+use crate::pgbackrest::{self, BackupRow, StanzaInfo};
+use crate::plan;
+use crate::progress::Progress;
+use crate::spec::Spec;
+use crate::usage;
+use anyhow::{bail, Context, Result};
+use repo::Repo;
+use serde::Serialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn require_backup(spec: &Spec) -> Result<()> {
+    if !spec.backup.enabled {
+        usage!(
+            "cluster {}: [backup] enabled = false in the spec; turn it on and run `pgha up` to archive WAL and take backups",
+            spec.name
+        );
+    }
+    Ok(())
+}
+
+/// The stanza exists and matches the database: `stanza-create` is idempotent. Run on the leader's
+/// container by `up` after it made or changed the cluster.
+pub async fn ensure_stanza(
+    engine: &crate::adapters::docker::Engine,
+    spec: &Spec,
+    leader: &str,
+) -> Result<()> {
+    let repo = Repo::on(engine, spec, &plan::container_name(spec, leader));
+    let out = repo.run(&["stanza-create"]).await?;
+    if out.code != 0 {
+        bail!(
+            "create the pgBackRest stanza {} on {leader}: {}; WAL is not archived until this works (`pgha verify` checks it)",
+            spec.name,
+            repo::failure(&out)
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Window {
+    /// The earliest time a restore can reach: the end of the oldest backup.
+    from: Option<i64>,
+    /// The newest archived WAL segment's time.
+    to: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct ListReport {
+    #[serde(flatten)]
+    info: StanzaInfo,
+    window: Window,
+}
+
+/// The recoverable window of `info`: from the oldest good backup's end to the newest archive.
+fn window(info: &StanzaInfo, newest_archived: Option<i64>) -> Window {
+    let from = info
+        .backups
+        .iter()
+        .filter(|b| !b.error)
+        .map(|b| b.stop)
+        .min();
+    Window {
+        from,
+        to: from.and(newest_archived),
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: &BackupArgs) -> Result<()> {
+    let spec = ctx.spec()?;
+    require_backup(&spec)?;
+    match &args.command {
+        Some(BackupCommand::List) => list(ctx, &spec).await,
+        None => match &args.mark {
+            Some(name) => mark(ctx, &spec, name).await,
+            None => backup(ctx, &spec, args).await,
+        },
+    }
+}
+
+async fn list(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    let engine = ctx.engine().await?;
+    let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
+    let result = async {
+        let info = repo.info().await?;
+        let newest = repo.newest_archived_at().await?;
+        Ok::<_, anyhow::Error>((info, newest))
+    }
+    .await;
+    repo.close().await?;
+    let (info, newest) = result?;
+    let report = ListReport {
+        window: window(&info, newest),
+        info,
+    };
+    if ctx.global.json {
+        crate::say!("{}", json(&report));
+        return Ok(());
+    }
+    crate::say!("{}", backups_table(&report.info.backups));
+    crate::sayln!(
+        "Archived WAL:       {}",
+        match (&report.info.wal_min, &report.info.wal_max) {
+            (Some(a), Some(b)) => format!("{a} .. {b}"),
+            _ => "none".into(),
+        }
+    );
+    crate::sayln!(
+        "Recoverable window: {}",
+        match (report.window.from, report.window.to) {
+            (Some(a), Some(b)) => format!("{} .. {}", fmt_time(a), fmt_time(b)),
+            (Some(a), None) => format!("{} .. (no WAL archived since)", fmt_time(a)),
+            _ => "none: no backup yet (`pgha backup` takes one)".into(),
+        }
+    );
+    Ok(())
+}
+
+fn backups_table(rows: &[BackupRow]) -> String {
+    let mut t = crate::output::new_table(&[
+        "Label",
+        "Type",
+        "Start",
+        "Stop",
+        "Database",
+        "Repository",
+        "WAL start .. stop",
+    ]);
+    for b in rows {
+        t.add_row([
+            format!("{}{}", b.label, if b.error { " (error)" } else { "" }),
+            b.kind.clone(),
+            fmt_time(b.start),
+            fmt_time(b.stop),
+            fmt_bytes(b.database_bytes),
+            fmt_bytes(b.repository_bytes),
+            format!("{} .. {}", b.wal_start, b.wal_stop),
+        ]);
+    }
+    if rows.is_empty() {
+        return "no backups yet: `pgha backup` takes one\n".into();
+    }
+    format!("{t}\n")
+}
+
+#[derive(Serialize)]
+struct BackupReport {
+    cluster: String,
+    member: String,
+    elapsed_s: f64,
+    backup: BackupRow,
+    expired: Vec<String>,
+}
+
+/// Takes the backup on the leader's container and prints the new backup's row.
+///
+/// pgBackRest backs up from a standby only with a connection to the primary's pgBackRest
+/// (SSH or its TLS server); pgha's nodes share one repository volume and run no such server, so
+/// the backup reads the leader's files. `start-fast` makes its checkpoint immediate.
+async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
+    let engine = ctx.engine().await?;
+    let dcs = ctx.dcs().await?;
+    let view = dcs.read_cluster().await?;
+    let Some(leader) = view.leader.clone() else {
+        bail!(
+            "cluster {} has no leader: a backup needs a running primary (`pgha list` shows the members)",
+            spec.name
+        );
+    };
+    let container = plan::container_name(spec, &leader);
+    let repo = Repo::on(&engine, spec, &container);
+    let before = repo.info().await?;
+    let p = Progress::new();
+    p.step(format!("{} backup of {} on {leader}", args.kind, spec.name));
+    let type_opt = format!("--type={}", args.kind);
+    let backup_args = [type_opt.as_str(), "--log-level-console=info", "backup"];
+    let run = repo.run(&backup_args);
+    let out = tokio::time::timeout(Duration::from_secs(args.timeout), run)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the backup did not end within {} s; it may still run in {container} (`pgha backup list` shows it when done)",
+                args.timeout
+            )
+        })??;
+    if out.code != 0 {
+        p.finish();
+        bail!(
+            "backup of {} on {leader}: {}",
+            spec.name,
+            repo::failure(&out)
+        );
+    }
+    let after = repo.info().await?;
+    p.finish();
+    let new = after
+        .backups
+        .iter()
+        .find(|b| !before.backups.iter().any(|o| o.label == b.label))
+        .cloned()
+        .context("pgbackrest reported success but the repository lists no new backup")?;
+    let expired: Vec<String> = before
+        .backups
+        .iter()
+        .filter(|o| !after.backups.iter().any(|b| b.label == o.label))
+        .map(|o| o.label.clone())
+        .collect();
+    let report = BackupReport {
+        cluster: spec.name.clone(),
+        member: leader,
+        elapsed_s: p.elapsed().as_secs_f64(),
+        backup: new,
+        expired,
+    };
+    if ctx.global.json {
+        crate::say!("{}", json(&report));
+        return Ok(());
+    }
+    crate::say!("{}", backups_table(std::slice::from_ref(&report.backup)));
+    crate::sayln!(
+        "{} backup {} of {} taken on {} in {:.1} s ({} read, {} written to the repository).",
+        report.backup.kind,
+        report.backup.label,
+        report.cluster,
+        report.member,
+        report.elapsed_s,
+        fmt_bytes(report.backup.database_bytes),
+        fmt_bytes(report.backup.repository_bytes)
+    );
+    if !report.expired.is_empty() {
+        crate::sayln!(
+            "Expired by retention (retention_full = {}): {}",
+            spec.backup.retention_full,
+            report.expired.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct MarkReport {
+    cluster: String,
+    name: String,
+    lsn: String,
+}
+
+/// A restore point on the leader, then a WAL switch so that it reaches the archive now.
+async fn mark(ctx: &Ctx, spec: &Spec, name: &str) -> Result<()> {
+    if let Err(why) = pgbackrest::check_mark(name) {
+        usage!("--mark {name:?} {why}");
+    }
+    let access = Access::new(ctx)?;
+    let Some(target) = access.primary() else {
+        bail!(
+            "cluster {}: no secrets file, so pgha cannot log in",
+            spec.name
+        );
+    };
+    let pg = Pg::connect(&target, Duration::from_secs(10))
+        .await
+        .with_context(|| format!("connect to the leader of {} through HAProxy", spec.name))?;
+    let lsn = pg
+        .query_text(&format!("SELECT pg_create_restore_point('{name}')::text"))
+        .await?
+        .unwrap_or_default();
+    pg.query_text("SELECT pg_switch_wal()::text").await?;
+    let report = MarkReport {
+        cluster: spec.name.clone(),
+        name: name.into(),
+        lsn,
+    };
+    if ctx.global.json {
+        crate::say!("{}", json(&report));
+    } else {
+        crate::sayln!(
+            "restore point {:?} of {} at LSN {}; WAL switched so it is archived. `pgha restore --name {}` returns to it.",
+            report.name,
+            report.cluster,
+            report.lsn,
+            report.name
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Reaching a cluster's pgBackRest repository: through one of its running node containers, or,
+//! when none runs (the cluster is down, or gone with only its repository volume left), through a
+//! short-lived tool container from the node image that mounts the repository volume and nothing
+//! else (no network, no ports). Every pgbackrest call goes through `Repo::run`.
+
+use crate::adapters::docker::{Engine, ExecOutput};
+use crate::pgbackrest::{self, StanzaInfo};
+use crate::plan::{self, ContainerSpec, FileSpec, Kind, Resources, LABEL_CLUSTER};
+use crate::spec::Spec;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+
+/// Label of a tool container: the cluster whose repository it opens.
+pub const LABEL_TOOL: &str = "io.pgha.tool";
+
+pub struct Repo<'a> {
+    engine: &'a Engine,
+    pub stanza: String,
+    pub container: String,
+    /// True when `container` is a tool container that `close` removes.
+    tool: bool,
+}
+
+/// The first line of a pgbackrest failure a user can act on (its `ERROR: [nnn]: ...` line).
+pub fn failure(out: &ExecOutput) -> String {
+    let all = format!("{}\n{}", out.stdout, out.stderr);
+    all.lines()
+        .find(|l| l.contains("ERROR:"))
+        .or_else(|| all.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| {
+            let l = l.trim();
+            l.find("ERROR:").map_or(l, |i| &l[i..]).to_string()
+        })
+        .unwrap_or_else(|| format!("exit code {}", out.code))
+}
+
+impl<'a> Repo<'a> {
+    /// The repository as seen from a running node container of the cluster.
+    pub fn on(engine: &'a Engine, spec: &Spec, container: &str) -> Repo<'a> {
+        Repo {
+            engine,
+            stanza: spec.name.clone(),
+            container: container.into(),
+            tool: false,
+        }
+    }
+
+    /// The repository of `spec`'s cluster. `node_image` is used only when no node runs.
+    pub async fn open(engine: &'a Engine, spec: &Spec, node_image: &str) -> Result<Repo<'a>> {
+        let volume = pgbackrest::repo_volume(&spec.name);
+        let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+        if !inv.volumes.contains(&volume) {
+            bail!(
+                "cluster {} has no backup repository (volume {volume} is missing); `pgha up` with [backup] enabled makes one",
+                spec.name
+            );
+        }
+        if let Some(c) = inv
+            .containers
+            .iter()
+            .find(|c| c.kind == Some(Kind::Node) && c.running)
+        {
+            return Ok(Repo {
+                engine,
+                stanza: spec.name.clone(),
+                container: c.name.clone(),
+                tool: false,
+            });
+        }
+        let name = format!("{}-pgbackrest-tool", spec.name);
+        // A tool container left by an interrupted call.
+        engine.remove_container(&name).await?;
+        let mut labels: BTreeMap<String, String> = spec.labels.clone();
+        labels.insert(LABEL_TOOL.into(), spec.name.clone());
+        let c = ContainerSpec {
+            name: name.clone(),
+            kind: Kind::Node,
+            member: "pgbackrest".into(),
+            image: node_image.into(),
+            cmd: vec!["sleep".into(), "3600".into()],
+            user: Some("postgres".into()),
+            env: vec![format!("PGBACKREST_CONFIG={}", pgbackrest::CONF_PATH)],
+            labels,
+            ports: vec![],
+            volumes: vec![(volume, pgbackrest::REPO_PATH.into())],
+            ro_volumes: vec![],
+            network: "none".into(),
+            init: true,
+            stop_timeout: 1,
+            resources: Resources {
+                log_max_size: "1m".into(),
+                log_max_files: 1,
+                ..Default::default()
+            },
+            files: vec![FileSpec {
+                path: pgbackrest::CONF_PATH.into(),
+                contents: pgbackrest::config(spec).into_bytes(),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                secret: false,
+            }],
+        };
+        engine.create_container(&c).await?;
+        if let Err(e) = engine.start(&name).await {
+            let _ = engine.remove_container(&name).await;
+            return Err(e);
+        }
+        Ok(Repo {
+            engine,
+            stanza: spec.name.clone(),
+            container: name,
+            tool: true,
+        })
+    }
+
+    /// Runs `pgbackrest --stanza=<stanza> <args>` as postgres.
+    pub async fn run(&self, args: &[&str]) -> Result<ExecOutput> {
+        let stanza = format!("--stanza={}", self.stanza);
+        let cmd: Vec<&str> = ["pgbackrest", stanza.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        self.engine
+            .exec(&self.container, &cmd, Some("postgres"), &[])
+            .await
+    }
+
+    /// Runs a command and fails with pgbackrest's own error line when it fails.
+    pub async fn must(&self, what: &str, args: &[&str]) -> Result<ExecOutput> {
+        let out = self.run(args).await?;
+        if out.code != 0 {
+            bail!("{what} ({}): {}", self.container, failure(&out));
+        }
+        Ok(out)
+    }
+
+    pub async fn info(&self) -> Result<StanzaInfo> {
+        let out = self
+            .must("read the backup repository", &["--output=json", "info"])
+            .await?;
+        pgbackrest::parse_info(&out.stdout, &self.stanza)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("read pgbackrest info of {}", self.stanza))
+    }
+
+    /// Unix time of the newest WAL segment in the archive (its file's modification time), if any.
+    pub async fn newest_archived_at(&self) -> Result<Option<i64>> {
+        let dir = format!("{}/archive/{}", pgbackrest::REPO_PATH, self.stanza);
+        let out = self
+            .engine
+            .exec(
+                &self.container,
+                &[
+                    "find", &dir, "-type", "f", "-name", "0000*", "-printf", "%T@\\n",
+                ],
+                Some("postgres"),
+                &[],
+            )
+            .await?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| l.trim().parse::<f64>().ok())
+            .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))))
+            .map(|t| t as i64))
+    }
+
+    /// Removes the tool container, if this repo opened one.
+    pub async fn close(self) -> Result<()> {
+        if self.tool {
+            self.engine.remove_container(&self.container).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The node image a tool container runs: the cluster's own, as `up` resolves it.
+pub fn tool_image(spec: &Spec) -> String {
+    spec.images
+        .node
+        .clone()
+        .unwrap_or_else(crate::image::reference)
+}
+
+/// True when `volume` exists for `spec`'s cluster but none of its node data volumes does: a
+/// repository left by `down --volumes`, holding backups of an earlier cluster of that name.
+pub fn orphan_repository(spec: &Spec, volumes: &[String]) -> bool {
+    let repo = pgbackrest::repo_volume(&spec.name);
+    volumes.contains(&repo)
+        && !spec
+            .nodes
+            .names
+            .iter()
+            .any(|n| volumes.contains(&plan::volume_name(spec, n)))
+}

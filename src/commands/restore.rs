@@ -1,0 +1,217 @@
+//! `pgha restore --into NAME <target>`: builds a new cluster beside this one from this cluster's
+//! backup repository, recovered to a point in time, and leaves this cluster untouched. The new
+//! cluster's nodes bootstrap through Patroni's custom bootstrap (`pgbackrest restore` from the
+//! source repository, mounted read-only), promote at the target on a new timeline, and then
+//! archive into their own repository. Works when the source cluster is down or gone, as long as
+//! its repository volume exists (disaster recovery).
+
+use crate::cli::{RestoreArgs, UpArgs};
+use crate::commands::backup::repo::{self, Repo};
+use crate::commands::up;
+use crate::context::Ctx;
+use crate::output::fmt_time;
+use crate::pgbackrest::{self, StanzaInfo, Target};
+use crate::plan::LABEL_CLUSTER;
+use crate::spec::{RestoreSource, Spec, DEFAULT_SPEC_TOML};
+use crate::usage;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+fn target(args: &RestoreArgs) -> Target {
+    let t = &args.target;
+    if let Some(v) = &t.time {
+        Target::Time(v.clone())
+    } else if let Some(v) = &t.lsn {
+        Target::Lsn(v.clone())
+    } else if let Some(v) = &t.xid {
+        Target::Xid(v.clone())
+    } else if let Some(v) = &t.name {
+        Target::Name(v.clone())
+    } else {
+        Target::Latest
+    }
+}
+
+/// The new cluster's spec: the source's, renamed, on other ports, bootstrapping from the source.
+fn new_spec(src: &Spec, name: &str, port_base: u32, options: Vec<String>) -> Result<Spec> {
+    let mut s = src.clone();
+    s.name = name.into();
+    s.port_base = port_base;
+    s.bootstrap_from = Some(RestoreSource {
+        stanza: src.name.clone(),
+        volume: pgbackrest::repo_volume(&src.name),
+        options,
+    });
+    s.validate(&format!("the spec of {name}"))?;
+    Ok(s)
+}
+
+/// The text of the new cluster's spec file: the source's file (or the default) with the new name
+/// and port_base.
+fn spec_text(ctx: &Ctx, name: &str, port_base: u32) -> Result<String> {
+    let text = match crate::context::spec_source(&ctx.global) {
+        Some(p) => std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?,
+        None => DEFAULT_SPEC_TOML.to_string(),
+    };
+    let mut table: toml::Table = toml::from_str(&text).context("parse the source spec")?;
+    table.insert("name".into(), toml::Value::String(name.into()));
+    table.insert("port_base".into(), toml::Value::Integer(port_base.into()));
+    Ok(format!(
+        "# Spec of cluster {name}, written by `pgha restore --into {name}`.\n{}",
+        toml::to_string(&table).context("write the new spec")?
+    ))
+}
+
+/// The checks that need the repository: a good backup exists, `--set` names one, and a time
+/// target is not before the oldest backup's end.
+fn check_against(info: &StanzaInfo, t: &Target, set: Option<&str>, src: &str) -> Result<()> {
+    let good: Vec<_> = info.backups.iter().filter(|b| !b.error).collect();
+    if good.is_empty() {
+        bail!(
+            "the repository of {src} holds no backup to restore ({}); take one with `pgha backup`",
+            info.status
+        );
+    }
+    if let Some(l) = set {
+        if !good.iter().any(|b| b.label == l) {
+            let labels: Vec<&str> = good.iter().map(|b| b.label.as_str()).collect();
+            usage!(
+                "--set {l}: no such backup of {src}; the repository holds {}",
+                labels.join(", ")
+            );
+        }
+    }
+    if let Target::Time(t) = t {
+        let oldest = good.iter().map(|b| b.stop).min().unwrap_or(0);
+        if let Some(at) = pgbackrest::time_unix(t) {
+            if at < oldest {
+                usage!(
+                    "--time {t} is before the recoverable window of {src}, which starts at {} (the end of its oldest backup)",
+                    fmt_time(oldest)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
+    let src = ctx.spec()?;
+    let t = target(args);
+    if let Err(why) = t.check() {
+        usage!("{why}");
+    }
+    if let Some(l) = &args.set {
+        if let Err(why) = pgbackrest::check_label(l) {
+            usage!("{why}");
+        }
+    }
+    let Some(name) = args.into.clone() else {
+        usage!(
+            "say where to restore: --into NAME builds a new cluster NAME beside {} and leaves {} untouched",
+            src.name,
+            src.name
+        );
+    };
+    if name == src.name {
+        usage!("--into {name} is this cluster's own name; give the new cluster another name");
+    }
+    let port_base = args.port_base.unwrap_or(src.port_base + 100);
+    let mut options = t.options();
+    if let Some(l) = &args.set {
+        options.push(format!("--set={l}"));
+    }
+    let spec = new_spec(&src, &name, port_base, options)?;
+    let spec_file = PathBuf::from(format!("{name}.toml"));
+
+    let engine = ctx.engine().await?;
+    let existing = engine.inventory(&[(LABEL_CLUSTER, &name)]).await?;
+    if !existing.containers.is_empty() || !existing.volumes.is_empty() {
+        usage!(
+            "cluster {name} exists already ({} containers, {} volumes); pick another name, or remove it with `pgha --spec {name}.toml down --volumes --repository`",
+            existing.containers.len(),
+            existing.volumes.len()
+        );
+    }
+    if spec_file.exists() {
+        usage!(
+            "{} exists; pick another name, or move that file away",
+            spec_file.display()
+        );
+    }
+    let repo = Repo::open(&engine, &src, &repo::tool_image(&src)).await?;
+    let info = repo.info().await;
+    repo.close().await?;
+    let info = info?;
+    check_against(&info, &t, args.set.as_deref(), &src.name)?;
+
+    let steps = [
+        format!(
+            "write {} (the spec of {name}: {}'s, with port_base {port_base})",
+            spec_file.display(),
+            src.name
+        ),
+        format!(
+            "create cluster {name} (etcd, nodes {}, HAProxy) with its own volumes and repository {}",
+            spec.nodes.names.join(", "),
+            pgbackrest::repo_volume(&name)
+        ),
+        format!(
+            "the first node restores {} from repository {} (read-only) to {}, and promotes there on a new timeline",
+            args.set.as_deref().map_or("the newest suitable backup".to_string(), |l| format!("backup {l}")),
+            pgbackrest::repo_volume(&src.name),
+            t.describe()
+        ),
+        format!("the other nodes copy it and stream; {name} archives into its own repository"),
+        format!("{} is not touched", src.name),
+    ];
+    if args.plan {
+        if ctx.global.json {
+            crate::say!("{}", crate::output::json(&steps));
+        } else {
+            for (i, s) in steps.iter().enumerate() {
+                crate::sayln!("{}. {s}", i + 1);
+            }
+        }
+        return Ok(());
+    }
+    std::fs::write(&spec_file, spec_text(ctx, &name, port_base)?)
+        .with_context(|| format!("write {}", spec_file.display()))?;
+    eprintln!(
+        "restoring {} to {} into new cluster {name} (spec {})",
+        src.name,
+        t.describe(),
+        spec_file.display()
+    );
+    let mut global = ctx.global.clone();
+    global.spec = Some(spec_file.clone());
+    global.scope = None;
+    global.etcd.clear();
+    let new_ctx = Ctx::new(global);
+    up::run_spec(
+        &new_ctx,
+        &spec,
+        &UpArgs {
+            timeout: args.timeout,
+            restart: false,
+            volumes: false,
+        },
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "restore into {name} (`pgha --spec {} logs` shows why; `pgha --spec {} down --volumes --repository` removes it)",
+            spec_file.display(),
+            spec_file.display()
+        )
+    })?;
+    if !ctx.global.json {
+        crate::sayln!(
+            "Restored {} to {} as cluster {name}; manage it with `pgha --spec {} ...`.",
+            src.name,
+            t.describe(),
+            spec_file.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,438 @@
+//! pgBackRest, the pure part: the repository layout every node shares, the configuration file
+//! and the commands Patroni and PostgreSQL run (archive-push, archive-get, replica restore, the
+//! restore bootstrap of `pgha restore --into`), restore targets, and the parse of
+//! `pgbackrest info --output=json` into what `backup list` shows.
+//!
+//! The repository is a posix repository on one Docker volume (`<name>-backup`) that every node
+//! mounts at `REPO_PATH`: all containers run on one Docker engine, so a shared volume gives every
+//! node archive-push, archive-get and restore without a network hop, and needs neither SSH nor
+//! the TLS certificates of `pgbackrest server`.
+
+use crate::spec::{RestoreSource, Spec};
+use serde::{Deserialize, Serialize};
+
+/// Where the node containers mount their cluster's repository.
+pub const REPO_PATH: &str = "/var/lib/pgbackrest";
+/// Where a restored cluster's nodes mount the repository they restore from (read-only).
+pub const SOURCE_REPO_PATH: &str = "/var/lib/pgbackrest-source";
+/// pgBackRest's configuration in the node containers; `PGBACKREST_CONFIG` in their environment
+/// points every pgbackrest process (PostgreSQL's archiver, Patroni's, `docker exec`) at it.
+pub const CONF_PATH: &str = "/etc/pgha/pgbackrest.conf";
+pub const PGDATA: &str = "/var/lib/postgresql/data/pgdata";
+
+pub fn repo_volume(cluster: &str) -> String {
+    format!("{cluster}-backup")
+}
+
+/// `pgbackrest.conf` of every node: the repository, retention, and the stanza (the cluster name).
+pub fn config(spec: &Spec) -> String {
+    let b = &spec.backup;
+    let mut s = format!(
+        "# pgBackRest configuration of cluster {name}, written by pgha.\n\
+         [global]\n\
+         repo1-path={REPO_PATH}\n\
+         repo1-retention-full={full}\n",
+        name = spec.name,
+        full = b.retention_full
+    );
+    if b.retention_diff > 0 {
+        s.push_str(&format!("repo1-retention-diff={}\n", b.retention_diff));
+    }
+    s.push_str(&format!(
+        "start-fast=y\n\
+         compress-type=zst\n\
+         process-max=2\n\
+         log-level-console=warn\n\
+         log-level-stderr=off\n\
+         log-level-file=off\n\
+         \n\
+         [{name}]\n\
+         pg1-path={PGDATA}\n\
+         pg1-socket-path=/tmp\n\
+         pg1-port=5432\n",
+        name = spec.name
+    ));
+    s
+}
+
+pub fn archive_command(stanza: &str) -> String {
+    format!("pgbackrest --stanza={stanza} archive-push %p")
+}
+
+pub fn restore_command(stanza: &str) -> String {
+    format!("pgbackrest --stanza={stanza} archive-get %f \"%p\"")
+}
+
+/// Patroni's replica method: a delta restore from the cluster's own repository, then WAL.
+pub fn replica_command(stanza: &str) -> String {
+    format!("pgbackrest --stanza={stanza} --delta restore")
+}
+
+/// Run by Patroni right after bootstrap, before any promotion, so the first timeline's WAL and
+/// every later history file reach the archive. It never fails the bootstrap (Patroni would wipe
+/// the new cluster and start over); `up` creates the stanza again and reports a failure.
+pub fn post_bootstrap(stanza: &str) -> String {
+    format!("sh -c 'pgbackrest --stanza={stanza} stanza-create || true' post-bootstrap")
+}
+
+/// Options that point pgBackRest at the source repository of a restore.
+fn source_options(src: &RestoreSource) -> String {
+    format!(
+        "--stanza={} --repo1-path={SOURCE_REPO_PATH} --pg1-path={PGDATA}",
+        src.stanza
+    )
+}
+
+/// Patroni's custom bootstrap command of a restored cluster: restore the source's backup to the
+/// target into the empty data folder. pgBackRest writes the recovery settings (restore_command,
+/// recovery target, `promote` at the target), which Patroni keeps (`keep_existing_recovery_conf`).
+pub fn bootstrap_command(src: &RestoreSource) -> String {
+    format!(
+        "sh -c 'mkdir -p -m 0700 {PGDATA} && pgbackrest {} {} restore'",
+        source_options(src),
+        src.options.join(" ")
+    )
+}
+
+/// The restore_command of a restored cluster while it recovers: WAL from the source repository.
+pub fn bootstrap_restore_command(src: &RestoreSource) -> String {
+    format!("pgbackrest {} archive-get %f \"%p\"", source_options(src))
+}
+
+/// What a restore recovers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "value")]
+pub enum Target {
+    /// The end of the archived WAL.
+    Latest,
+    Time(String),
+    Lsn(String),
+    Xid(String),
+    /// A restore point (`pgha backup --mark NAME`).
+    Name(String),
+}
+
+impl Target {
+    /// Checks the value; the error names what is wrong and how to write it.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Target::Latest => Ok(()),
+            Target::Time(t) => check_time(t),
+            Target::Lsn(l) => {
+                let ok = l.split_once('/').is_some_and(|(a, b)| {
+                    [a, b].iter().all(|p| {
+                        !p.is_empty() && p.len() <= 8 && p.bytes().all(|c| c.is_ascii_hexdigit())
+                    })
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "--lsn {l:?} is not an LSN: write it as PostgreSQL prints one, e.g. 0/3000060"
+                    ))
+                }
+            }
+            Target::Xid(x) => {
+                if !x.is_empty() && x.len() <= 20 && x.bytes().all(|c| c.is_ascii_digit()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "--xid {x:?} is not a transaction ID: give the number, e.g. 7654"
+                    ))
+                }
+            }
+            Target::Name(n) => check_mark(n).map_err(|e| format!("--name {n:?} {e}")),
+        }
+    }
+
+    /// pgBackRest's options for this target. A target other than the end of the WAL stops there
+    /// and promotes (`pause` does not work under Patroni's custom bootstrap).
+    pub fn options(&self) -> Vec<String> {
+        let (typ, target) = match self {
+            Target::Latest => return vec![],
+            Target::Time(t) => ("time", t),
+            Target::Lsn(l) => ("lsn", l),
+            Target::Xid(x) => ("xid", x),
+            Target::Name(n) => ("name", n),
+        };
+        vec![
+            format!("--type={typ}"),
+            format!("--target=\"{target}\""),
+            "--target-action=promote".into(),
+        ]
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Latest => "the latest archived WAL".into(),
+            Target::Time(t) => format!("time {t}"),
+            Target::Lsn(l) => format!("LSN {l}"),
+            Target::Xid(x) => format!("transaction {x}"),
+            Target::Name(n) => format!("restore point {n:?}"),
+        }
+    }
+}
+
+/// A restore point's name (`backup --mark`): it travels in a shell command, so plain characters.
+pub fn check_mark(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= 63
+        && n.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "is not a usable restore point name: use 1-63 letters, digits, '-', '_', '.', ':'"
+                .into(),
+        )
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.frac][+HH[:MM]|Z]`, the form PostgreSQL's recovery_target_time reads.
+fn check_time(t: &str) -> Result<(), String> {
+    let bad = || {
+        Err(format!(
+            "--time {t:?} is not a timestamp: write it as YYYY-MM-DD HH:MM:SS with a zone, e.g. \"2026-12-02 10:15:00+00\""
+        ))
+    };
+    let b = t.as_bytes();
+    if b.len() < 19 {
+        return bad();
+    }
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(|c| c.is_ascii_digit());
+    let shape = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && (b[10] == b' ' || b[10] == b'T')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return bad();
+    }
+    let mut rest = &t[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return bad();
+        }
+        rest = &frac[n..];
+    }
+    let zone_ok = rest == "Z"
+        || (rest.len() >= 3
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest[1..]
+                .split(':')
+                .all(|p| p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit())));
+    if !zone_ok {
+        return Err(format!(
+            "--time {t:?} has no time zone: add one (+00 for UTC), so the target does not depend on the server's zone"
+        ));
+    }
+    Ok(())
+}
+
+/// Unix seconds of a `--time` value that passed `Target::check`.
+pub fn time_unix(t: &str) -> Option<i64> {
+    let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, s) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let zone = t[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match zone {
+        "Z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let mut parts = z[1..].split(':');
+            let zh: i64 = parts.next()?.parse().ok()?;
+            let zm: i64 = parts.next().map_or(Some(0), |m| m.parse().ok())?;
+            sign * (zh * 3600 + zm * 60)
+        }
+    };
+    // Days from 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
+/// A backup label as pgBackRest writes them (`20261202-012345F`, `..._20261202-013000D`).
+pub fn check_label(l: &str) -> Result<(), String> {
+    let ok = (16..=40).contains(&l.len())
+        && l.bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'F' | b'D' | b'I'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--set {l:?} is not a backup label: copy one from `pgha backup list`, e.g. 20261202-012345F"
+        ))
+    }
+}
+
+/// One backup as `backup list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupRow {
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix seconds.
+    pub start: i64,
+    pub stop: i64,
+    /// Bytes of the database, and of this backup in the repository (compressed, its own files).
+    pub database_bytes: u64,
+    pub repository_bytes: u64,
+    pub wal_start: String,
+    pub wal_stop: String,
+    pub lsn_start: String,
+    pub lsn_stop: String,
+    pub error: bool,
+}
+
+/// The stanza as `backup list` and `verify` see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StanzaInfo {
+    pub stanza: String,
+    /// pgBackRest's status: 0 ok, 2 no valid backups, 1 missing stanza path, ...
+    pub status_code: i64,
+    pub status: String,
+    pub backups: Vec<BackupRow>,
+    /// The archived WAL: the oldest and newest segment of the current database.
+    pub wal_min: Option<String>,
+    pub wal_max: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawStanza {
+    name: String,
+    #[serde(default)]
+    status: RawStatus,
+    #[serde(default)]
+    backup: Vec<RawBackup>,
+    #[serde(default)]
+    archive: Vec<RawArchive>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawStatus {
+    #[serde(default)]
+    code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct RawBackup {
+    label: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    error: bool,
+    timestamp: RawRange<i64>,
+    #[serde(default)]
+    archive: Option<RawRange<String>>,
+    #[serde(default)]
+    lsn: Option<RawRange<String>>,
+    info: RawInfo,
+}
+
+#[derive(Deserialize)]
+struct RawRange<T> {
+    start: T,
+    stop: T,
+}
+
+#[derive(Deserialize)]
+struct RawInfo {
+    size: u64,
+    repository: RawRepo,
+}
+
+#[derive(Deserialize)]
+struct RawRepo {
+    delta: u64,
+}
+
+#[derive(Deserialize)]
+struct RawArchive {
+    #[serde(default)]
+    min: Option<String>,
+    #[serde(default)]
+    max: Option<String>,
+}
+
+/// Parses `pgbackrest --stanza=X info --output=json` (an array with one stanza).
+pub fn parse_info(json: &str, stanza: &str) -> Result<StanzaInfo, String> {
+    let raw: Vec<RawStanza> = serde_json::from_str(json)
+        .map_err(|e| format!("pgbackrest info printed no stanza list ({e})"))?;
+    let Some(s) = raw.into_iter().find(|s| s.name == stanza) else {
+        return Ok(StanzaInfo {
+            stanza: stanza.into(),
+            status_code: 1,
+            status: "missing stanza".into(),
+            backups: vec![],
+            wal_min: None,
+            wal_max: None,
+        });
+    };
+    let backups = s
+        .backup
+        .into_iter()
+        .map(|b| {
+            let (wal_start, wal_stop) = b.archive.map(|a| (a.start, a.stop)).unwrap_or_default();
+            let (lsn_start, lsn_stop) = b.lsn.map(|a| (a.start, a.stop)).unwrap_or_default();
+            BackupRow {
+                label: b.label,
+                kind: b.kind,
+                start: b.timestamp.start,
+                stop: b.timestamp.stop,
+                database_bytes: b.info.size,
+                repository_bytes: b.info.repository.delta,
+                wal_start,
+                wal_stop,
+                lsn_start,
+                lsn_stop,
+                error: b.error,
+            }
+        })
+        .collect();
+    // The last archive entry is the current database (after a stanza upgrade there are more).
+    let last = s.archive.last();
+    Ok(StanzaInfo {
+        stanza: s.name,
+        status_code: s.status.code,
+        status: s.status.message,
+        backups,
+        wal_min: last.and_then(|a| a.min.clone()),
+        wal_max: last.and_then(|a| a.max.clone()),
+    })
+}
+
+/// A WAL segment name's timeline, log and segment numbers.
+pub fn wal_parts(name: &str) -> Option<(u32, u32, u32)> {
+    if name.len() != 24 || !name.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| u32::from_str_radix(&name[r], 16).ok();
+    Some((n(0..8)?, n(8..16)?, n(16..24)?))
+}
+
+/// True when the archive holds every segment from `from` up to `to` on one timeline's numbering
+/// (16 MiB segments: 256 per log file). pgBackRest's own `check` and `verify` go deeper; this is
+/// the range check of the newest backup's start against the newest archived segment.
+pub fn segment_distance(from: &str, to: &str) -> Option<i64> {
+    let (_, l1, s1) = wal_parts(from)?;
+    let (_, l2, s2) = wal_parts(to)?;
+    Some((l2 as i64 * 256 + s2 as i64) - (l1 as i64 * 256 + s1 as i64))
+}
+
+#[cfg(test)]
+mod tests;
