@@ -331,8 +331,8 @@ pub enum RoleFilter {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Run only these checks (status, database, replication, failover, write, recovery, routing,
-    /// switchover, etcd, partition, consistency).
+    /// Run only these checks (status, archive, backup, database, replication, failover, write,
+    /// recovery, routing, switchover, etcd, partition, consistency).
     #[arg(long, num_args = 1.., value_name = "CHECK")]
     pub only: Vec<String>,
 }

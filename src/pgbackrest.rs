@@ -237,6 +237,72 @@ fn check_time(t: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// PostgreSQL's archiver as `pg_stat_archiver` on the leader has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchiveStatus {
+    pub archived_count: i64,
+    pub failed_count: i64,
+    pub last_archived_wal: Option<String>,
+    /// Seconds since the last success / failure.
+    pub last_archived_age_s: Option<i64>,
+    pub last_failed_wal: Option<String>,
+    pub last_failed_age_s: Option<i64>,
+}
+
+/// The SQL whose one text row `ArchiveStatus::parse` reads.
+pub const ARCHIVER_SQL: &str = "select concat_ws('|', archived_count, failed_count,      coalesce(last_archived_wal, ''),      coalesce(extract(epoch from now() - last_archived_time)::bigint::text, ''),      coalesce(last_failed_wal, ''),      coalesce(extract(epoch from now() - last_failed_time)::bigint::text, ''))      from pg_stat_archiver";
+
+impl ArchiveStatus {
+    pub fn parse(row: &str) -> Option<ArchiveStatus> {
+        let f: Vec<&str> = row.split('|').collect();
+        if f.len() != 6 {
+            return None;
+        }
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let num = |s: &str| s.parse::<i64>().ok();
+        Some(ArchiveStatus {
+            archived_count: num(f[0])?,
+            failed_count: num(f[1])?,
+            last_archived_wal: text(f[2]),
+            last_archived_age_s: num(f[3]),
+            last_failed_wal: text(f[4]),
+            last_failed_age_s: num(f[5]),
+        })
+    }
+
+    /// The last attempt failed: a failure newer than the last success (or no success at all).
+    pub fn failing(&self) -> bool {
+        match (self.last_failed_age_s, self.last_archived_age_s) {
+            (Some(f), Some(a)) => f < a,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let age = |s: Option<i64>| s.map_or("?".into(), crate::output::fmt_age);
+        if self.failing() {
+            format!(
+                "FAILING: {} could not be archived ({} ago; {} failures, last success {}); WAL piles up in pg_wal until archiving works: check the repository (`pgha logs` shows pgbackrest's error)",
+                self.last_failed_wal.as_deref().unwrap_or("?"),
+                age(self.last_failed_age_s),
+                self.failed_count,
+                self.last_archived_wal
+                    .as_ref()
+                    .map_or("never".to_string(), |w| format!("{w}, {} ago", age(self.last_archived_age_s)))
+            )
+        } else if let Some(w) = &self.last_archived_wal {
+            format!(
+                "ok: last {w} archived {} ago ({} archived)",
+                age(self.last_archived_age_s),
+                self.archived_count
+            )
+        } else {
+            "ok: nothing to archive yet".into()
+        }
+    }
+}
+
 /// Unix seconds of a `--time` value that passed `Target::check`.
 pub fn time_unix(t: &str) -> Option<i64> {
     let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
@@ -425,13 +491,27 @@ pub fn wal_parts(name: &str) -> Option<(u32, u32, u32)> {
     Some((n(0..8)?, n(8..16)?, n(16..24)?))
 }
 
-/// True when the archive holds every segment from `from` up to `to` on one timeline's numbering
-/// (16 MiB segments: 256 per log file). pgBackRest's own `check` and `verify` go deeper; this is
-/// the range check of the newest backup's start against the newest archived segment.
-pub fn segment_distance(from: &str, to: &str) -> Option<i64> {
-    let (_, l1, s1) = wal_parts(from)?;
-    let (_, l2, s2) = wal_parts(to)?;
-    Some((l2 as i64 * 256 + s2 as i64) - (l1 as i64 * 256 + s1 as i64))
+/// A segment's position in the WAL, whatever its timeline (16 MiB segments: 256 per log file).
+fn position(name: &str) -> Option<u64> {
+    let (_, log, seg) = wal_parts(name)?;
+    Some(log as u64 * 256 + seg as u64)
+}
+
+/// The WAL positions from `from` up to (not including) `current`, the segment being written now,
+/// that no archived segment of any timeline covers, named as on `from`'s timeline. Empty when
+/// the archive is continuous. (A timeline switch starts the new timeline's segments where the
+/// old one stopped, so each position needs one segment of some timeline.)
+pub fn missing_segments(archived: &[String], from: &str, current: &str) -> Vec<String> {
+    let (Some(a), Some(b), Some((tl, _, _))) = (position(from), position(current), wal_parts(from))
+    else {
+        return vec![];
+    };
+    let have: std::collections::BTreeSet<u64> =
+        archived.iter().filter_map(|n| position(n)).collect();
+    (a..b)
+        .filter(|p| !have.contains(p))
+        .map(|p| format!("{tl:08X}{:08X}{:08X}", p / 256, p % 256))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,25 +1,56 @@
 //! `pgha list`: the members as Patroni's state in etcd has them, like `patronictl list`. With
 //! `--stale`, when etcd has no quorum, the last known state of a member that answers, marked stale.
+//! For a pgha cluster that archives WAL, a line on the leader's archiver; exit 1 when it fails.
 
 use crate::adapters::dcs::{Dcs, EtcdUnavailable, Problem};
+use crate::adapters::pg::{Pg, PgTarget};
 use crate::cli::ListArgs;
 use crate::context::Ctx;
+use crate::ops::{archive, health};
 use crate::output::{json, list_report, list_table, ListReport};
-use anyhow::Result;
+use crate::pgbackrest::ArchiveStatus;
+use crate::secrets;
+use anyhow::{bail, Result};
+use serde::Serialize;
 use std::time::Duration;
+
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    report: ListReport,
+    /// The leader's archiver, for a pgha cluster that archives (`None` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<ArchiveStatus>,
+}
 
 pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
     let dcs = ctx.dcs().await?;
+    let primary = archiving_primary(ctx);
     loop {
         let report = read(&dcs, args.stale).await?;
+        let archive = match &primary {
+            Some(t) if report.leader.is_some() && !report.stale => archiver(t).await,
+            _ => None,
+        };
+        let failing = archive.as_ref().is_some_and(|a| a.failing());
         let text = if ctx.global.json {
-            json(&report)
+            json(&Listed { report, archive })
         } else {
-            list_table(&report)
+            let mut t = list_table(&report);
+            if let Some(a) = &archive {
+                t.push_str(&format!("Archive: {}\n", a.describe()));
+            }
+            t
         };
         match args.watch {
             None => {
                 crate::say!("{text}");
+                if failing {
+                    bail!(
+                        "WAL archiving of cluster {} fails (see `Archive:` above)",
+                        report_name(ctx)
+                    );
+                }
                 return Ok(());
             }
             Some(interval) => {
@@ -29,6 +60,30 @@ pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
             }
         }
     }
+}
+
+/// HAProxy's primary port of a pgha cluster whose spec archives WAL.
+fn archiving_primary(ctx: &Ctx) -> Option<PgTarget> {
+    if ctx.external() {
+        return None;
+    }
+    let spec = ctx.spec().ok()?;
+    if !spec.backup.enabled {
+        return None;
+    }
+    let s = secrets::load(&spec.name).ok()??;
+    Some(health::primary_target(&spec, &s))
+}
+
+fn report_name(ctx: &Ctx) -> String {
+    ctx.spec().map(|s| s.name).unwrap_or_default()
+}
+
+/// The leader's archiver, or `None` when the leader does not answer within a second (the table
+/// shows the members' state; archiving is not what is wrong then).
+async fn archiver(t: &PgTarget) -> Option<ArchiveStatus> {
+    let pg = Pg::connect(t, Duration::from_secs(1)).await.ok()?;
+    archive::status(&pg).await.ok()
 }
 
 /// A linearizable read; with `stale`, when etcd has no quorum, a serializable read from the most

@@ -71,14 +71,32 @@ fn config_names_the_stanza_and_retention() {
 fn wal_names_parse() {
     assert_eq!(wal_parts("00000002000000010000000A"), Some((2, 1, 10)));
     assert_eq!(wal_parts("00000002.history"), None);
+}
+
+#[test]
+fn missing_segments_follow_positions_across_timelines() {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let archived = names(&[
+        "0000000100000000000000FE",
+        "0000000100000000000000FF",
+        "000000020000000100000000",
+    ]);
+    // FE, FF on timeline 1, then 1/00 on timeline 2; 1/01 is the current segment.
+    assert!(missing_segments(
+        &archived,
+        "0000000100000000000000FE",
+        "000000020000000100000001"
+    )
+    .is_empty());
     assert_eq!(
-        segment_distance("000000010000000000000FF", "000000010000000100000001"),
-        None
+        missing_segments(
+            &archived,
+            "0000000100000000000000FE",
+            "000000020000000100000003"
+        ),
+        vec!["000000010000000100000001", "000000010000000100000002"]
     );
-    assert_eq!(
-        segment_distance("0000000100000000000000FF", "000000020000000100000001"),
-        Some(2)
-    );
+    assert!(missing_segments(&archived, "garbage", "000000020000000100000003").is_empty());
 }
 
 #[test]
@@ -112,4 +130,36 @@ fn info_parses_backups_and_the_archive() {
     // Another stanza's name: reported as missing, not as an empty success.
     assert_eq!(parse_info(INFO, "other").unwrap().status_code, 1);
     assert!(parse_info("not json", "bk").is_err());
+}
+
+#[test]
+fn archiver_row_tells_failing_from_ok() {
+    let ok = ArchiveStatus::parse("7|0|000000010000000000000005|12||").unwrap();
+    assert!(!ok.failing());
+    assert!(ok
+        .describe()
+        .starts_with("ok: last 000000010000000000000005 archived 12 s ago"));
+    // A failure older than the last success is over.
+    let recovered =
+        ArchiveStatus::parse("7|1|00000002000000000000000B|3|00000002.history|15").unwrap();
+    assert!(!recovered.failing());
+    let failing =
+        ArchiveStatus::parse("7|4|000000010000000000000005|300|000000010000000000000006|2")
+            .unwrap();
+    assert!(failing.failing());
+    assert!(
+        failing
+            .describe()
+            .starts_with("FAILING: 000000010000000000000006"),
+        "{}",
+        failing.describe()
+    );
+    assert!(ArchiveStatus::parse("0|2|||000000010000000000000001|1")
+        .unwrap()
+        .failing());
+    assert!(ArchiveStatus::parse("0|0||||")
+        .unwrap()
+        .describe()
+        .contains("nothing"));
+    assert_eq!(ArchiveStatus::parse("garbage"), None);
 }

@@ -166,6 +166,29 @@ impl<'a> Repo<'a> {
             .map(|t| t as i64))
     }
 
+    /// The names of the WAL segments in the archive (without pgBackRest's checksum suffix).
+    pub async fn archived_segments(&self) -> Result<Vec<String>> {
+        let dir = format!("{}/archive/{}", pgbackrest::REPO_PATH, self.stanza);
+        let out = self
+            .engine
+            .exec(
+                &self.container,
+                &[
+                    "find", &dir, "-type", "f", "-name", "0000*", "-printf", "%f\\n",
+                ],
+                Some("postgres"),
+                &[],
+            )
+            .await?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| l.get(..24))
+            .filter(|n| pgbackrest::wal_parts(n).is_some())
+            .map(String::from)
+            .collect())
+    }
+
     /// Removes the tool container, if this repo opened one.
     pub async fn close(self) -> Result<()> {
         if self.tool {

@@ -30,6 +30,8 @@ pub async fn run_check(run: &mut Run<'_>, check: &str) -> Result<String> {
         "routing" => routing(run).await,
         "switchover" => switchover_check(run).await,
         "etcd" => etcd(run).await,
+        "archive" => super::backup::archive(run).await,
+        "backup" => super::backup::backup(run).await,
         other => bail!("no such check {other}"),
     }
 }

@@ -4,6 +4,7 @@
 //! network, every container running, every replica streaming) and dropping its scratch database.
 //! Exit 1 when any check failed.
 
+mod backup;
 mod checks;
 mod proof;
 
@@ -30,6 +31,14 @@ pub const CHECKS: &[(&str, &str)] = &[
     (
         "status",
         "one leader, every replica streaming, one system id, etcd quorum",
+    ),
+    (
+        "archive",
+        "no archive failure since the last success; a forced WAL switch is archived within seconds",
+    ),
+    (
+        "backup",
+        "a backup exists and the archived WAL is continuous from it up to now",
     ),
     (
         "database",
@@ -269,6 +278,9 @@ fn skip_reason(run: &Run, check: &str) -> Option<String> {
         if !run.passed(n) {
             return Some(format!("needs {n}, which did not pass"));
         }
+    }
+    if matches!(check, "archive" | "backup") && !run.spec.backup.enabled {
+        return Some("[backup] enabled = false in the spec".into());
     }
     if matches!(check, "failover" | "switchover" | "etcd" | "partition")
         && run.ran("status")
