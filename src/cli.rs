@@ -96,7 +96,8 @@ pub enum Command {
     /// Take a backup with pgBackRest (full, diff or incr) and apply retention; `backup list` shows
     /// the backups and the recoverable window; `backup --mark NAME` makes a restore point.
     Backup(BackupArgs),
-    /// Restore a backup to a point in time into a new cluster beside this one (--into NAME).
+    /// Restore a backup to a point in time: into a new cluster beside this one (--into NAME), or
+    /// this cluster itself (--in-place).
     Restore(RestoreArgs),
 }
 
@@ -154,8 +155,12 @@ pub struct RestoreArgs {
     pub set: Option<String>,
     /// Build the restored cluster as a new cluster NAME, with its own containers, volumes and
     /// ports; the original is left untouched. Its spec is written to NAME.toml.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "in_place")]
     pub into: Option<String>,
+    /// Restore this cluster itself: every node stops, the first is restored and leads on a new
+    /// timeline, the others are rebuilt from it. Every write after the target is lost (asks).
+    #[arg(long)]
+    pub in_place: bool,
     /// port_base of the new cluster (default: this cluster's plus 100).
     #[arg(long, value_name = "N")]
     pub port_base: Option<u32>,

@@ -99,6 +99,30 @@ pub fn bootstrap_restore_command(src: &RestoreSource) -> String {
     format!("pgbackrest {} archive-get %f \"%p\"", source_options(src))
 }
 
+/// The script an in-place restore runs in a tool container on the first node's data volume
+/// (PostgreSQL is stopped on every node): a delta restore to the target, then PostgreSQL alone
+/// (no Patroni, which would rewrite the recovery settings and promote before the target) until
+/// it promotes at the target on a new timeline, then a clean stop. Prints `timeline=N`.
+pub fn in_place_script(stanza: &str, options: &[String], deadline_s: u32) -> String {
+    format!(
+        "set -e\n\
+         pgbackrest --stanza={stanza} --delta {opts} restore\n\
+         pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c unix_socket_directories=/tmp\" start\n\
+         i=0\n\
+         until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
+           if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\
+             echo 'ERROR: PostgreSQL did not reach the target and promote; its log:'; tail -n 15 /tmp/recovery.log; exit 1\n\
+           fi\n\
+           i=$((i+1)); sleep 0.5\n\
+         done\n\
+         psql -h /tmp -XAtc checkpoint postgres >/dev/null\n\
+         echo timeline=$(psql -h /tmp -XAtc 'select timeline_id from pg_control_checkpoint()' postgres)\n\
+         pg_ctl -D {PGDATA} -m fast -w stop >/dev/null\n",
+        opts = options.join(" "),
+        ticks = deadline_s * 2
+    )
+}
+
 /// What a restore recovers to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type", content = "value")]

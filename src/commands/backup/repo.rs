@@ -67,7 +67,20 @@ impl<'a> Repo<'a> {
                 tool: false,
             });
         }
-        let name = format!("{}-pgbackrest-tool", spec.name);
+        Repo::tool(engine, spec, node_image, "pgbackrest-tool", vec![]).await
+    }
+
+    /// A tool container `<cluster>-<what>` from `node_image` with the repository volume, and
+    /// `extra` volumes (name, mount point) besides, on no network.
+    pub async fn tool(
+        engine: &'a Engine,
+        spec: &Spec,
+        node_image: &str,
+        what: &str,
+        extra: Vec<(String, String)>,
+    ) -> Result<Repo<'a>> {
+        let volume = pgbackrest::repo_volume(&spec.name);
+        let name = format!("{}-{what}", spec.name);
         // A tool container left by an interrupted call.
         engine.remove_container(&name).await?;
         let mut labels: BTreeMap<String, String> = spec.labels.clone();
@@ -75,19 +88,23 @@ impl<'a> Repo<'a> {
         let c = ContainerSpec {
             name: name.clone(),
             kind: Kind::Node,
-            member: "pgbackrest".into(),
+            member: what.into(),
             image: node_image.into(),
             cmd: vec!["sleep".into(), "3600".into()],
             user: Some("postgres".into()),
             env: vec![format!("PGBACKREST_CONFIG={}", pgbackrest::CONF_PATH)],
             labels,
             ports: vec![],
-            volumes: vec![(volume, pgbackrest::REPO_PATH.into())],
+            volumes: [(volume, pgbackrest::REPO_PATH.to_string())]
+                .into_iter()
+                .chain(extra)
+                .collect(),
             ro_volumes: vec![],
             network: "none".into(),
             init: true,
             stop_timeout: 1,
             resources: Resources {
+                shm_size: Some(spec.nodes.shm_bytes()),
                 log_max_size: "1m".into(),
                 log_max_files: 1,
                 ..Default::default()
@@ -123,6 +140,18 @@ impl<'a> Repo<'a> {
             .collect();
         self.engine
             .exec(&self.container, &cmd, Some("postgres"), &[])
+            .await
+    }
+
+    /// Runs a shell script as postgres in the container.
+    pub async fn shell(&self, script: &str) -> Result<ExecOutput> {
+        self.engine
+            .exec(
+                &self.container,
+                &["sh", "-c", script],
+                Some("postgres"),
+                &[],
+            )
             .await
     }
 

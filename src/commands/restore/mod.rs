@@ -1,9 +1,10 @@
-//! `pgha restore --into NAME <target>`: builds a new cluster beside this one from this cluster's
+//! `pgha restore --into NAME <target>` builds a new cluster beside this one from this cluster's
 //! backup repository, recovered to a point in time, and leaves this cluster untouched. The new
 //! cluster's nodes bootstrap through Patroni's custom bootstrap (`pgbackrest restore` from the
 //! source repository, mounted read-only), promote at the target on a new timeline, and then
 //! archive into their own repository. Works when the source cluster is down or gone, as long as
-//! its repository volume exists (disaster recovery).
+//! its repository volume exists (disaster recovery). `--in-place` restores the cluster itself
+//! (`in_place.rs`).
 
 use crate::cli::{RestoreArgs, UpArgs};
 use crate::commands::backup::repo::{self, Repo};
@@ -16,6 +17,9 @@ use crate::spec::{RestoreSource, Spec, DEFAULT_SPEC_TOML};
 use crate::usage;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
+use std::time::Duration;
+
+mod in_place;
 
 fn target(args: &RestoreArgs) -> Target {
     let t = &args.target;
@@ -95,6 +99,52 @@ fn check_against(info: &StanzaInfo, t: &Target, set: Option<&str>, src: &str) ->
     Ok(())
 }
 
+fn restore_options(t: &Target, set: Option<&str>) -> Vec<String> {
+    let mut options = t.options();
+    if let Some(l) = set {
+        options.push(format!("--set={l}"));
+    }
+    options
+}
+
+async fn in_place(ctx: &Ctx, spec: &Spec, t: &Target, args: &RestoreArgs) -> Result<()> {
+    if !spec.backup.enabled {
+        usage!(
+            "cluster {}: [backup] enabled = false in the spec, so there is nothing to restore from",
+            spec.name
+        );
+    }
+    crate::commands::access::Access::for_containers(ctx, "restore --in-place")?;
+    let engine = ctx.engine().await?;
+    let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
+    let info = repo.info().await;
+    repo.close().await?;
+    check_against(&info?, t, args.set.as_deref(), &spec.name)?;
+    let steps = in_place::steps(spec, t, args.set.as_deref());
+    if args.plan {
+        print_steps(ctx, &steps);
+        return Ok(());
+    }
+    ctx.confirm(&format!(
+        "restore cluster {} in place to {}: the data of {} is replaced and every write after that point is lost (backups and archived WAL stay)",
+        spec.name,
+        t.describe(),
+        spec.nodes.names.join(", ")
+    ))?;
+    let options = restore_options(t, args.set.as_deref());
+    in_place::run(ctx, spec, t, &options, Duration::from_secs(args.timeout)).await
+}
+
+fn print_steps(ctx: &Ctx, steps: &[String]) {
+    if ctx.global.json {
+        crate::say!("{}", crate::output::json(&steps));
+    } else {
+        for (i, s) in steps.iter().enumerate() {
+            crate::sayln!("{}. {s}", i + 1);
+        }
+    }
+}
+
 pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     let src = ctx.spec()?;
     let t = target(args);
@@ -106,9 +156,13 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
             usage!("{why}");
         }
     }
+    if args.in_place {
+        return in_place(ctx, &src, &t, args).await;
+    }
     let Some(name) = args.into.clone() else {
         usage!(
-            "say where to restore: --into NAME builds a new cluster NAME beside {} and leaves {} untouched",
+            "say where to restore: --into NAME builds a new cluster NAME beside {} and leaves {} untouched; --in-place restores {} itself",
+            src.name,
             src.name,
             src.name
         );
@@ -117,11 +171,12 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         usage!("--into {name} is this cluster's own name; give the new cluster another name");
     }
     let port_base = args.port_base.unwrap_or(src.port_base + 100);
-    let mut options = t.options();
-    if let Some(l) = &args.set {
-        options.push(format!("--set={l}"));
-    }
-    let spec = new_spec(&src, &name, port_base, options)?;
+    let spec = new_spec(
+        &src,
+        &name,
+        port_base,
+        restore_options(&t, args.set.as_deref()),
+    )?;
     let spec_file = PathBuf::from(format!("{name}.toml"));
 
     let engine = ctx.engine().await?;
@@ -166,13 +221,7 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         format!("{} is not touched", src.name),
     ];
     if args.plan {
-        if ctx.global.json {
-            crate::say!("{}", crate::output::json(&steps));
-        } else {
-            for (i, s) in steps.iter().enumerate() {
-                crate::sayln!("{}. {s}", i + 1);
-            }
-        }
+        print_steps(ctx, &steps);
         return Ok(());
     }
     std::fs::write(&spec_file, spec_text(ctx, &name, port_base)?)
