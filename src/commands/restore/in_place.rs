@@ -149,7 +149,7 @@ pub async fn run(
         .members
         .iter()
         .find(|m| Some(&m.name) == now.leader.as_ref())
-        .and_then(|m| m.timeline)
+        .and_then(|m| m.data.timeline)
         .map_or("?".to_string(), |t| t.to_string());
     if !ctx.global.json {
         crate::sayln!(
