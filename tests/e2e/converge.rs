@@ -207,7 +207,9 @@ impl LeaderWatch {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     let _image = TestImage(IMAGE);
-    let c = TestCluster::new("converge", 2500, "");
+    // Made without archiving, as clusters of pgha before backups were: the first roll below
+    // (the spec's default turns [backup] on) gives it archiving.
+    let c = TestCluster::new("converge", 2500, "[backup]\nenabled = false\n");
     c.up();
     let pw = c.superuser_password();
     c.sql_on_primary("create table conv_rows (id bigint primary key)")
@@ -281,6 +283,24 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     assert_eq!(etcd_leader.as_deref(), Some(l1.as_str()));
     let plan = json(&c.pgha(&["plan", "--json"], T));
     assert_eq!(plan["steps"], serde_json::json!([]), "{plan}");
+    // The roll gave the cluster archiving: the stanza exists, pgBackRest's check passes (it
+    // archives a WAL segment), and verify's archive check too.
+    assert!(
+        up["actions"]
+            .to_string()
+            .contains(&format!("create volume {}-backup", c.name)),
+        "{up}"
+    );
+    docker(&[
+        "exec",
+        "-u",
+        "postgres",
+        &c.container(&l1),
+        "pgbackrest",
+        &format!("--stanza={}", c.name),
+        "check",
+    ]);
+    c.pgha(&["verify", "--only", "archive"], T);
 
     // The same reference now names another image (what `pgha image build --refresh` does to
     // pgha's own tag): every container is replaced again, and the image they ran is removed once
