@@ -6,11 +6,14 @@
 //! reports, prints "n/a" for what it could not observe, and never fails on a slow machine; it fails
 //! when a writer got too few writes acknowledged to prove anything.
 //!
-//! Run: `cargo bench --bench cluster -- --runs 3 [--pgbench-seconds 20]` (the e2e tests run it once
+//! Run: `cargo bench --bench cluster -- --runs 3 [--pgbench-seconds 20] [--backup-scale 20]` (the
+//! e2e tests run it once
 //! with `--runs 1` and short pgbench cases).
 
 #![allow(dead_code)]
 
+#[path = "backup.rs"]
+mod backup;
 #[path = "converge.rs"]
 mod converge;
 #[path = "pgbench.rs"]
@@ -30,6 +33,8 @@ pub struct Opts {
     pub runs: usize,
     /// Length of each pgbench case.
     pub pgbench_seconds: u64,
+    /// pgbench scale of the backup bench's database (20: about 300 MiB).
+    pub backup_scale: u64,
     pub port_base: u32,
     pub name: String,
     pub bin: PathBuf,
@@ -48,6 +53,7 @@ impl Opts {
         Opts {
             runs: flag("--runs", "PGHA_BENCH_RUNS").unwrap_or(3) as usize,
             pgbench_seconds: flag("--pgbench-seconds", "PGHA_BENCH_PGBENCH_SECONDS").unwrap_or(15),
+            backup_scale: flag("--backup-scale", "PGHA_BENCH_BACKUP_SCALE").unwrap_or(20),
             port_base: 8000,
             name: "pgha-bench".into(),
             bin,
@@ -156,8 +162,8 @@ impl Bench<'_> {
         std::fs::write(
             self.dir.path().join("pgha.toml"),
             format!(
-                "name = \"{}\"\nport_base = {}\n{extra}\n[labels]\n\"io.pgha.test\" = \"bench\"\n",
-                self.o.name, self.o.port_base
+                "name = \"{}\"\nport_base = {}\n{extra}\n[backup]\narchive_timeout = {}\n[labels]\n\"io.pgha.test\" = \"bench\"\n",
+                self.o.name, self.o.port_base, backup::ARCHIVE_TIMEOUT_S
             ),
         )
         .context("write the bench's pgha.toml")
@@ -397,6 +403,13 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         pgbench::measure(b, &engine, b.o.pgbench_seconds, &mut tp).await?;
     }
 
+    backup::prepare(b, &engine, b.o.backup_scale).await?;
+    let mut bk = backup::Figures::new();
+    for i in 0..runs {
+        eprintln!("bench: backup {}/{runs}", i + 1);
+        backup::measure(b, &engine, i, &mut bk).await?;
+    }
+
     eprintln!("bench: memory at idle");
     b.settle().await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -449,6 +462,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     ]);
     metrics.extend(converged);
     metrics.extend(tp.into_metrics());
+    metrics.extend(bk.into_metrics());
     metrics.extend([mem, anon]);
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);
     for m in &metrics {

@@ -57,7 +57,7 @@ impl Throughput {
 
 /// In-network `(host, port)` of HAProxy's primary listener and of `member`'s PostgreSQL, read from
 /// the HAProxy config pgha renders for this cluster.
-fn in_network(b: &Bench<'_>, member: &str) -> Result<((String, String), (String, String))> {
+pub fn in_network(b: &Bench<'_>, member: &str) -> Result<((String, String), (String, String))> {
     let text = std::fs::read_to_string(b.dir.path().join("pgha.toml"))?;
     let spec = pgha::spec::Spec::parse(&text, "pgha.toml").map_err(|e| anyhow!("{e}"))?;
     let cfg = pgha::render::haproxy_cfg(&spec)?;
@@ -83,7 +83,7 @@ fn in_network(b: &Bench<'_>, member: &str) -> Result<((String, String), (String,
 
 /// Runs pgbench in `container` as postgres against `host:port`; the password comes from the
 /// node's password file (`PGPASSFILE`), so it is neither on the command line nor in any output.
-async fn pgbench(
+pub async fn pgbench(
     engine: &Engine,
     container: &str,
     host: &str,

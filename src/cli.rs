@@ -122,6 +122,8 @@ pub struct BackupArgs {
 pub enum BackupCommand {
     /// The backups in the repository, the archived WAL and the recoverable window.
     List,
+    /// The last backup's age and the leader's archiver; exit 1 when archiving fails.
+    Status,
 }
 
 /// What a restore recovers to: exactly one.

@@ -244,11 +244,27 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let mut steps: Vec<Step> = up
         .describe()
         .into_iter()
-        .map(|action| Step {
-            kind: "container",
-            action,
-            reason: "the spec asks for it and it does not run".into(),
-            impact: Impact::None,
+        .map(|action| {
+            let repo = format!(
+                "create volume {}",
+                crate::pgbackrest::repo_volume(&spec.name)
+            );
+            let (kind, reason) = if action == repo {
+                (
+                    "volume",
+                    "the backup repository ([backup] is on), which every node mounts",
+                )
+            } else if action.starts_with("create volume ") {
+                ("volume", "the spec asks for it and it does not exist")
+            } else {
+                ("container", "the spec asks for it and it does not run")
+            };
+            Step {
+                kind,
+                action,
+                reason: reason.into(),
+                impact: Impact::None,
+            }
         })
         .collect();
     let all_run = plan::not_running(&want, &have).is_empty();

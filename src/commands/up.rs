@@ -373,7 +373,10 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         // gained archiving through this `up`.
         if let Some(leader) = &dcs.read_cluster().await?.leader {
             crate::commands::backup::ensure_stanza(&engine, &spec, leader).await?;
-            p.note(format!("pgBackRest stanza {} ready", spec.name));
+            p.note(format!(
+                "pgBackRest stanza {} ready, WAL archived",
+                spec.name
+            ));
         }
     }
     if !changed {

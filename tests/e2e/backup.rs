@@ -76,7 +76,11 @@ fn password_of(c: &TestCluster, cluster: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_recovery() {
-    let c = TestCluster::new("backup", 3500, "[etcd]\nmembers = 1\n");
+    let c = TestCluster::new(
+        "backup",
+        3500,
+        "[etcd]\nmembers = 1\n[backup]\nretention_full = 1\n",
+    );
     c.up();
     let pw = c.superuser_password();
     let repo = format!("{}-backup", c.name);
@@ -102,6 +106,34 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     assert_eq!(list["backups"][0]["label"], label.as_str(), "{list}");
     assert!(list["window"]["from"].as_i64().is_some(), "{list}");
     c.pgha(&["verify", "--only", "backup"], T);
+    let st = json(&c.pgha(&["backup", "status", "--json"], T));
+    assert_eq!(st["last_backup"]["label"], label.as_str(), "{st}");
+    assert_eq!(
+        st["archive"]["failed_count"].as_i64().map(|_| ()),
+        Some(()),
+        "{st}"
+    );
+
+    // With a backup in the repository, a rebuilt replica restores it (then replays WAL) instead
+    // of copying the leader.
+    let replica = ["pg1", "pg2", "pg3"]
+        .into_iter()
+        .find(|m| *m != l0)
+        .unwrap();
+    let logs = |m: &str| {
+        let out = crate::harness::run_with_deadline(
+            std::process::Command::new("docker").args(["logs", &c.container(m)]),
+            T,
+        );
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
+    };
+    assert!(!logs(replica).contains("replica has been created using pgbackrest"));
+    tokio::task::block_in_place(|| c.pgha(&["reinit", replica, "--yes"], T));
+    assert!(
+        logs(replica).contains("replica has been created using pgbackrest"),
+        "{}",
+        logs(replica)
+    );
 
     // Three failovers under a writer, with batches of rows between them; the time T2 lies
     // between the second and the third.
@@ -224,6 +256,12 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     );
     assert!(vols.contains(&repo), "the source repository stays: {vols}");
 
+    // A second full backup: retention (retention_full = 1) expires the first.
+    let b2 = json(&c.pgha(&["backup", "--json"], T));
+    assert_eq!(b2["expired"], serde_json::json!([label]), "{b2}");
+    let list = json(&c.pgha(&["backup", "list", "--json"], T));
+    assert_eq!(list["backups"].as_array().unwrap().len(), 1, "{list}");
+
     // In place, to a restore point.
     c.sql_on_primary(
         "create table inplace (i int); insert into inplace select generate_series(1, 10)",
@@ -285,6 +323,13 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     assert!(text(&v.stdout).contains("FAILING"), "{}", text(&v.stdout));
     let l = c.pgha_output(&["list"], T);
     assert_eq!(l.status.code(), Some(1));
+    let st = c.pgha_output(&["backup", "status"], T);
+    assert_eq!(st.status.code(), Some(1), "{}", text(&st.stdout));
+    assert!(
+        text(&st.stdout).contains("Archive:     FAILING"),
+        "{}",
+        text(&st.stdout)
+    );
     assert!(
         text(&l.stdout).contains("Archive: FAILING"),
         "{}",

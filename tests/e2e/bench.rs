@@ -24,6 +24,7 @@ async fn benchmark_runs_once() {
     let opts = cluster::Opts {
         runs: 1,
         pgbench_seconds: 3,
+        backup_scale: 2,
         port_base: 8000,
         name: "pgha-bench".into(),
         bin: bin().into(),
@@ -69,6 +70,19 @@ async fn benchmark_runs_once() {
             }
         }
     }
+    // The backup figures, each observed (the archive lag twice).
+    for name in [
+        "pgha backup --type full: time",
+        "pg_basebackup of the same cluster (tar to /dev/null): time",
+        "pgha restore --time T --into",
+    ] {
+        observed_once(&table, name);
+    }
+    let lag = table
+        .lines()
+        .find(|l| l.contains("archive lag under a steady writer"))
+        .unwrap_or_else(|| panic!("no archive lag row:\n{table}"));
+    assert_ne!(lag.split('|').map(str::trim).nth(2), Some("n/a"), "{table}");
     let checked = table
         .lines()
         .find(|l| l.contains("acknowledged writes checked on every node"))

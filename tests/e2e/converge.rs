@@ -237,7 +237,15 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
         docker(&args)
     };
     let before = ids();
-    let plan = json(&c.pgha(&["plan", "--json"], T));
+    let mut plan = json(&c.pgha(&["plan", "--json"], T));
+    // First the backup repository, which archiving (on by default) needs.
+    let repo = plan["steps"].as_array_mut().unwrap().remove(0);
+    assert_eq!(
+        repo["action"],
+        format!("create volume {}-backup", c.name).as_str(),
+        "{plan}"
+    );
+    assert_eq!(repo["kind"], "volume");
     let steps = actions(&plan);
     let n = |m: &str| format!("replace {}", c.container(m));
     let switch = format!("switch over from {l0}");

@@ -320,7 +320,11 @@ async fn up_list_write_read_noop_down() {
     c.pgha(&["down"], Duration::from_secs(180));
     assert!(c.labelled("container").is_empty());
     assert!(c.labelled("network").is_empty());
-    assert_eq!(c.labelled("volume").len(), 6);
+    assert_eq!(
+        c.labelled("volume").len(),
+        7,
+        "3 etcd, 3 nodes, the backup repository"
+    );
     let again = c.pgha(&["down"], T);
     assert!(
         again.contains("nothing to remove") || again.contains("removed 0 containers"),
@@ -347,8 +351,21 @@ async fn up_list_write_read_noop_down() {
     c.pgha(&["down", "--volumes", "--yes"], Duration::from_secs(180));
     assert!(c.labelled("container").is_empty());
     assert!(c.labelled("network").is_empty());
-    assert!(c.labelled("volume").is_empty());
+    // The backup repository outlives the cluster; `--repository` removes it, after asking.
+    assert_eq!(c.labelled("volume"), vec![format!("{}-backup", c.name)]);
     assert!(!secrets.exists());
+    let refused = c.pgha_output(&["down", "--volumes", "--repository"], T);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("--yes"));
+    assert_eq!(c.labelled("volume").len(), 1);
+    let needs_volumes = c.pgha_output(&["down", "--repository", "--yes"], T);
+    assert_eq!(
+        needs_volumes.status.code(),
+        Some(2),
+        "--repository needs --volumes"
+    );
+    c.pgha(&["down", "--volumes", "--repository", "--yes"], T);
+    assert!(c.labelled("volume").is_empty());
 }
 
 #[test]

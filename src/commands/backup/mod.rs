@@ -1,6 +1,7 @@
 //! `pgha backup`: a pgBackRest backup of the cluster (retention applied after it), `backup
 //! --mark NAME` (a restore point, archived at once), and `backup list` (the backups, the archived
-//! WAL and the recoverable window). The repository is reached through `repo::Repo`.
+//! WAL and the recoverable window), `backup status` (the last backup's age, the archiver). The
+//! repository is reached through `repo::Repo`.
 
 pub mod repo;
 
@@ -35,8 +36,8 @@ fn require_backup(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// The stanza exists and matches the database: `stanza-create` is idempotent. Run on the leader's
-/// container by `up` after it made or changed the cluster.
+/// The stanza exists and matches the database (`stanza-create` is idempotent), and archiving works
+/// (`check`). Run on the leader's container by `up` after it made or changed the cluster.
 pub async fn ensure_stanza(
     engine: &crate::adapters::docker::Engine,
     spec: &Spec,
@@ -47,6 +48,17 @@ pub async fn ensure_stanza(
     if out.code != 0 {
         bail!(
             "create the pgBackRest stanza {} on {leader}: {}; WAL is not archived until this works (`pgha verify` checks it)",
+            spec.name,
+            repo::failure(&out)
+        );
+    }
+    // pgBackRest's check switches WAL and waits until the segment is archived. That also wakes an
+    // archiver that gave up for a minute on WAL (a timeline's history file) it could not push
+    // before the stanza existed, as when `up` gives a running cluster archiving.
+    let out = repo.run(&["check"]).await?;
+    if out.code != 0 {
+        bail!(
+            "cluster {} runs, but WAL archiving fails on {leader}: {} (`pgha list` shows the archiver)",
             spec.name,
             repo::failure(&out)
         );
@@ -88,6 +100,7 @@ pub async fn run(ctx: &Ctx, args: &BackupArgs) -> Result<()> {
     require_backup(&spec)?;
     match &args.command {
         Some(BackupCommand::List) => list(ctx, &spec).await,
+        Some(BackupCommand::Status) => status(ctx, &spec).await,
         None => match &args.mark {
             Some(name) => mark(ctx, &spec, name).await,
             None => backup(ctx, &spec, args).await,
@@ -130,6 +143,73 @@ async fn list(ctx: &Ctx, spec: &Spec) -> Result<()> {
             _ => "none: no backup yet (`pgha backup` takes one)".into(),
         }
     );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct StatusReport {
+    cluster: String,
+    last_backup: Option<BackupRow>,
+    last_backup_age_s: Option<i64>,
+    /// The leader's archiver; `None` when the leader does not answer.
+    archive: Option<crate::pgbackrest::ArchiveStatus>,
+}
+
+async fn status(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    let engine = ctx.engine().await?;
+    let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
+    let info = repo.info().await;
+    repo.close().await?;
+    let info = info?;
+    let last = info
+        .backups
+        .iter()
+        .filter(|b| !b.error)
+        .max_by_key(|b| b.stop)
+        .cloned();
+    let access = Access::new(ctx)?;
+    let archive = match access.primary() {
+        Some(t) => match Pg::connect(&t, Duration::from_secs(3)).await {
+            Ok(pg) => crate::ops::archive::status(&pg).await.ok(),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let report = StatusReport {
+        cluster: spec.name.clone(),
+        last_backup_age_s: last.as_ref().map(|b| now_unix() - b.stop),
+        last_backup: last,
+        archive,
+    };
+    let failing = report.archive.as_ref().is_some_and(|a| a.failing());
+    if ctx.global.json {
+        crate::say!("{}", json(&report));
+    } else {
+        crate::sayln!(
+            "Last backup: {}",
+            match (&report.last_backup, report.last_backup_age_s) {
+                (Some(b), Some(age)) => format!(
+                    "{} ({}), {} ago, {}",
+                    b.label,
+                    b.kind,
+                    crate::output::fmt_age(age),
+                    fmt_bytes(b.database_bytes)
+                ),
+                _ => "none (`pgha backup` takes one)".into(),
+            }
+        );
+        crate::sayln!(
+            "Archive:     {}",
+            report
+                .archive
+                .as_ref()
+                .map_or("n/a: the leader does not answer".to_string(), |a| a
+                    .describe())
+        );
+    }
+    if failing {
+        bail!("WAL archiving of cluster {} fails", spec.name);
+    }
     Ok(())
 }
 
