@@ -206,6 +206,68 @@ mod tests {
     }
 
     #[test]
+    fn archiving_and_pgbackrest_replicas_are_on_by_default_and_off_with_backup_off() {
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&patroni_yml(&Spec::default(), "pg1").unwrap()).unwrap();
+        let pg = &v["postgresql"];
+        assert_eq!(pg["parameters"]["archive_mode"], "on");
+        assert_eq!(
+            pg["parameters"]["archive_command"],
+            "pgbackrest --stanza=pgha archive-push %p"
+        );
+        assert_eq!(pg["parameters"]["archive_timeout"], 60);
+        assert_eq!(
+            pg["recovery_conf"]["restore_command"],
+            "pgbackrest --stanza=pgha archive-get %f \"%p\""
+        );
+        assert_eq!(pg["create_replica_methods"][0], "pgbackrest");
+        assert_eq!(pg["create_replica_methods"][1], "basebackup");
+        assert_eq!(pg["pgbackrest"]["keep_data"], true);
+        assert!(v["bootstrap"]["post_bootstrap"]
+            .as_str()
+            .unwrap()
+            .contains("stanza-create"));
+        assert!(v["bootstrap"].get("method").is_none(), "initdb by default");
+
+        let off = Spec::parse("[backup]\nenabled = false", "t").unwrap();
+        let yml = patroni_yml(&off, "pg1").unwrap();
+        assert!(!yml.contains("archive_"), "{yml}");
+        assert!(!yml.contains("pgbackrest"), "{yml}");
+    }
+
+    #[test]
+    fn a_restored_cluster_bootstraps_from_the_source_repository() {
+        let mut spec = Spec::default();
+        spec.name = "copy".into();
+        spec.bootstrap_from = Some(crate::spec::RestoreSource {
+            stanza: "prod".into(),
+            volume: "prod-backup".into(),
+            options: crate::pgbackrest::Target::Time("2026-12-02 10:00:00+00".into()).options(),
+        });
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&patroni_yml(&spec, "pg1").unwrap()).unwrap();
+        let b = &v["bootstrap"];
+        assert_eq!(b["method"], "pgbackrest");
+        let m = &b["pgbackrest"];
+        assert_eq!(m["keep_existing_recovery_conf"], true);
+        assert_eq!(m["recovery_conf"]["recovery_target_action"], "promote");
+        let cmd = m["command"].as_str().unwrap();
+        assert!(
+            cmd.contains("--stanza=prod --repo1-path=/var/lib/pgbackrest-source"),
+            "{cmd}"
+        );
+        assert!(
+            cmd.contains("--type=time --target=\"2026-12-02 10:00:00+00\""),
+            "{cmd}"
+        );
+        // It archives into its own stanza.
+        assert_eq!(
+            v["postgresql"]["parameters"]["archive_command"],
+            "pgbackrest --stanza=copy archive-push %p"
+        );
+    }
+
+    #[test]
     fn spec_parameters_override_the_base_ones() {
         let spec = Spec::parse(
             "[patroni.parameters]\nmax_connections = 200\nwork_mem = \"8MB\"",

@@ -450,3 +450,72 @@ fn bootstrap_settings_and_etcd_hosts_are_no_drift() {
     // Patroni follows etcd's own member list once it runs: the etcd hosts are no drift either.
     assert_eq!(base, hash_of("[etcd]\nmembers = 5"));
 }
+
+#[test]
+fn nodes_mount_the_repository_and_a_restored_cluster_its_source_read_only() {
+    let d = desired_for(&Spec::default());
+    assert!(d.volumes.contains(&"pgha-backup".to_string()));
+    let pg1 = d.containers.iter().find(|c| c.member == "pg1").unwrap();
+    assert_eq!(
+        pg1.volumes[0].0, "pgha-pg1-data",
+        "the data volume comes first"
+    );
+    assert!(pg1
+        .volumes
+        .contains(&("pgha-backup".into(), "/var/lib/pgbackrest".into())));
+    assert!(pg1.ro_volumes.is_empty());
+    assert!(pg1
+        .env
+        .contains(&"PGBACKREST_CONFIG=/etc/pgha/pgbackrest.conf".to_string()));
+    assert!(pg1
+        .files
+        .iter()
+        .any(|f| f.path == "/etc/pgha/pgbackrest.conf" && !f.secret));
+    let etcd1 = d.containers.iter().find(|c| c.member == "etcd1").unwrap();
+    assert_eq!(etcd1.volumes.len(), 1, "etcd does not mount the repository");
+
+    let mut restored = Spec::default();
+    restored.name = "copy".into();
+    restored.bootstrap_from = Some(crate::spec::RestoreSource {
+        stanza: "pgha".into(),
+        volume: "pgha-backup".into(),
+        options: vec![],
+    });
+    let d = desired_for(&restored);
+    let pg1 = d.containers.iter().find(|c| c.member == "pg1").unwrap();
+    assert_eq!(
+        pg1.ro_volumes,
+        vec![(
+            "pgha-backup".to_string(),
+            "/var/lib/pgbackrest-source".to_string()
+        )]
+    );
+    assert!(pg1
+        .volumes
+        .contains(&("copy-backup".into(), "/var/lib/pgbackrest".into())));
+    assert!(
+        !d.volumes.contains(&"pgha-backup".to_string()),
+        "the source is not ours"
+    );
+
+    let mut off = Spec::default();
+    off.backup.enabled = false;
+    let d = desired_for(&off);
+    assert_eq!(d.volumes.len(), 6);
+    let pg1 = d.containers.iter().find(|c| c.member == "pg1").unwrap();
+    assert_eq!(pg1.volumes.len(), 1);
+    assert_eq!(pg1.env, vec!["LANG=C.UTF-8".to_string()]);
+}
+
+#[test]
+fn a_kept_repository_without_node_data_is_an_orphan() {
+    let spec = Spec::default();
+    let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    use crate::commands::backup::repo::orphan_repository;
+    assert!(orphan_repository(&spec, &v(&["pgha-backup"])));
+    assert!(!orphan_repository(
+        &spec,
+        &v(&["pgha-backup", "pgha-pg2-data"])
+    ));
+    assert!(!orphan_repository(&spec, &v(&[])));
+}

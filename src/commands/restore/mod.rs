@@ -264,3 +264,81 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pgbackrest::BackupRow;
+
+    fn info(stops: &[i64]) -> StanzaInfo {
+        StanzaInfo {
+            stanza: "pgha".into(),
+            status_code: 0,
+            status: "ok".into(),
+            backups: stops
+                .iter()
+                .map(|s| BackupRow {
+                    label: format!("L{s}"),
+                    kind: "full".into(),
+                    start: s - 5,
+                    stop: *s,
+                    database_bytes: 1,
+                    repository_bytes: 1,
+                    wal_start: String::new(),
+                    wal_stop: String::new(),
+                    lsn_start: String::new(),
+                    lsn_stop: String::new(),
+                    error: false,
+                })
+                .collect(),
+            wal_min: None,
+            wal_max: None,
+        }
+    }
+
+    #[test]
+    fn the_repository_decides_what_can_be_restored() {
+        let latest = Target::Latest;
+        let e = check_against(&info(&[]), &latest, None, "pgha").unwrap_err();
+        assert!(e.to_string().contains("holds no backup"), "{e}");
+        assert!(check_against(&info(&[100]), &latest, Some("L100"), "pgha").is_ok());
+        let e = check_against(&info(&[100]), &latest, Some("L7"), "pgha").unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("no such backup of pgha; the repository holds L100"));
+        // 2026-12-02 01:00:00+00 is 1796173200.
+        let t = Target::Time("2026-12-02 01:00:00+00".into());
+        assert!(check_against(&info(&[1_796_173_100]), &t, None, "pgha").is_ok());
+        let e = check_against(&info(&[1_796_173_300]), &t, None, "pgha").unwrap_err();
+        assert!(
+            e.to_string().contains("before the recoverable window"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_new_cluster_is_the_source_renamed_on_other_ports() {
+        let src = Spec::default();
+        let s = new_spec(&src, "copy", 100, vec!["--type=immediate".into()]).unwrap();
+        assert_eq!((s.name.as_str(), s.port_base), ("copy", 100));
+        let from = s.bootstrap_from.unwrap();
+        assert_eq!(
+            (from.stanza.as_str(), from.volume.as_str()),
+            ("pgha", "pgha-backup")
+        );
+        assert!(new_spec(&src, "Bad Name", 100, vec![]).is_err());
+        assert!(
+            new_spec(&src, "copy", 70000, vec![]).is_err(),
+            "ports out of range"
+        );
+    }
+
+    #[test]
+    fn in_place_steps_name_what_happens_to_each_node() {
+        let steps = in_place::steps(&Spec::default(), &Target::Name("m1".into()), None);
+        assert_eq!(steps.len(), 6);
+        assert!(steps[1].contains("onto pg1's data"), "{}", steps[1]);
+        assert!(steps[1].contains("restore point \"m1\""), "{}", steps[1]);
+        assert!(steps[3].contains("pg2, pg3"), "{}", steps[3]);
+    }
+}
