@@ -237,13 +237,15 @@ mod tests {
 
     #[test]
     fn a_restored_cluster_bootstraps_from_the_source_repository() {
-        let mut spec = Spec::default();
-        spec.name = "copy".into();
-        spec.bootstrap_from = Some(crate::spec::RestoreSource {
-            stanza: "prod".into(),
-            volume: "prod-backup".into(),
-            options: crate::pgbackrest::Target::Time("2026-12-02 10:00:00+00".into()).options(),
-        });
+        let spec = Spec {
+            name: "copy".into(),
+            bootstrap_from: Some(crate::spec::RestoreSource {
+                stanza: "prod".into(),
+                volume: "prod-backup".into(),
+                options: crate::pgbackrest::Target::Time("2026-12-02 10:00:00+00".into()).options(),
+            }),
+            ..Spec::default()
+        };
         let v: serde_json::Value =
             serde_saphyr::from_str(&patroni_yml(&spec, "pg1").unwrap()).unwrap();
         let b = &v["bootstrap"];

@@ -474,13 +474,15 @@ fn nodes_mount_the_repository_and_a_restored_cluster_its_source_read_only() {
     let etcd1 = d.containers.iter().find(|c| c.member == "etcd1").unwrap();
     assert_eq!(etcd1.volumes.len(), 1, "etcd does not mount the repository");
 
-    let mut restored = Spec::default();
-    restored.name = "copy".into();
-    restored.bootstrap_from = Some(crate::spec::RestoreSource {
-        stanza: "pgha".into(),
-        volume: "pgha-backup".into(),
-        options: vec![],
-    });
+    let restored = Spec {
+        name: "copy".into(),
+        bootstrap_from: Some(crate::spec::RestoreSource {
+            stanza: "pgha".into(),
+            volume: "pgha-backup".into(),
+            options: vec![],
+        }),
+        ..Spec::default()
+    };
     let d = desired_for(&restored);
     let pg1 = d.containers.iter().find(|c| c.member == "pg1").unwrap();
     assert_eq!(
