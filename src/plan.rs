@@ -319,14 +319,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             },
         ];
         if spec.backup.enabled {
-            files.push(FileSpec {
-                path: pgbackrest::CONF_PATH.into(),
-                contents: pgbackrest::config(spec).into_bytes(),
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                secret: false,
-            });
+            files.push(pgbackrest_conf_file(spec));
         }
         containers.push(ContainerSpec {
             name: container_name(spec, n),
@@ -394,6 +387,18 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         containers,
         labels: base,
         image_ids: BTreeMap::new(),
+    }
+}
+
+/// pgBackRest's configuration file, as nodes and tool containers get it.
+pub fn pgbackrest_conf_file(spec: &Spec) -> FileSpec {
+    FileSpec {
+        path: pgbackrest::CONF_PATH.into(),
+        contents: pgbackrest::config(spec).into_bytes(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        secret: false,
     }
 }
 

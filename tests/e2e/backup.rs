@@ -181,19 +181,16 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
 
     // Point in time, across timelines, into a new cluster beside the original.
     let x = format!("{}-x", c.name);
-    let plan = c.pgha(
-        &[
-            "restore",
-            "--time",
-            &t2,
-            "--into",
-            &x,
-            "--port-base",
-            "3600",
-            "--plan",
-        ],
-        T,
-    );
+    let restore_x = [
+        "restore",
+        "--time",
+        &t2,
+        "--into",
+        &x,
+        "--port-base",
+        "3600",
+    ];
+    let plan = c.pgha(&[&restore_x[..], &["--plan"]].concat(), T);
     assert!(
         plan.contains(&format!("{} is not touched", c.name)),
         "{plan}"
@@ -202,18 +199,7 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
         !c.path(&format!("{x}.toml")).exists(),
         "--plan wrote nothing"
     );
-    c.pgha(
-        &[
-            "restore",
-            "--time",
-            &t2,
-            "--into",
-            &x,
-            "--port-base",
-            "3600",
-        ],
-        Duration::from_secs(600),
-    );
+    c.pgha(&restore_x, Duration::from_secs(600));
     let xpw = password_of(&c, &x);
     let xport = (5431 + 3600) as u16;
     for i in 0..3u16 {

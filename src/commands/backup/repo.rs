@@ -5,7 +5,7 @@
 
 use crate::adapters::docker::{Engine, ExecOutput};
 use crate::pgbackrest::{self, StanzaInfo};
-use crate::plan::{self, ContainerSpec, FileSpec, Kind, Resources, LABEL_CLUSTER};
+use crate::plan::{self, ContainerSpec, Kind, Resources, LABEL_CLUSTER};
 use crate::spec::Spec;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -109,14 +109,7 @@ impl<'a> Repo<'a> {
                 log_max_files: 1,
                 ..Default::default()
             },
-            files: vec![FileSpec {
-                path: pgbackrest::CONF_PATH.into(),
-                contents: pgbackrest::config(spec).into_bytes(),
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                secret: false,
-            }],
+            files: vec![plan::pgbackrest_conf_file(spec)],
         };
         engine.create_container(&c).await?;
         if let Err(e) = engine.start(&name).await {
@@ -173,22 +166,24 @@ impl<'a> Repo<'a> {
             .with_context(|| format!("read pgbackrest info of {}", self.stanza))
     }
 
-    /// Unix time of the newest WAL segment in the archive (its file's modification time), if any.
-    pub async fn newest_archived_at(&self) -> Result<Option<i64>> {
+    /// One line per WAL segment file in the archive, as `find -printf FORMAT` prints it.
+    async fn archive_files(&self, format: &str) -> Result<String> {
         let dir = format!("{}/archive/{}", pgbackrest::REPO_PATH, self.stanza);
+        let cmd = [
+            "find", &dir, "-type", "f", "-name", "0000*", "-printf", format,
+        ];
         let out = self
             .engine
-            .exec(
-                &self.container,
-                &[
-                    "find", &dir, "-type", "f", "-name", "0000*", "-printf", "%T@\\n",
-                ],
-                Some("postgres"),
-                &[],
-            )
+            .exec(&self.container, &cmd, Some("postgres"), &[])
             .await?;
-        Ok(out
-            .stdout
+        Ok(out.stdout)
+    }
+
+    /// Unix time of the newest WAL segment in the archive (its file's modification time), if any.
+    pub async fn newest_archived_at(&self) -> Result<Option<i64>> {
+        Ok(self
+            .archive_files("%T@\\n")
+            .await?
             .lines()
             .filter_map(|l| l.trim().parse::<f64>().ok())
             .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))))
@@ -197,20 +192,9 @@ impl<'a> Repo<'a> {
 
     /// The names of the WAL segments in the archive (without pgBackRest's checksum suffix).
     pub async fn archived_segments(&self) -> Result<Vec<String>> {
-        let dir = format!("{}/archive/{}", pgbackrest::REPO_PATH, self.stanza);
-        let out = self
-            .engine
-            .exec(
-                &self.container,
-                &[
-                    "find", &dir, "-type", "f", "-name", "0000*", "-printf", "%f\\n",
-                ],
-                Some("postgres"),
-                &[],
-            )
-            .await?;
-        Ok(out
-            .stdout
+        Ok(self
+            .archive_files("%f\\n")
+            .await?
             .lines()
             .filter_map(|l| l.get(..24))
             .filter(|n| pgbackrest::wal_parts(n).is_some())
