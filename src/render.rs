@@ -42,6 +42,7 @@ struct PatroniCtx<'a> {
     maximum_lag_on_failover: u64,
     synchronous_mode: bool,
     synchronous_mode_strict: bool,
+    failsafe_mode: bool,
     parameters: BTreeMap<String, serde_json::Value>,
     backup: Option<BackupCtx>,
     restore: Option<RestoreCtx>,
@@ -111,6 +112,7 @@ pub fn patroni_yml(spec: &Spec, member: &str) -> Result<String> {
         maximum_lag_on_failover: spec.patroni.maximum_lag_on_failover,
         synchronous_mode: spec.patroni.synchronous_mode,
         synchronous_mode_strict: spec.patroni.synchronous_mode_strict,
+        failsafe_mode: spec.patroni.failsafe_mode,
         parameters: parameters(spec),
         backup: spec.backup.enabled.then(|| BackupCtx {
             archive_command: pgbackrest::archive_command(&spec.name),

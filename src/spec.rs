@@ -51,6 +51,9 @@ pub struct PatroniSpec {
     pub maximum_lag_on_failover: u64,
     pub synchronous_mode: bool,
     pub synchronous_mode_strict: bool,
+    /// Keep the leader when etcd does not answer, as long as every member confirms it over
+    /// Patroni's REST API (Patroni's DCS failsafe mode).
+    pub failsafe_mode: bool,
     /// PostgreSQL parameters put into `bootstrap.dcs.postgresql.parameters`.
     pub parameters: BTreeMap<String, toml::Value>,
 }
@@ -64,6 +67,7 @@ impl Default for PatroniSpec {
             maximum_lag_on_failover: 1_048_576,
             synchronous_mode: true,
             synchronous_mode_strict: false,
+            failsafe_mode: true,
             parameters: BTreeMap::new(),
         }
     }

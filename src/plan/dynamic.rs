@@ -121,6 +121,7 @@ pub fn owned(spec: &Spec) -> Vec<(String, Option<String>, Value)> {
             None,
             Value::Bool(p.synchronous_mode_strict),
         ),
+        ("failsafe_mode".into(), None, Value::Bool(p.failsafe_mode)),
     ];
     for (name, v) in &p.parameters {
         out.push((
@@ -254,7 +255,7 @@ mod tests {
 
     fn live() -> Value {
         json!({"ttl": 20, "loop_wait": 1, "retry_timeout": 5, "maximum_lag_on_failover": 1048576,
-               "synchronous_mode": true, "synchronous_mode_strict": false,
+               "synchronous_mode": true, "synchronous_mode_strict": false, "failsafe_mode": true,
                "postgresql": {"use_slots": true, "parameters": {"work_mem": "4MB", "max_connections": 100,
                               "wal_log_hints": "on"}}})
     }
