@@ -239,9 +239,9 @@ pub async fn run(o: &Opts) -> Result<String> {
     b.respec("")?;
     eprintln!("bench: image");
     b.pgha(&["image", "build"])?;
-    let _ = b.pgha(&["down", "--volumes", "--yes"]);
+    let _ = b.pgha(&["down", "--volumes", "--repository", "--yes"]);
     let result = measure(&b).await;
-    let _ = b.pgha(&["down", "--volumes", "--yes"]);
+    let _ = b.pgha(&["down", "--volumes", "--repository", "--yes"]);
     converge::remove_image(&b);
     result
 }
@@ -251,7 +251,7 @@ async fn up_and_list(b: &Bench<'_>, runs: usize) -> Result<Vec<Metric>> {
     let mut up = Metric::new("up from nothing until healthy (image present)", "s");
     for i in 0..runs {
         eprintln!("bench: up {}/{runs}", i + 1);
-        b.pgha(&["down", "--volumes", "--yes"])?;
+        b.pgha(&["down", "--volumes", "--repository", "--yes"])?;
         let t0 = Instant::now();
         b.pgha(&["up"])?;
         up.push(Some(t0.elapsed().as_secs_f64()));

@@ -22,4 +22,5 @@ pub mod render;
 pub mod secrets;
 pub mod spec;
 pub mod state;
+pub mod tls;
 pub mod wait;

@@ -5,8 +5,9 @@
 //!
 //! The repository is a posix repository on one Docker volume (`<name>-backup`) that every node
 //! mounts at `REPO_PATH`: all containers run on one Docker engine, so a shared volume gives every
-//! node archive-push, archive-get and restore without a network hop, and needs neither SSH nor
-//! the TLS certificates of `pgbackrest server`.
+//! node archive-push, archive-get and restore without a network hop, and needs no repository host
+//! or SSH. Each node also runs `pgbackrest server` (TLS, the cluster's CA) so that a backup can
+//! run on a standby: it copies the standby's files and reaches the primary through that server.
 
 use crate::spec::{RestoreSource, Spec};
 use serde::{Deserialize, Serialize};
@@ -24,8 +25,16 @@ pub fn repo_volume(cluster: &str) -> String {
     format!("{cluster}-backup")
 }
 
-/// `pgbackrest.conf` of every node: the repository, retention, and the stanza (the cluster name).
-pub fn config(spec: &Spec) -> String {
+/// The node's certificates for pgBackRest's TLS server (see `tls.rs`).
+pub const TLS_DIR: &str = "/etc/pgha/tls";
+/// pgBackRest's TLS server port on every node (its default).
+pub const TLS_PORT: u16 = 8432;
+
+/// `pgbackrest.conf`: the repository, retention, and the stanza (the cluster name). On a node
+/// (`node`), also its TLS server; a tool container gets the rest only. The other nodes are not in
+/// it (a changed node set would change every node's file): a backup on a standby names the
+/// primary on its command line (`standby_backup_options`).
+pub fn config(spec: &Spec, node: bool) -> String {
     let b = &spec.backup;
     let mut s = format!(
         "# pgBackRest configuration of cluster {name}, written by pgha.\n\
@@ -38,21 +47,51 @@ pub fn config(spec: &Spec) -> String {
     if b.retention_diff > 0 {
         s.push_str(&format!("repo1-retention-diff={}\n", b.retention_diff));
     }
-    s.push_str(&format!(
+    s.push_str(
         "start-fast=y\n\
          compress-type=zst\n\
          process-max=2\n\
          log-level-console=warn\n\
          log-level-stderr=off\n\
-         log-level-file=off\n\
-         \n\
-         [{name}]\n\
+         log-level-file=off\n",
+    );
+    if node {
+        s.push_str(&format!(
+            "tls-server-address=*\n\
+             tls-server-port={TLS_PORT}\n\
+             tls-server-cert-file={TLS_DIR}/node.crt\n\
+             tls-server-key-file={TLS_DIR}/node.key\n\
+             tls-server-ca-file={TLS_DIR}/ca.crt\n\
+             tls-server-auth={}={}\n",
+            crate::tls::CLIENT_CN,
+            spec.name
+        ));
+    }
+    s.push_str(&format!(
+        "\n[{name}]\n\
          pg1-path={PGDATA}\n\
          pg1-socket-path=/tmp\n\
          pg1-port=5432\n",
         name = spec.name
     ));
     s
+}
+
+/// The options of a backup on a standby (pg1, local): the primary as pg2, reached through its
+/// pgBackRest TLS server with the node's certificate.
+pub fn standby_backup_options(primary: &str) -> Vec<String> {
+    vec![
+        "--backup-standby=y".into(),
+        format!("--pg2-host={primary}"),
+        "--pg2-host-type=tls".into(),
+        format!("--pg2-host-port={TLS_PORT}"),
+        format!("--pg2-host-cert-file={TLS_DIR}/node.crt"),
+        format!("--pg2-host-key-file={TLS_DIR}/node.key"),
+        format!("--pg2-host-ca-file={TLS_DIR}/ca.crt"),
+        format!("--pg2-path={PGDATA}"),
+        "--pg2-socket-path=/tmp".into(),
+        "--pg2-port=5432".into(),
+    ]
 }
 
 pub fn archive_command(stanza: &str) -> String {

@@ -133,6 +133,8 @@ pub struct Inputs<'a> {
     pub secrets_yml: &'a str,
     /// The libpq password file put at `NODE_PGPASS`.
     pub pgpass: &'a str,
+    /// The cluster's CA and each node's certificate (pgBackRest's TLS server).
+    pub tls: &'a crate::tls::NodeCerts,
 }
 
 pub fn network_name(spec: &Spec) -> String {
@@ -319,14 +321,27 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             },
         ];
         if spec.backup.enabled {
-            files.push(pgbackrest_conf_file(spec));
+            files.push(pgbackrest_conf_file(spec, true));
+            let secret = |name: &str, text: &str| FileSpec {
+                path: format!("{}/{name}", pgbackrest::TLS_DIR),
+                contents: text.as_bytes().to_vec(),
+                mode: 0o600,
+                uid: inp.postgres_uid,
+                gid: inp.postgres_gid,
+                secret: true,
+            };
+            if let Some((crt, key)) = inp.tls.nodes.get(n) {
+                files.push(secret("ca.crt", &inp.tls.ca));
+                files.push(secret("node.crt", crt));
+                files.push(secret("node.key", key));
+            }
         }
         containers.push(ContainerSpec {
             name: container_name(spec, n),
             kind: Kind::Node,
             member: n.clone(),
             image: inp.node_image.into(),
-            cmd: vec!["patroni".into(), PATRONI_CONFIG_DIR.into()],
+            cmd: node_cmd(spec),
             user: Some("postgres".into()),
             env: node_env(spec),
             labels: BTreeMap::new(),
@@ -390,11 +405,25 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     }
 }
 
-/// pgBackRest's configuration file, as nodes and tool containers get it.
-pub fn pgbackrest_conf_file(spec: &Spec) -> FileSpec {
+/// Patroni; with `[backup]` on, pgBackRest's TLS server beside it (Patroni, exec'd as PID 1,
+/// reaps what its container runs).
+fn node_cmd(spec: &Spec) -> Vec<String> {
+    if spec.backup.enabled {
+        vec![
+            "sh".into(),
+            "-c".into(),
+            format!("pgbackrest server & exec patroni {PATRONI_CONFIG_DIR}"),
+        ]
+    } else {
+        vec!["patroni".into(), PATRONI_CONFIG_DIR.into()]
+    }
+}
+
+/// pgBackRest's configuration file: a node's, or a tool container's (`node` false).
+pub fn pgbackrest_conf_file(spec: &Spec, node: bool) -> FileSpec {
     FileSpec {
         path: pgbackrest::CONF_PATH.into(),
-        contents: pgbackrest::config(spec).into_bytes(),
+        contents: pgbackrest::config(spec, node).into_bytes(),
         mode: 0o644,
         uid: 0,
         gid: 0,

@@ -235,7 +235,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let images = image::resolve(&spec, &engine, &p, false).await?;
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
-    let mut want = crate::commands::up::desired_for(&spec, &images, &secrets)?;
+    // Certificates are secret files, outside the config hash: plan makes none.
+    let no_certs = crate::tls::NodeCerts::default();
+    let mut want = crate::commands::up::desired_for(&spec, &images, &secrets, &no_certs)?;
     want.image_ids = image::image_ids(&engine, &want).await?;
     if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
         crate::usage!("{why}");

@@ -67,7 +67,13 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             secrets::load_or_create(&spec.name)?.0
         }
     };
-    let mut desired = desired_for(spec, &images, &secrets)?;
+    // The nodes' certificates for pgBackRest's TLS server: made once, kept with the secrets.
+    let tls = if spec.backup.enabled {
+        crate::tls::ensure(&spec.name, &spec.nodes.names)?
+    } else {
+        crate::tls::NodeCerts::default()
+    };
+    let mut desired = desired_for(spec, &images, &secrets, &tls)?;
     desired.image_ids = image::image_ids(engine, &desired).await?;
     Ok(Prepared {
         desired,
@@ -77,7 +83,12 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
 }
 
 /// The wanted Docker objects for `spec` with these images and secrets (rendered configs included).
-pub fn desired_for(spec: &Spec, images: &image::Images, secrets: &Secrets) -> Result<Desired> {
+pub fn desired_for(
+    spec: &Spec,
+    images: &image::Images,
+    secrets: &Secrets,
+    tls: &crate::tls::NodeCerts,
+) -> Result<Desired> {
     let patroni: BTreeMap<String, String> = spec
         .nodes
         .names
@@ -103,6 +114,7 @@ pub fn desired_for(spec: &Spec, images: &image::Images, secrets: &Secrets) -> Re
             haproxy: &haproxy,
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
+            tls,
         },
     ))
 }

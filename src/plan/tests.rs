@@ -22,6 +22,7 @@ fn desired_for(spec: &Spec) -> Desired {
             haproxy: "global\n",
             secrets_yml: "secret: x\n",
             pgpass: "*:*:*:postgres:x\n",
+            tls: &crate::tls::NodeCerts::default(),
         },
     )
 }

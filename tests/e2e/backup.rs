@@ -41,8 +41,24 @@ async fn batch(c: &TestCluster, b: i32) {
     .await;
 }
 
+/// Waits until every replica streams and one is the sync standby (what `failover --kill` needs
+/// to promote anyone).
+async fn settled(c: &TestCluster) {
+    eventually("a sync standby and every replica streaming", T, || async {
+        let list = tokio::task::block_in_place(|| c.list_json());
+        let m = list["members"].as_array()?.clone();
+        let ok = m.iter().any(|x| x["role"] == "Sync Standby")
+            && m.iter()
+                .filter(|x| x["role"] != "Leader")
+                .all(|x| x["state"] == "streaming");
+        ok.then_some(())
+    })
+    .await;
+}
+
 /// Kills the leader through pgha, then starts it again and waits until it streams.
 async fn kill_cycle(c: &TestCluster) {
+    settled(c).await;
     let out = tokio::task::block_in_place(|| c.pgha(&["failover", "--kill", "--yes", "--json"], T));
     let killed = json(&out)["killed"].as_str().unwrap().to_string();
     tokio::task::block_in_place(|| c.pgha(&["start", &killed], T));
@@ -101,6 +117,9 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     // A full backup, and the list with its recoverable window.
     let b = json(&c.pgha(&["backup", "--json"], T));
     assert_eq!(b["backup"]["type"], "full", "{b}");
+    // From a standby, which reached the primary through its pgBackRest TLS server.
+    assert_eq!(b["from_standby"], true, "{b}");
+    assert_ne!(b["member"], l0.as_str(), "{b}");
     let label = b["backup"]["label"].as_str().unwrap().to_string();
     let list = json(&c.pgha(&["backup", "list", "--json"], T));
     assert_eq!(list["backups"][0]["label"], label.as_str(), "{list}");

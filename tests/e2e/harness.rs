@@ -268,7 +268,7 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         let out = run_with_deadline(
-            &mut self.command(&["down", "--volumes", "--yes"]),
+            &mut self.command(&["down", "--volumes", "--repository", "--yes"]),
             Duration::from_secs(180),
         );
         if !out.status.success() {

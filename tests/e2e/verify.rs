@@ -94,6 +94,17 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
     c.up();
     let pw = c.superuser_password();
     c.sql_on_primary("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 500)").await;
+    // A cluster without a backup fails verify's backup check; a first backup, then verify.
+    let (code, v, _) = tokio::task::block_in_place(|| verify(&c, &["--only", "backup"]));
+    assert_eq!(code, Some(1), "{v}");
+    assert!(
+        result(&v, "backup")["figure"]
+            .as_str()
+            .unwrap()
+            .contains("no backup in the repository"),
+        "{v}"
+    );
+    c.pgha(&["backup"], Duration::from_secs(180));
     let (code, v, err) = tokio::task::block_in_place(|| verify(&c, &[]));
     assert_eq!(code, Some(0), "{v}\n{err}");
     assert_eq!(v["passed"], true);
@@ -101,12 +112,19 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
     for ch in checks {
         eprintln!("{} {}: {}", ch["result"], ch["check"], ch["figure"]);
     }
-    assert_eq!(checks.len(), 11, "{v}");
+    assert_eq!(checks.len(), 13, "{v}");
     for ch in checks {
         assert_eq!(ch["result"], "PASS", "{ch}");
     }
     // Consistency runs last, over every writer's ids on every node of the spec.
-    assert_eq!(checks[10]["check"], "consistency", "{v}");
+    assert_eq!(checks[12]["check"], "consistency", "{v}");
+    assert!(
+        result(&v, "archive")["figure"]
+            .as_str()
+            .unwrap()
+            .contains("archived in"),
+        "{v}"
+    );
     let consistency = result(&v, "consistency")["figure"].as_str().unwrap();
     let checked: usize = consistency
         .split("0 of ")

@@ -243,34 +243,69 @@ fn backups_table(rows: &[BackupRow]) -> String {
 #[derive(Serialize)]
 struct BackupReport {
     cluster: String,
+    /// Where the backup ran, and whether that was a standby.
     member: String,
+    from_standby: bool,
     elapsed_s: f64,
     backup: BackupRow,
     expired: Vec<String>,
 }
 
-/// Takes the backup on the leader's container and prints the new backup's row.
-///
-/// pgBackRest backs up from a standby only with a connection to the primary's pgBackRest
-/// (SSH or its TLS server); pgha's nodes share one repository volume and run no such server, so
-/// the backup reads the leader's files. `start-fast` makes its checkpoint immediate.
+/// The member a backup runs on: a streaming replica, the async one first (it carries no commit's
+/// wait), so the leader's disks only serve the backup's start and stop; the leader when no
+/// replica streams.
+pub fn backup_member(view: &crate::state::ClusterView) -> Option<(String, bool)> {
+    let leader = view.leader.clone()?;
+    let streaming: Vec<&str> = view
+        .members
+        .iter()
+        .filter(|m| m.name != leader && m.is_streaming())
+        .map(|m| m.name.as_str())
+        .collect();
+    let pick = streaming
+        .iter()
+        .find(|m| !view.sync_standbys.iter().any(|s| s == *m))
+        .or(streaming.first());
+    Some(match pick {
+        Some(m) => (m.to_string(), true),
+        None => (leader, false),
+    })
+}
+
+/// Takes the backup and prints the new backup's row. On a standby, pgBackRest copies the
+/// standby's files and reaches the primary (for the backup's start and stop) through the
+/// primary's pgBackRest TLS server. `start-fast` makes the primary's checkpoint immediate.
 async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
     let engine = ctx.engine().await?;
     let dcs = ctx.dcs().await?;
     let view = dcs.read_cluster().await?;
-    let Some(leader) = view.leader.clone() else {
+    let Some((member, standby)) = backup_member(&view) else {
         bail!(
             "cluster {} has no leader: a backup needs a running primary (`pgha list` shows the members)",
             spec.name
         );
     };
-    let container = plan::container_name(spec, &leader);
+    let container = plan::container_name(spec, &member);
     let repo = Repo::on(&engine, spec, &container);
     let before = repo.info().await?;
     let p = Progress::new();
-    p.step(format!("{} backup of {} on {leader}", args.kind, spec.name));
-    let type_opt = format!("--type={}", args.kind);
-    let backup_args = [type_opt.as_str(), "--log-level-console=info", "backup"];
+    p.step(format!(
+        "{} backup of {} on {member} ({})",
+        args.kind,
+        spec.name,
+        if standby {
+            "a standby"
+        } else {
+            "the leader: no replica streams"
+        }
+    ));
+    let mut opts = vec![format!("--type={}", args.kind)];
+    if standby {
+        let primary = view.leader.as_deref().unwrap_or_default();
+        opts.extend(crate::pgbackrest::standby_backup_options(primary));
+    }
+    opts.extend(["--log-level-console=info".to_string(), "backup".to_string()]);
+    let backup_args: Vec<&str> = opts.iter().map(String::as_str).collect();
     let run = repo.run(&backup_args);
     let out = tokio::time::timeout(Duration::from_secs(args.timeout), run)
         .await
@@ -283,7 +318,7 @@ async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
     if out.code != 0 {
         p.finish();
         bail!(
-            "backup of {} on {leader}: {}",
+            "backup of {} on {member}: {}",
             spec.name,
             repo::failure(&out)
         );
@@ -304,7 +339,8 @@ async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
         .collect();
     let report = BackupReport {
         cluster: spec.name.clone(),
-        member: leader,
+        member,
+        from_standby: standby,
         elapsed_s: p.elapsed().as_secs_f64(),
         backup: new,
         expired,
@@ -315,11 +351,16 @@ async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
     }
     crate::say!("{}", backups_table(std::slice::from_ref(&report.backup)));
     crate::sayln!(
-        "{} backup {} of {} taken on {} in {:.1} s ({} read, {} written to the repository).",
+        "{} backup {} of {} taken on {}{} in {:.1} s ({} read, {} written to the repository).",
         report.backup.kind,
         report.backup.label,
         report.cluster,
         report.member,
+        if report.from_standby {
+            " (a standby)"
+        } else {
+            " (the leader)"
+        },
         report.elapsed_s,
         fmt_bytes(report.backup.database_bytes),
         fmt_bytes(report.backup.repository_bytes)

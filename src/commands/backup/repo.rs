@@ -109,7 +109,7 @@ impl<'a> Repo<'a> {
                 log_max_files: 1,
                 ..Default::default()
             },
-            files: vec![plan::pgbackrest_conf_file(spec)],
+            files: vec![plan::pgbackrest_conf_file(spec, false)],
         };
         engine.create_container(&c).await?;
         if let Err(e) = engine.start(&name).await {
