@@ -115,17 +115,34 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, run: usize, f: &mut Figures
     let (leader, client) = roles(b).await?;
     let (_, direct) = in_network(b, &leader)?;
     eprintln!("bench: backup: pg_basebackup");
+    // As the replication user, whose password Patroni keeps in the replica's own password file.
     let script = format!(
-        "pg_basebackup -h {} -p {} -U postgres -c fast -X none -Ft -D - 2>/dev/null | wc -c",
+        "pg_basebackup -h {} -p {} -U replicator -c fast -X none -Ft -D - 2>/tmp/basebackup.err | wc -c",
         direct.0, direct.1
     );
-    let env = vec![format!("PGPASSFILE={}", pgha::plan::NODE_PGPASS)];
+    let env = vec!["PGPASSFILE=/tmp/pgpass".to_string()];
     let t0 = Instant::now();
     let out = engine
         .exec(&client, &["sh", "-c", &script], Some("postgres"), &env)
         .await?;
     let took = t0.elapsed().as_secs_f64();
-    let copied: Option<f64> = out.stdout.trim().parse().ok().filter(|n: &f64| *n > 0.0);
+    let copied: Option<f64> = out.stdout.trim().parse().ok().filter(|n: &f64| *n > 1e6);
+    if copied.is_none() {
+        eprintln!(
+            "bench:   pg_basebackup copied nothing: {}",
+            engine
+                .exec(
+                    &client,
+                    &["cat", "/tmp/basebackup.err"],
+                    Some("postgres"),
+                    &[]
+                )
+                .await
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+                .trim()
+        );
+    }
     f.basebackup_s.push(copied.map(|_| took));
     f.basebackup_rate.push(copied.map(|n| mib(n) / took));
 
@@ -208,7 +225,7 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, run: usize, f: &mut Figures
     pg.batch("create table if not exists bench_lag (id bigint primary key)")
         .await?;
     let w = Writer::start(b.primary()?, "bench_lag", 1_000_000 * (run as i64 + 1));
-    for _ in 0..2 {
+    for _ in 0..if b.o.quick { 1 } else { 2 } {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let seg = pg
             .query_text("select pg_walfile_name(pg_current_wal_insert_lsn())")

@@ -27,11 +27,16 @@ pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
     let dcs = ctx.dcs().await?;
     let primary = archiving_primary(ctx);
     loop {
-        let report = read(&dcs, args.stale).await?;
-        let archive = match &primary {
-            Some(t) if report.leader.is_some() && !report.stale => archiver(t).await,
-            _ => None,
+        // The archiver is asked while etcd is read, so `list` costs no more than the slower one.
+        let ask = async {
+            match &primary {
+                Some(t) => archiver(t).await,
+                None => None,
+            }
         };
+        let (report, archive) = tokio::join!(read(&dcs, args.stale), ask);
+        let report = report?;
+        let archive = archive.filter(|_| report.leader.is_some() && !report.stale);
         let failing = archive.as_ref().is_some_and(|a| a.failing());
         let text = if ctx.global.json {
             json(&Listed { report, archive })
@@ -79,11 +84,17 @@ fn report_name(ctx: &Ctx) -> String {
     ctx.spec().map(|s| s.name).unwrap_or_default()
 }
 
-/// The leader's archiver, or `None` when the leader does not answer within a second (the table
-/// shows the members' state; archiving is not what is wrong then).
+/// The leader's archiver through HAProxy, or `None` when it does not answer within half a second
+/// (the table shows the members' state; archiving is not what is wrong then).
 async fn archiver(t: &PgTarget) -> Option<ArchiveStatus> {
-    let pg = Pg::connect(t, Duration::from_secs(1)).await.ok()?;
-    archive::status(&pg).await.ok()
+    let ask = async {
+        let pg = Pg::connect(t, Duration::from_millis(500)).await.ok()?;
+        archive::status(&pg).await.ok()
+    };
+    tokio::time::timeout(Duration::from_millis(500), ask)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// A linearizable read; with `stale`, when etcd has no quorum, a serializable read from the most

@@ -70,19 +70,36 @@ async fn broken_node(engine: &Engine, spec: &Spec) -> Result<Option<anyhow::Erro
     for c in inv.containers.iter().filter(|c| c.kind == Some(Kind::Node)) {
         if c.state == "restarting" || c.state == "exited" || c.state == "dead" {
             let lines: Vec<String> = engine
-                .logs(&c.name, Some(8), None, false, false)
+                .logs(&c.name, Some(300), None, false, false)
                 .filter_map(|l| async move { l.ok().map(|l| l.text.trim_end().to_string()) })
                 .collect()
                 .await;
             return Ok(Some(anyhow!(
-                "container {} is {} (Patroni exited); its last log lines:\n{}",
+                "container {} is {} (Patroni exited); its log says:\n{}",
                 c.name,
                 c.state,
-                lines.join("\n")
+                telling_lines(&lines).join("\n")
             )));
         }
     }
     Ok(None)
+}
+
+/// What a failed node's log says: its last FATAL and ERROR lines (PostgreSQL's, pgBackRest's,
+/// Patroni's), then its last lines (Patroni's traceback).
+pub fn telling_lines(lines: &[String]) -> Vec<String> {
+    let errors: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("FATAL:") || l.contains("ERROR:") || l.contains(" ERROR "))
+        .collect();
+    let skip = errors.len().saturating_sub(6);
+    let tail = lines.len().saturating_sub(6);
+    errors
+        .into_iter()
+        .skip(skip)
+        .chain(lines[tail..].iter())
+        .cloned()
+        .collect()
 }
 
 /// The superuser on the HAProxy primary port.

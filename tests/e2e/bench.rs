@@ -25,6 +25,7 @@ async fn benchmark_runs_once() {
         runs: 1,
         pgbench_seconds: 3,
         backup_scale: 2,
+        quick: true,
         port_base: 8000,
         name: "pgha-bench".into(),
         bin: bin().into(),
@@ -83,6 +84,7 @@ async fn benchmark_runs_once() {
         .find(|l| l.contains("archive lag under a steady writer"))
         .unwrap_or_else(|| panic!("no archive lag row:\n{table}"));
     assert_ne!(lag.split('|').map(str::trim).nth(2), Some("n/a"), "{table}");
+    observed_once(&table, "pg_basebackup: throughput");
     let checked = table
         .lines()
         .find(|l| l.contains("acknowledged writes checked on every node"))

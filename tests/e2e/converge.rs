@@ -1,5 +1,6 @@
-//! `up` converging a running cluster while an independent writer writes through HAProxy: a new
-//! image rolled through every container with exactly one switchover, scaling 3 -> 4 -> 3 nodes,
+//! `up` converging a running cluster while an independent writer writes through HAProxy: a
+//! rebuilt image (same tag) rolled through every container with exactly one switchover, which
+//! also gives the cluster WAL archiving, the old image pruned, scaling 3 -> 4 -> 3 nodes,
 //! a node container removed by hand, etcd going 3 -> 5 -> 3 members with a leader throughout, an
 //! etcd member whose volume was lost rebuilt, and an etcd change of four members refused.
 
@@ -207,9 +208,14 @@ impl LeaderWatch {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     let _image = TestImage(IMAGE);
-    // Made without archiving, as clusters of pgha before backups were: the first roll below
-    // (the spec's default turns [backup] on) gives it archiving.
-    let c = TestCluster::new("converge", 2500, "[backup]\nenabled = false\n");
+    // Made without archiving, as clusters of pgha before backups were, on a test image: pgha's
+    // own with one more layer (`docker commit` needs no registry).
+    let c = TestCluster::new("converge", 2500, "");
+    c.pgha(&["image", "build"], Duration::from_secs(600));
+    let base = c.pgha(&["image", "name"], T).trim().to_string();
+    derive_image(&c, &base);
+    let with_image = format!("[images]\nnode = \"{IMAGE}\"\n");
+    c.respec(&format!("{with_image}[backup]\nenabled = false\n"));
     c.up();
     let pw = c.superuser_password();
     c.sql_on_primary("create table conv_rows (id bigint primary key)")
@@ -217,20 +223,24 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     let w = writer::start(c.primary_port(), &pw, "conv_rows");
     let (l0, tl0) = leader_and_timeline(&c);
 
-    // A new image: pgha's own with one more layer (`docker commit` needs no registry).
-    let base = c.pgha(&["image", "name"], T).trim().to_string();
+    // The same reference now names another image (what `pgha image build --refresh` does to
+    // pgha's own tag), and the spec turns archiving on ([backup]'s default).
+    let old_id = docker(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
+        .trim()
+        .to_string();
     derive_image(&c, &base);
     let new_id = docker(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
         .trim()
         .to_string();
+    assert_ne!(new_id, old_id);
     let all = c.labelled("container");
     assert_eq!(all.len(), 7, "{all:?}");
-    assert!(all.iter().all(|n| image_of(n) != new_id));
-    let with_image = format!("[images]\nnode = \"{IMAGE}\"\n");
+    assert!(all.iter().all(|n| image_of(n) == old_id));
     c.respec(&with_image);
 
-    // plan: every container replaced one at a time, etcd first, the replicas, one switchover off
-    // the leader, the old leader, HAProxy last; and plan changes nothing.
+    // plan: the backup repository, then every container replaced one at a time, etcd first, the
+    // replicas, one switchover off the leader, the old leader, HAProxy last; and plan changes
+    // nothing.
     let ids = || {
         let mut args = vec!["inspect", "-f", "{{.Id}}"];
         args.extend(all.iter().map(String::as_str));
@@ -238,7 +248,6 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     };
     let before = ids();
     let mut plan = json(&c.pgha(&["plan", "--json"], T));
-    // First the backup repository, which archiving (on by default) needs.
     let repo = plan["steps"].as_array_mut().unwrap().remove(0);
     assert_eq!(
         repo["action"],
@@ -268,7 +277,7 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
         plan["steps"][0]["reason"]
             .as_str()
             .unwrap()
-            .contains(&format!("-> {IMAGE}")),
+            .contains(&format!("image {IMAGE} now names another image")),
         "{plan}"
     );
     assert_eq!(ids(), before, "plan must not touch containers");
@@ -291,6 +300,15 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     assert_eq!(etcd_leader.as_deref(), Some(l1.as_str()));
     let plan = json(&c.pgha(&["plan", "--json"], T));
     assert_eq!(plan["steps"], serde_json::json!([]), "{plan}");
+    // The image the replaced containers ran is removed once no container uses it.
+    let gone = run_with_deadline(
+        Command::new("docker").args(["image", "inspect", &old_id]),
+        T,
+    );
+    assert!(
+        !gone.status.success(),
+        "the unused image {old_id} is still there"
+    );
     // The roll gave the cluster archiving: the stanza exists, pgBackRest's check passes (it
     // archives a WAL segment), and verify's archive check too.
     assert!(
@@ -309,39 +327,6 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
         "check",
     ]);
     c.pgha(&["verify", "--only", "archive"], T);
-
-    // The same reference now names another image (what `pgha image build --refresh` does to
-    // pgha's own tag): every container is replaced again, and the image they ran is removed once
-    // no container uses it.
-    let old_id = new_id;
-    let tl1 = leader_and_timeline(&c).1;
-    derive_image(&c, &base);
-    let new_id = docker(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
-        .trim()
-        .to_string();
-    assert_ne!(new_id, old_id);
-    let plan = json(&c.pgha(&["plan", "--json"], T));
-    assert_eq!(actions(&plan).len(), 8, "{plan}");
-    assert!(
-        plan["steps"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("image {IMAGE} now names another image")),
-        "{plan}"
-    );
-    roll(&c);
-    for name in c.labelled("container") {
-        assert_eq!(image_of(&name), new_id, "{name} runs the old image");
-    }
-    promoted_once(&c, &l1, tl1);
-    let gone = run_with_deadline(
-        Command::new("docker").args(["image", "inspect", &old_id]),
-        T,
-    );
-    assert!(
-        !gone.status.success(),
-        "the unused image {old_id} is still there"
-    );
 
     // 3 -> 4 nodes: pg4 streams, and HAProxy's replica port reaches it.
     c.respec(&format!(
