@@ -342,6 +342,10 @@ pub struct VerifyArgs {
     /// recovery, routing, switchover, etcd, partition, consistency).
     #[arg(long, num_args = 1.., value_name = "CHECK")]
     pub only: Vec<String>,
+    /// Also restore the latest backup and archived WAL into a throwaway container and compare
+    /// every user table's row count with the leader's (run it while writes are quiet).
+    #[arg(long)]
+    pub restore_test: bool,
 }
 
 #[derive(Debug, Args)]

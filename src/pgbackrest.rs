@@ -162,6 +162,40 @@ pub fn in_place_script(stanza: &str, options: &[String], deadline_s: u32) -> Str
     )
 }
 
+/// One query that counts every user table's rows exactly: `schema.table=count,...` (empty when
+/// the database has no table). The same text on the leader and on a restored copy compares them.
+pub const ROW_COUNTS_SQL: &str = "select coalesce(string_agg(format('%I.%I', schemaname, relname)      || '=' || (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I',      schemaname, relname), false, true, '')))[1]::text, ',' order by schemaname, relname), '')      from pg_stat_user_tables";
+
+/// The databases a restore test compares (every one that accepts connections but the templates).
+pub const DATABASES_SQL: &str =
+    "select string_agg(datname, ',' order by datname) from pg_database where datallowconn and not datistemplate";
+
+/// The script of verify's restore test, in a tool container with an empty data volume: restore
+/// the latest backup and all archived WAL, let PostgreSQL reach the end of it and promote, then
+/// print `db<TAB>counts` per database (`ROW_COUNTS_SQL`) and stop.
+pub fn restore_test_script(stanza: &str, deadline_s: u32) -> String {
+    format!(
+        "set -e\n\
+         mkdir -p -m 0700 {PGDATA}\n\
+         pgbackrest --stanza={stanza} restore >/dev/null\n\
+         pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c unix_socket_directories=/tmp -c archive_mode=off\" start >/dev/null\n\
+         i=0\n\
+         until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
+           if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\
+             echo 'ERROR: the restored copy did not reach the end of the archive; its log:'; tail -n 15 /tmp/recovery.log; exit 1\n\
+           fi\n\
+           i=$((i+1)); sleep 0.5\n\
+         done\n\
+         for db in $(psql -h /tmp -XAtc \"{dbs}\" postgres | tr ',' ' '); do\n\
+           printf '%s\\t%s\\n' \"$db\" \"$(psql -h /tmp -XAtc \"{counts}\" \"$db\")\"\n\
+         done\n\
+         pg_ctl -D {PGDATA} -m fast -w stop >/dev/null\n",
+        ticks = deadline_s * 2,
+        dbs = DATABASES_SQL.replace('"', "\\\""),
+        counts = ROW_COUNTS_SQL.replace('"', "\\\"")
+    )
+}
+
 /// What a restore recovers to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "type", content = "value")]

@@ -125,6 +125,22 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     assert_eq!(list["backups"][0]["label"], label.as_str(), "{list}");
     assert!(list["window"]["from"].as_i64().is_some(), "{list}");
     c.pgha(&["verify", "--only", "backup"], T);
+    // The latest backup and WAL, restored in a throwaway container, hold the leader's rows.
+    c.sql_on_primary(
+        "create table counted (i int); insert into counted select generate_series(1, 321)",
+    )
+    .await;
+    let v = json(&c.pgha(&["verify", "--only", "restore-test", "--json"], T));
+    let fig = v["checks"][0]["figure"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(v["checks"][0]["result"], "PASS", "{v}");
+    assert!(fig.contains("every row count equal"), "{fig}");
+    assert!(
+        !docker(&["volume", "ls", "--format", "{{.Name}}"]).contains("restore-test"),
+        "the throwaway volume is gone"
+    );
     let st = json(&c.pgha(&["backup", "status", "--json"], T));
     assert_eq!(st["last_backup"]["label"], label.as_str(), "{st}");
     assert_eq!(

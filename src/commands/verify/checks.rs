@@ -32,6 +32,7 @@ pub async fn run_check(run: &mut Run<'_>, check: &str) -> Result<String> {
         "etcd" => etcd(run).await,
         "archive" => super::backup::archive(run).await,
         "backup" => super::backup::backup(run).await,
+        "restore-test" => super::backup::restore_test(run).await,
         other => bail!("no such check {other}"),
     }
 }

@@ -71,6 +71,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "consistency",
         "same rows on every node; no acknowledged write of any writer lost on any node",
     ),
+    (
+        "restore-test",
+        "with --restore-test: the latest backup and WAL restored in a throwaway container hold the leader's row counts",
+    ),
 ];
 
 /// Checks that disrupt the cluster (need --yes off a terminal).
@@ -167,6 +171,8 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
         .iter()
         .map(|(n, _)| *n)
         .filter(|n| args.only.is_empty() || args.only.iter().any(|o| o == n))
+        // The restore test runs only when asked for.
+        .filter(|n| *n != "restore-test" || args.restore_test || !args.only.is_empty())
         .collect();
     let access = Access::new(ctx)?;
     let (spec, secrets) = access.require_pgha("verify")?;
@@ -279,7 +285,7 @@ fn skip_reason(run: &Run, check: &str) -> Option<String> {
             return Some(format!("needs {n}, which did not pass"));
         }
     }
-    if matches!(check, "archive" | "backup") && !run.spec.backup.enabled {
+    if matches!(check, "archive" | "backup" | "restore-test") && !run.spec.backup.enabled {
         return Some("[backup] enabled = false in the spec".into());
     }
     if matches!(check, "failover" | "switchover" | "etcd" | "partition")
@@ -356,7 +362,8 @@ mod tests {
     #[test]
     fn partition_is_a_destructive_check_and_consistency_runs_last() {
         let names: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.last(), Some(&"consistency"));
+        assert_eq!(names[names.len() - 2], "consistency");
+        assert_eq!(names.last(), Some(&"restore-test"));
         let at = |c: &str| names.iter().position(|n| *n == c).unwrap();
         for writer in ["failover", "switchover", "etcd", "partition"] {
             assert!(at(writer) < at("consistency"), "{writer}");
