@@ -277,6 +277,47 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     );
     assert!(vols.contains(&repo), "the source repository stays: {vols}");
 
+    // Failed archiving: the repository becomes unreachable for postgres (mode 000: no file in it
+    // can be written, or even found); verify, list and backup status say so with exit 1.
+    let l2 = leader(&c).await;
+    let repo_dir = "/var/lib/pgbackrest";
+    docker(&[
+        "exec",
+        "-u",
+        "root",
+        &c.container(&l2),
+        "chmod",
+        "000",
+        repo_dir,
+    ]);
+    let v = c.pgha_output(&["verify", "--only", "archive"], T);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v.stdout));
+    assert!(text(&v.stdout).contains("FAILING"), "{}", text(&v.stdout));
+    let l = c.pgha_output(&["list"], T);
+    assert_eq!(l.status.code(), Some(1));
+    let st = c.pgha_output(&["backup", "status"], T);
+    assert_eq!(st.status.code(), Some(1), "{}", text(&st.stdout));
+    assert!(
+        text(&st.stdout).contains("Archive:     FAILING"),
+        "{}",
+        text(&st.stdout)
+    );
+    assert!(
+        text(&l.stdout).contains("Archive: FAILING"),
+        "{}",
+        text(&l.stdout)
+    );
+    docker(&[
+        "exec",
+        "-u",
+        "root",
+        &c.container(&l2),
+        "chmod",
+        "750",
+        repo_dir,
+    ]);
+    c.pgha(&["verify", "--only", "archive"], T);
+
     // A second full backup: retention (retention_full = 1) expires the first.
     let b2 = json(&c.pgha(&["backup", "--json"], T));
     assert_eq!(b2["expired"], serde_json::json!([label]), "{b2}");
@@ -325,48 +366,6 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
         let n = query_i64(c.node_port(i), &pw, "select count(*) from inplace").await;
         assert_eq!(n, 10, "node {}: the rows of the restore point", i + 1);
     }
-
-    // Failed archiving: the repository turns read-only; verify and list say so with exit 1.
-    let l2 = leader(&c).await;
-    let archive_dir = "/var/lib/pgbackrest/archive";
-    docker(&[
-        "exec",
-        "-u",
-        "root",
-        &c.container(&l2),
-        "chmod",
-        "-R",
-        "a-w",
-        archive_dir,
-    ]);
-    let v = c.pgha_output(&["verify", "--only", "archive"], T);
-    assert_eq!(v.status.code(), Some(1), "{}", text(&v.stdout));
-    assert!(text(&v.stdout).contains("FAILING"), "{}", text(&v.stdout));
-    let l = c.pgha_output(&["list"], T);
-    assert_eq!(l.status.code(), Some(1));
-    let st = c.pgha_output(&["backup", "status"], T);
-    assert_eq!(st.status.code(), Some(1), "{}", text(&st.stdout));
-    assert!(
-        text(&st.stdout).contains("Archive:     FAILING"),
-        "{}",
-        text(&st.stdout)
-    );
-    assert!(
-        text(&l.stdout).contains("Archive: FAILING"),
-        "{}",
-        text(&l.stdout)
-    );
-    docker(&[
-        "exec",
-        "-u",
-        "root",
-        &c.container(&l2),
-        "chmod",
-        "-R",
-        "u+w",
-        archive_dir,
-    ]);
-    c.pgha(&["verify", "--only", "archive"], T);
 
     // Disaster recovery: writes, then the cluster and its data go (the repository stays).
     c.sql_on_primary("create table acked_dr (id bigint primary key)")

@@ -131,8 +131,36 @@ async fn in_place(ctx: &Ctx, spec: &Spec, t: &Target, args: &RestoreArgs) -> Res
         t.describe(),
         spec.nodes.names.join(", ")
     ))?;
+    flush_archive(spec).await;
     let options = restore_options(t, args.set.as_deref());
     in_place::run(ctx, spec, t, &options, Duration::from_secs(args.timeout)).await
+}
+
+/// When the source cluster runs, its leader switches WAL and waits until the segment is archived,
+/// so that everything committed until now is in the archive: a target in the last minutes
+/// (`archive_timeout`) would otherwise lie past the archive's end, and PostgreSQL stops a
+/// recovery that ends before its target. With no leader answering, the archive is what there is.
+async fn flush_archive(spec: &Spec) {
+    let Ok(Some(secrets)) = crate::secrets::load(&spec.name) else {
+        return;
+    };
+    let target = crate::ops::health::primary_target(spec, &secrets);
+    let flushed = async {
+        let pg = crate::adapters::pg::Pg::connect(&target, Duration::from_secs(3)).await?;
+        crate::ops::archive::switch_and_wait(&pg, Duration::from_secs(30)).await
+    }
+    .await;
+    match flushed {
+        Ok((segment, took)) => eprintln!(
+            "{}: switched WAL; {segment} archived in {:.1} s, so the archive holds every commit until now",
+            spec.name,
+            took.as_secs_f64()
+        ),
+        Err(e) => eprintln!(
+            "{}: could not archive the current WAL ({e:#}); the restore uses what the archive holds",
+            spec.name
+        ),
+    }
 }
 
 fn print_steps(ctx: &Ctx, steps: &[String]) {
@@ -224,6 +252,7 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         print_steps(ctx, &steps);
         return Ok(());
     }
+    flush_archive(&src).await;
     std::fs::write(&spec_file, spec_text(ctx, &name, port_base)?)
         .with_context(|| format!("write {}", spec_file.display()))?;
     eprintln!(
