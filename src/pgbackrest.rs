@@ -146,18 +146,32 @@ pub fn in_place_script(stanza: &str, options: &[String], deadline_s: u32) -> Str
     format!(
         "set -e\n\
          pgbackrest --stanza={stanza} --delta {opts} restore\n\
-         pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c unix_socket_directories=/tmp\" start\n\
-         i=0\n\
-         until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
-           if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\
-             echo 'ERROR: PostgreSQL did not reach the target and promote; its log:'; tail -n 15 /tmp/recovery.log; exit 1\n\
-           fi\n\
-           i=$((i+1)); sleep 0.5\n\
-         done\n\
+         {promoted}\
          psql -h /tmp -XAtc checkpoint postgres >/dev/null\n\
          echo timeline=$(psql -h /tmp -XAtc 'select timeline_id from pg_control_checkpoint()' postgres)\n\
          pg_ctl -D {PGDATA} -m fast -w stop >/dev/null\n",
         opts = options.join(" "),
+        promoted = start_until_promoted(
+            "",
+            deadline_s,
+            "PostgreSQL did not reach the target and promote"
+        )
+    )
+}
+
+/// Shell lines of both tool-container recoveries: start PostgreSQL alone on the restored data
+/// (no TCP listener, `settings` added), then wait until it has promoted; when it stops or
+/// `deadline_s` passes first, print `ERROR: <failure>` and its log's tail, and exit 1.
+fn start_until_promoted(settings: &str, deadline_s: u32, failure: &str) -> String {
+    format!(
+        "pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c unix_socket_directories=/tmp{settings}\" start >/dev/null\n\
+         i=0\n\
+         until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
+           if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\
+             echo 'ERROR: {failure}; its log:'; tail -n 15 /tmp/recovery.log; exit 1\n\
+           fi\n\
+           i=$((i+1)); sleep 0.5\n\
+         done\n",
         ticks = deadline_s * 2
     )
 }
@@ -178,19 +192,16 @@ pub fn restore_test_script(stanza: &str, deadline_s: u32) -> String {
         "set -e\n\
          mkdir -p -m 0700 {PGDATA}\n\
          pgbackrest --stanza={stanza} restore >/dev/null\n\
-         pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c unix_socket_directories=/tmp -c archive_mode=off\" start >/dev/null\n\
-         i=0\n\
-         until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
-           if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\
-             echo 'ERROR: the restored copy did not reach the end of the archive; its log:'; tail -n 15 /tmp/recovery.log; exit 1\n\
-           fi\n\
-           i=$((i+1)); sleep 0.5\n\
-         done\n\
+         {promoted}\
          for db in $(psql -h /tmp -XAtc \"{dbs}\" postgres | tr ',' ' '); do\n\
            printf '%s\\t%s\\n' \"$db\" \"$(psql -h /tmp -XAtc \"{counts}\" \"$db\")\"\n\
          done\n\
          pg_ctl -D {PGDATA} -m fast -w stop >/dev/null\n",
-        ticks = deadline_s * 2,
+        promoted = start_until_promoted(
+            " -c archive_mode=off",
+            deadline_s,
+            "the restored copy did not reach the end of the archive"
+        ),
         dbs = DATABASES_SQL.replace('"', "\\\""),
         counts = ROW_COUNTS_SQL.replace('"', "\\\"")
     )

@@ -10,6 +10,7 @@ use crate::ops::{archive, health};
 use crate::output::{json, list_report, list_table, ListReport};
 use crate::pgbackrest::ArchiveStatus;
 use crate::secrets;
+use crate::spec::Spec;
 use anyhow::{bail, Result};
 use serde::Serialize;
 use std::time::Duration;
@@ -25,7 +26,9 @@ struct Listed {
 
 pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
     let dcs = ctx.dcs().await?;
-    let primary = archiving_primary(ctx);
+    let spec = (!ctx.external()).then(|| ctx.spec().ok()).flatten();
+    let primary = spec.as_ref().and_then(archiving_primary);
+    let name = spec.map(|s| s.name).unwrap_or_default();
     loop {
         // The archiver is asked while etcd is read, so `list` costs no more than the slower one.
         let ask = async {
@@ -51,10 +54,7 @@ pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
             None => {
                 crate::say!("{text}");
                 if failing {
-                    bail!(
-                        "WAL archiving of cluster {} fails (see `Archive:` above)",
-                        report_name(ctx)
-                    );
+                    bail!("WAL archiving of cluster {name} fails (see `Archive:` above)");
                 }
                 return Ok(());
             }
@@ -68,20 +68,12 @@ pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
 }
 
 /// HAProxy's primary port of a pgha cluster whose spec archives WAL.
-fn archiving_primary(ctx: &Ctx) -> Option<PgTarget> {
-    if ctx.external() {
-        return None;
-    }
-    let spec = ctx.spec().ok()?;
+fn archiving_primary(spec: &Spec) -> Option<PgTarget> {
     if !spec.backup.enabled {
         return None;
     }
     let s = secrets::load(&spec.name).ok()??;
-    Some(health::primary_target(&spec, &s))
-}
-
-fn report_name(ctx: &Ctx) -> String {
-    ctx.spec().map(|s| s.name).unwrap_or_default()
+    Some(health::primary_target(spec, &s))
 }
 
 /// The leader's archiver through HAProxy, or `None` when it does not answer within half a second

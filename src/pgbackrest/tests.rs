@@ -187,3 +187,25 @@ fn a_node_config_serves_tls_and_a_standby_backup_names_the_primary() {
     assert!(o.contains(&"--pg2-host=pg3".to_string()));
     assert!(o.contains(&"--pg2-host-type=tls".to_string()));
 }
+
+#[test]
+fn both_tool_recoveries_wait_for_the_promotion_with_a_deadline() {
+    let ip = in_place_script("pgha", &["--type=name".into()], 60);
+    let rt = restore_test_script("pgha", 300);
+    for (s, ticks) in [(&ip, "120"), (&rt, "600")] {
+        assert!(s.contains("select pg_is_in_recovery()"), "{s}");
+        assert!(s.contains(&format!("[ $i -ge {ticks} ]")), "{s}");
+        assert!(s.contains("tail -n 15 /tmp/recovery.log; exit 1"), "{s}");
+    }
+    assert!(ip.contains("--delta --type=name restore\n"), "{ip}");
+    assert!(ip.contains("echo timeline="), "{ip}");
+    assert!(
+        !ip.contains("archive_mode=off"),
+        "the in-place copy archives its timeline"
+    );
+    assert!(
+        rt.contains("unix_socket_directories=/tmp -c archive_mode=off\""),
+        "{rt}"
+    );
+    assert!(rt.contains("printf '%s\\t%s\\n'"), "{rt}");
+}

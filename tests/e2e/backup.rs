@@ -280,16 +280,19 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
     // Failed archiving: the repository becomes unreachable for postgres (mode 000: no file in it
     // can be written, or even found); verify, list and backup status say so with exit 1.
     let l2 = leader(&c).await;
-    let repo_dir = "/var/lib/pgbackrest";
-    docker(&[
-        "exec",
-        "-u",
-        "root",
-        &c.container(&l2),
-        "chmod",
-        "000",
-        repo_dir,
-    ]);
+    let chmod_repo = |mode: &str| {
+        let container = c.container(&l2);
+        docker(&[
+            "exec",
+            "-u",
+            "root",
+            &container,
+            "chmod",
+            mode,
+            "/var/lib/pgbackrest",
+        ]);
+    };
+    chmod_repo("000");
     let v = c.pgha_output(&["verify", "--only", "archive"], T);
     assert_eq!(v.status.code(), Some(1), "{}", text(&v.stdout));
     assert!(text(&v.stdout).contains("FAILING"), "{}", text(&v.stdout));
@@ -307,15 +310,7 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
         "{}",
         text(&l.stdout)
     );
-    docker(&[
-        "exec",
-        "-u",
-        "root",
-        &c.container(&l2),
-        "chmod",
-        "750",
-        repo_dir,
-    ]);
+    chmod_repo("750");
     c.pgha(&["verify", "--only", "archive"], T);
 
     // A second full backup: retention (retention_full = 1) expires the first.
