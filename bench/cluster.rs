@@ -202,6 +202,13 @@ impl Bench<'_> {
             user: "postgres".into(),
             password: self.password()?,
             dbname: "postgres".into(),
+            tls: pgha::tls::pgha_client_in(
+                &self.dir.path().join("home").join(&self.o.name).join("tls"),
+            )?
+            .map(|t| pgha::tls::ClientTls {
+                identity: None,
+                ..t
+            }),
         })
     }
 

@@ -31,6 +31,23 @@ pub struct Global {
     /// Patroni namespace in etcd.
     #[arg(long, global = true, default_value = "/service/", value_name = "PATH")]
     pub namespace: String,
+    /// With --etcd: the CA certificate (PEM) that etcd's and Patroni's servers are checked
+    /// against; https and TLS then.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// With --etcd: the client certificate (PEM) presented to etcd and Patroni's REST API.
+    #[arg(long, global = true, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// With --etcd: the client certificate's key (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// With --etcd: etcd user; its password is read from $PGHA_ETCD_PASSWORD, never from argv.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub etcd_user: Option<String>,
+    /// With --etcd: Patroni REST API user (restapi.authentication); its password is read from
+    /// $PGHA_REST_PASSWORD.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub rest_user: Option<String>,
     /// Print results as JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -96,6 +113,9 @@ pub enum Command {
     /// Take a backup with pgBackRest (full, diff or incr) and apply retention; `backup list` shows
     /// the backups and the recoverable window; `backup --mark NAME` makes a restore point.
     Backup(BackupArgs),
+    /// The cluster's certificates: their expiry, and reissuing them without a restart.
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Restore a backup to a point in time: into a new cluster beside this one (--into NAME), or
     /// this cluster itself (--in-place).
     Restore(RestoreArgs),
@@ -116,6 +136,14 @@ pub struct BackupArgs {
     /// Longest wait for the backup, in seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Every certificate of the cluster (CA, servers, clients) and when it ends.
+    Status,
+    /// Reissue every leaf certificate and apply them with a reload (no restart, no downtime).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,11 @@
 //! What every command starts from: the global options, the spec they select, and the ways to
 //! reach the cluster (etcd target, Docker engine), plus confirmation of destructive operations.
 
-use crate::adapters::dcs::{Dcs, Target};
+use crate::adapters::dcs::{Dcs, EtcdAuth, Target};
 use crate::adapters::docker::Engine;
 use crate::cli::Global;
 use crate::spec::{Spec, DEFAULT_SPEC_TOML};
+use crate::tls::ClientTls;
 use crate::usage;
 use anyhow::{Context, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -59,18 +60,61 @@ impl Ctx {
             let Some(scope) = self.global.scope.clone() else {
                 usage!("--etcd needs --scope NAME (the Patroni scope of the cluster to read)")
             };
+            let user = match &self.global.etcd_user {
+                None => None,
+                Some(u) => Some((u.clone(), password_env("--etcd-user", ETCD_PASSWORD_ENV)?)),
+            };
             return Ok(Target {
                 endpoints: self.global.etcd.clone(),
                 namespace: self.global.namespace.clone(),
                 scope,
+                auth: EtcdAuth {
+                    tls: self.external_tls()?,
+                    user,
+                },
             });
         }
         let spec = self.spec()?;
         Ok(Target {
             endpoints: spec.etcd_endpoints(),
             namespace: self.global.namespace.clone(),
+            auth: crate::security::etcd_auth(&spec)?,
             scope: self.global.scope.clone().unwrap_or(spec.name),
         })
+    }
+
+    /// --cacert/--cert/--key for a cluster pgha did not make (None without --cacert or --cert).
+    pub fn external_tls(&self) -> Result<Option<ClientTls>> {
+        let g = &self.global;
+        if g.cacert.is_none() && g.cert.is_none() {
+            return Ok(None);
+        }
+        let read = |flag: &str, p: &PathBuf| -> Result<String> {
+            match std::fs::read_to_string(p) {
+                Ok(t) => Ok(t),
+                Err(e) => usage!("{flag} {}: {e}", p.display()),
+            }
+        };
+        let ca = g.cacert.as_ref().map(|p| read("--cacert", p)).transpose()?;
+        let identity = match (&g.cert, &g.key) {
+            (Some(c), Some(k)) => Some((read("--cert", c)?, read("--key", k)?)),
+            _ => None,
+        };
+        if ca.is_none() {
+            usage!("--cert needs --cacert (the CA the servers' certificates are checked against)");
+        }
+        Ok(Some(ClientTls { ca, identity }))
+    }
+
+    /// --rest-user with $PGHA_REST_PASSWORD, for a cluster pgha did not make.
+    pub fn external_rest_auth(&self) -> Result<Option<(String, String)>> {
+        match &self.global.rest_user {
+            None => Ok(None),
+            Some(u) => Ok(Some((
+                u.clone(),
+                password_env("--rest-user", REST_PASSWORD_ENV)?,
+            ))),
+        }
     }
 
     pub async fn dcs(&self) -> Result<Dcs> {
@@ -98,5 +142,16 @@ impl Ctx {
         } else {
             usage!("not confirmed; nothing was changed")
         }
+    }
+}
+
+/// Where --etcd-user's and --rest-user's passwords come from (never argv).
+pub const ETCD_PASSWORD_ENV: &str = "PGHA_ETCD_PASSWORD";
+pub const REST_PASSWORD_ENV: &str = "PGHA_REST_PASSWORD";
+
+fn password_env(flag: &str, var: &str) -> Result<String> {
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() => Ok(p),
+        _ => usage!("{flag} needs the password in ${var} (it is never read from the command line)"),
     }
 }

@@ -12,6 +12,11 @@ pub const SUITE: &str = "trixie";
 pub const LABEL_IMAGE: &str = "io.pgha.image";
 pub const LABEL_POSTGRES_UID: &str = "io.pgha.postgres-uid";
 pub const LABEL_POSTGRES_GID: &str = "io.pgha.postgres-gid";
+/// `uid:gid` of the etcd and haproxy users (owners of their keys with `[tls]` on).
+pub const LABEL_ETCD_IDS: &str = "io.pgha.etcd-ids";
+pub const LABEL_HAPROXY_IDS: &str = "io.pgha.haproxy-ids";
+/// The users whose ids the image's labels record, in `import_changes`'s order.
+pub const ID_USERS: [&str; 3] = ["postgres", "etcd", "haproxy"];
 /// A hash of the image's installed packages and their versions (`content_hash`).
 pub const LABEL_CONTENT: &str = "io.pgha.content";
 
@@ -49,7 +54,8 @@ pub const CUSTOMIZE_HOOK: &str = concat!(
 );
 
 /// Dockerfile-style changes applied at import.
-pub fn import_changes(uid: u32, gid: u32) -> Vec<String> {
+pub fn import_changes(ids: [(u32, u32); 3]) -> Vec<String> {
+    let [(uid, gid), (eu, eg), (hu, hg)] = ids;
     vec![
         "ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
         "ENV LANG=C.UTF-8".into(),
@@ -57,6 +63,8 @@ pub fn import_changes(uid: u32, gid: u32) -> Vec<String> {
         format!("LABEL {LABEL_IMAGE}=node"),
         format!("LABEL {LABEL_POSTGRES_UID}={uid}"),
         format!("LABEL {LABEL_POSTGRES_GID}={gid}"),
+        format!("LABEL {LABEL_ETCD_IDS}={eu}:{eg}"),
+        format!("LABEL {LABEL_HAPROXY_IDS}={hu}:{hg}"),
     ]
 }
 
@@ -82,7 +90,7 @@ pub fn tag() -> String {
         h.update(a.as_bytes());
         h.update([0]);
     }
-    for c in import_changes(0, 0) {
+    for c in import_changes([(0, 0); 3]) {
         h.update(c.as_bytes());
         h.update([0]);
     }

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod progress;
 pub mod render;
 pub mod secrets;
+pub mod security;
 pub mod spec;
 pub mod state;
 pub mod tls;

@@ -11,6 +11,8 @@ pub const LABEL_CLUSTER: &str = "io.pgha.cluster";
 pub const LABEL_ROLE: &str = "io.pgha.role";
 pub const LABEL_MEMBER: &str = "io.pgha.member";
 pub const LABEL_CONFIG_HASH: &str = "io.pgha.config-hash";
+/// `on` or `off`: whether the container was made with `[tls]` on (absent: made before TLS, off).
+pub const LABEL_TLS: &str = "io.pgha.tls";
 
 /// A libpq password file in node containers, for `pgha psql` (no password on a command line).
 pub const NODE_PGPASS: &str = "/etc/pgha/pgpass";
@@ -133,8 +135,57 @@ pub struct Inputs<'a> {
     pub secrets_yml: &'a str,
     /// The libpq password file put at `NODE_PGPASS`.
     pub pgpass: &'a str,
-    /// The cluster's CA and each node's certificate (pgBackRest's TLS server).
-    pub tls: &'a crate::tls::NodeCerts,
+    /// The cluster's CA and its certificates (`[tls]`, and pgBackRest's TLS server).
+    pub tls: &'a crate::tls::ClusterCerts,
+    /// uid/gid of the etcd and haproxy users in their images (owners of their keys), when known.
+    pub etcd_ids: Option<(u64, u64)>,
+    pub haproxy_ids: Option<(u64, u64)>,
+}
+
+/// `http`, or `https` with `[tls]` on: the scheme of etcd's client and peer URLs.
+pub fn etcd_scheme(spec: &Spec) -> &'static str {
+    if spec.tls.enabled {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// The peer URL of etcd member `e`.
+pub fn etcd_peer_url(spec: &Spec, e: &str) -> String {
+    format!("{}://{e}:2380", etcd_scheme(spec))
+}
+
+/// A private file: 0600 for its owner when the owner is known, else root's and readable (an
+/// image pgha did not build, whose user ids it does not know).
+fn key_file(path: String, text: &str, ids: Option<(u64, u64)>) -> FileSpec {
+    let (uid, gid, mode) = match ids {
+        Some((u, g)) => (u, g, 0o600),
+        None => (0, 0, 0o644),
+    };
+    FileSpec {
+        path,
+        contents: text.as_bytes().to_vec(),
+        mode,
+        uid,
+        gid,
+        secret: true,
+    }
+}
+
+/// etcd's TLS flags: client and peer, both requiring a certificate from the cluster's CA.
+fn etcd_tls_flags() -> Vec<String> {
+    let d = pgbackrest::TLS_DIR;
+    vec![
+        format!("--cert-file={d}/etcd.crt"),
+        format!("--key-file={d}/etcd.key"),
+        format!("--trusted-ca-file={d}/ca.crt"),
+        "--client-cert-auth".into(),
+        format!("--peer-cert-file={d}/etcd.crt"),
+        format!("--peer-key-file={d}/etcd.key"),
+        format!("--peer-trusted-ca-file={d}/ca.crt"),
+        "--peer-client-cert-auth".into(),
+    ]
 }
 
 pub fn network_name(spec: &Spec) -> String {
@@ -183,7 +234,11 @@ pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
         Kind::Haproxy => vec![
             port(5000, spec.haproxy_primary_port(), "HAProxy primary"),
             port(5001, spec.haproxy_replica_port(), "HAProxy replicas"),
-            port(7000, spec.haproxy_stats_port(), "HAProxy stats"),
+            // The stats page has no password: it stays on loopback whatever `bind` says.
+            PortSpec {
+                host_ip: "127.0.0.1".into(),
+                ..port(7000, spec.haproxy_stats_port(), "HAProxy stats")
+            },
         ],
     }
 }
@@ -235,26 +290,37 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     let etcd_names = spec.etcd_names();
     let initial_cluster = etcd_names
         .iter()
-        .map(|e| format!("{e}=http://{e}:2380"))
+        .map(|e| format!("{e}={}", etcd_peer_url(spec, e)))
         .collect::<Vec<_>>()
         .join(",");
     for (i, e) in etcd_names.iter().enumerate() {
         let vol = volume_name(spec, e);
         volumes.push(vol.clone());
-        let cmd = vec![
+        let sch = etcd_scheme(spec);
+        let mut cmd = vec![
             "etcd".to_string(),
             format!("--name={e}"),
             "--data-dir=/var/lib/etcd/data".into(),
-            "--listen-client-urls=http://0.0.0.0:2379".into(),
-            format!("--advertise-client-urls=http://{e}:2379"),
-            "--listen-peer-urls=http://0.0.0.0:2380".into(),
-            format!("--initial-advertise-peer-urls=http://{e}:2380"),
+            format!("--listen-client-urls={sch}://0.0.0.0:2379"),
+            format!("--advertise-client-urls={sch}://{e}:2379"),
+            format!("--listen-peer-urls={sch}://0.0.0.0:2380"),
+            format!("--initial-advertise-peer-urls={}", etcd_peer_url(spec, e)),
             format!("--initial-cluster={initial_cluster}"),
             format!("--initial-cluster-token={}", spec.name),
             "--initial-cluster-state=new".into(),
             "--snapshot-count=10000".into(),
             "--auto-compaction-retention=1h".into(),
         ];
+        let mut files = vec![];
+        if spec.tls.enabled {
+            cmd.extend(etcd_tls_flags());
+            let d = pgbackrest::TLS_DIR;
+            files.push(key_file(format!("{d}/ca.crt"), &inp.tls.ca, inp.etcd_ids));
+            if let Some((crt, key)) = inp.tls.get(e) {
+                files.push(key_file(format!("{d}/etcd.crt"), crt, inp.etcd_ids));
+                files.push(key_file(format!("{d}/etcd.key"), key, inp.etcd_ids));
+            }
+        }
         containers.push(ContainerSpec {
             name: container_name(spec, e),
             kind: Kind::Etcd,
@@ -271,7 +337,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             init: true,
             stop_timeout: 10,
             resources: resources(spec, Kind::Etcd),
-            files: vec![],
+            files,
         });
     }
 
@@ -322,18 +388,25 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         ];
         if spec.backup.enabled {
             files.push(pgbackrest_conf_file(spec, true));
-            let secret = |name: &str, text: &str| FileSpec {
-                path: format!("{}/{name}", pgbackrest::TLS_DIR),
-                contents: text.as_bytes().to_vec(),
-                mode: 0o600,
-                uid: inp.postgres_uid,
-                gid: inp.postgres_gid,
-                secret: true,
+        }
+        if spec.backup.enabled || spec.tls.enabled {
+            let pg = Some((inp.postgres_uid, inp.postgres_gid));
+            let secret = |name: &str, text: &str| {
+                key_file(format!("{}/{name}", pgbackrest::TLS_DIR), text, pg)
             };
-            if let Some((crt, key)) = inp.tls.nodes.get(n) {
+            if let Some((crt, key)) = inp.tls.get(n) {
                 files.push(secret("ca.crt", &inp.tls.ca));
                 files.push(secret("node.crt", crt));
                 files.push(secret("node.key", key));
+            }
+            for (stem, file) in [
+                (crate::tls::REPLICATION_CLIENT, "replicator"),
+                (crate::tls::PATRONI_ETCD_CLIENT, "etcd-client"),
+            ] {
+                if let Some((crt, key)) = inp.tls.get(stem).filter(|_| spec.tls.enabled) {
+                    files.push(secret(&format!("{file}.crt"), crt));
+                    files.push(secret(&format!("{file}.key"), key));
+                }
             }
         }
         containers.push(ContainerSpec {
@@ -378,14 +451,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         init: true,
         stop_timeout: 10,
         resources: resources(spec, Kind::Haproxy),
-        files: vec![FileSpec {
-            path: "/etc/pgha/haproxy/haproxy.cfg".into(),
-            contents: inp.haproxy.as_bytes().to_vec(),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            secret: false,
-        }],
+        files: haproxy_files(spec, inp),
     });
 
     for c in &mut containers {
@@ -393,6 +459,8 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         labels.insert(LABEL_ROLE.into(), c.kind.label().into());
         labels.insert(LABEL_MEMBER.into(), c.member.clone());
         labels.insert(LABEL_CONFIG_HASH.into(), config_hash(c));
+        let tls = if spec.tls.enabled { "on" } else { "off" };
+        labels.insert(LABEL_TLS.into(), tls.into());
         c.labels = labels;
     }
 
@@ -403,6 +471,31 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         labels: base,
         image_ids: BTreeMap::new(),
     }
+}
+
+/// HAProxy's config; with `[tls]` on, the CA its checks trust and its client certificate.
+fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
+    let d = crate::render::HAPROXY_DIR;
+    let mut files = vec![FileSpec {
+        path: format!("{d}/haproxy.cfg"),
+        contents: inp.haproxy.as_bytes().to_vec(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        secret: false,
+    }];
+    if spec.tls.enabled {
+        files.push(key_file(
+            format!("{d}/ca.crt"),
+            &inp.tls.ca,
+            inp.haproxy_ids,
+        ));
+        if let Some((crt, key)) = inp.tls.get(crate::tls::HAPROXY_CLIENT) {
+            let pem = format!("{crt}{key}");
+            files.push(key_file(format!("{d}/client.pem"), &pem, inp.haproxy_ids));
+        }
+    }
+    files
 }
 
 /// Patroni; with `[backup]` on, pgBackRest's TLS server beside it (Patroni, exec'd as PID 1,
@@ -534,8 +627,8 @@ pub mod dynamic;
 pub mod preflight;
 pub mod rolling;
 pub use converge::{
-    etcd_membership_refusal, needs_create, node_runs, not_running, up_plan, Change, Inventory,
-    ObservedContainer, UpPlan,
+    etcd_membership_refusal, needs_create, node_runs, not_running, tls_switch_refusal, up_plan,
+    Change, Inventory, ObservedContainer, UpPlan,
 };
 #[cfg(test)]
 mod tests;

@@ -46,7 +46,25 @@ struct PatroniCtx<'a> {
     parameters: BTreeMap<String, serde_json::Value>,
     backup: Option<BackupCtx>,
     restore: Option<RestoreCtx>,
+    tls: Option<TlsCtx>,
 }
+
+/// Where the certificates are inside the containers (`[tls]` on).
+#[derive(Serialize)]
+struct TlsCtx {
+    dir: &'static str,
+    haproxy_dir: &'static str,
+}
+
+fn tls_ctx(spec: &Spec) -> Option<TlsCtx> {
+    spec.tls.enabled.then_some(TlsCtx {
+        dir: pgbackrest::TLS_DIR,
+        haproxy_dir: HAPROXY_DIR,
+    })
+}
+
+/// HAProxy's config, CA and client certificate, inside its container.
+pub const HAPROXY_DIR: &str = "/etc/pgha/haproxy";
 
 /// Archiving and pgBackRest replica creation (`[backup]` on).
 #[derive(Serialize)]
@@ -69,6 +87,7 @@ struct RestoreCtx {
 struct HaproxyCtx<'a> {
     scope: &'a str,
     nodes: &'a [String],
+    tls: Option<TlsCtx>,
 }
 
 fn env() -> Result<Environment<'static>> {
@@ -125,6 +144,7 @@ pub fn patroni_yml(spec: &Spec, member: &str) -> Result<String> {
             command: pgbackrest::bootstrap_command(src),
             restore_command: pgbackrest::bootstrap_restore_command(src),
         }),
+        tls: tls_ctx(spec),
     };
     env()?
         .get_template("patroni.yml.j2")?
@@ -136,6 +156,7 @@ pub fn haproxy_cfg(spec: &Spec) -> Result<String> {
     let ctx = HaproxyCtx {
         scope: &spec.name,
         nodes: &spec.nodes.names,
+        tls: tls_ctx(spec),
     };
     env()?
         .get_template("haproxy.cfg.j2")?

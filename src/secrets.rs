@@ -14,6 +14,10 @@ pub const SUPERUSER: &str = "postgres";
 pub const REPLICATION_USER: &str = "replicator";
 pub const REWIND_USER: &str = "rewind_user";
 pub const REST_USER: &str = "pgha";
+/// etcd's users (with `[tls]` on, etcd requires a password): root for pgha, and Patroni's, which
+/// may read and write only the cluster's keys.
+pub const ETCD_ROOT: &str = "root";
+pub const ETCD_PATRONI: &str = "patroni";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +26,11 @@ pub struct Secrets {
     pub replication_password: String,
     pub rewind_password: String,
     pub restapi_password: String,
+    /// Added with etcd authentication: a file from before gets them on its next load.
+    #[serde(default)]
+    pub etcd_root_password: String,
+    #[serde(default)]
+    pub etcd_patroni_password: String,
 }
 
 /// Where pgha keeps per-cluster state: `$PGHA_HOME`, else `$XDG_STATE_HOME/pgha`, else
@@ -60,13 +69,24 @@ impl Secrets {
             replication_password: password(),
             rewind_password: password(),
             restapi_password: password(),
+            etcd_root_password: password(),
+            etcd_patroni_password: password(),
         }
     }
 
-    /// Patroni's secrets file: merged over `00-patroni.yml` by Patroni.
-    pub fn patroni_yaml(&self) -> String {
+    /// Patroni's secrets file: merged over `00-patroni.yml` by Patroni. With `etcd_auth`, it
+    /// holds Patroni's etcd user too.
+    pub fn patroni_yaml(&self, etcd_auth: bool) -> String {
         let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        format!(
+        let etcd = if etcd_auth {
+            format!(
+                "etcd3:\n  username: {ETCD_PATRONI}\n  password: {}\n",
+                q(&self.etcd_patroni_password)
+            )
+        } else {
+            String::new()
+        };
+        etcd + &format!(
             "# Written by pgha: passwords of this cluster. Patroni merges it over 00-patroni.yml.\n\
              postgresql:\n  authentication:\n\
              \x20   superuser:\n      username: {SUPERUSER}\n      password: {}\n\
@@ -94,7 +114,16 @@ pub fn load(cluster: &str) -> Result<Option<Secrets>> {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
             .with_context(|| format!("make {} private (mode 0600)", path.display()))?;
     }
-    let s: Secrets = toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+    let mut s: Secrets =
+        toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+    if s.etcd_root_password.is_empty() || s.etcd_patroni_password.is_empty() {
+        for pw in [&mut s.etcd_root_password, &mut s.etcd_patroni_password] {
+            if pw.is_empty() {
+                *pw = password();
+            }
+        }
+        store(cluster, &s)?;
+    }
     Ok(Some(s))
 }
 
@@ -104,12 +133,16 @@ pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
         return Ok((s, false));
     }
     let s = Secrets::generate();
+    store(cluster, &s)?;
+    Ok((s, true))
+}
+
+fn store(cluster: &str, s: &Secrets) -> Result<()> {
     let text = format!(
         "# pgha secrets of cluster {cluster}: keep this file private.\n{}",
-        toml::to_string(&s).context("serialize secrets")?
+        toml::to_string(s).context("serialize secrets")?
     );
-    write_private(&secrets_path(cluster), &text)?;
-    Ok((s, true))
+    write_private(&secrets_path(cluster), &text)
 }
 
 /// Writes a libpq password file for the cluster's published ports, so that
@@ -171,11 +204,15 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.superuser_password.len(), 32);
         assert_ne!(a.superuser_password, a.replication_password);
-        let v: serde_json::Value = serde_saphyr::from_str(&a.patroni_yaml()).unwrap();
+        let v: serde_json::Value = serde_saphyr::from_str(&a.patroni_yaml(true)).unwrap();
         assert_eq!(
             v["postgresql"]["authentication"]["superuser"]["password"],
             a.superuser_password.as_str()
         );
         assert_eq!(v["restapi"]["authentication"]["username"], REST_USER);
+        assert_eq!(v["etcd3"]["username"], ETCD_PATRONI);
+        assert_eq!(v["etcd3"]["password"], a.etcd_patroni_password.as_str());
+        let plain: serde_json::Value = serde_saphyr::from_str(&a.patroni_yaml(false)).unwrap();
+        assert!(plain.get("etcd3").is_none());
     }
 }

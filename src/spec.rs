@@ -8,6 +8,21 @@ use std::fmt;
 pub mod backup;
 pub mod resources;
 pub use backup::Backup;
+
+/// `[tls]`: on by default. Every connection between the cluster's parts and from pgha is
+/// encrypted and checked against the cluster's CA, and etcd requires a client certificate and a
+/// password. Turning it off is allowed for loopback-bound clusters only, with a warning.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub enabled: bool,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls { enabled: true }
+    }
+}
 pub use resources::{Limits, Logs};
 
 /// The default spec, written out by `pgha init`; parsing it gives `Spec::default()`.
@@ -167,6 +182,8 @@ pub struct Spec {
     pub labels: BTreeMap<String, String>,
     /// WAL archiving and backups (pgBackRest).
     pub backup: Backup,
+    /// TLS between every part, etcd authentication.
+    pub tls: Tls,
     /// Set by `pgha restore --into`: the new cluster bootstraps from this backup repository
     /// instead of initdb. Never read from a spec file.
     #[serde(skip)]
@@ -198,6 +215,7 @@ impl Default for Spec {
             logs: Logs::default(),
             labels: BTreeMap::new(),
             backup: Backup::default(),
+            tls: Tls::default(),
             bootstrap_from: None,
         }
     }
@@ -360,6 +378,10 @@ impl Spec {
             // URLs, etcd endpoints and libpq hosts are built as host:port; IPv6 needs brackets.
             Ok(std::net::IpAddr::V6(_)) => p.push(format!(
                 "bind = {:?}: IPv6 addresses are not supported; use 127.0.0.1, 0.0.0.0 or another IPv4 address",
+                self.bind
+            )),
+            Ok(ip) if !self.tls.enabled && !ip.is_loopback() => p.push(format!(
+                "bind = {:?} publishes the cluster beyond this host, which needs TLS: remove `[tls] enabled = false`, or bind to 127.0.0.1",
                 self.bind
             )),
             Ok(_) => {}

@@ -3,6 +3,7 @@
 //! When etcd cannot answer, every request fails with one line saying why (`diagnose`): nobody
 //! answers, or no quorum (then `read_cluster_stale` reads a member's last known state).
 
+pub mod auth;
 mod diagnose;
 
 pub use diagnose::{Answer, EtcdUnavailable, Probe, Problem};
@@ -23,6 +24,25 @@ pub struct Target {
     pub endpoints: Vec<String>,
     pub namespace: String,
     pub scope: String,
+    pub auth: EtcdAuth,
+}
+
+/// How to reach etcd: TLS (the CA to trust, the client certificate to present) and etcd's user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EtcdAuth {
+    pub tls: Option<crate::tls::ClientTls>,
+    pub user: Option<(String, String)>,
+}
+
+impl EtcdAuth {
+    /// TLS alone: enough for a member's status and member list, and what works before etcd's
+    /// authentication is enabled.
+    pub fn transport(&self) -> EtcdAuth {
+        EtcdAuth {
+            tls: self.tls.clone(),
+            user: None,
+        }
+    }
 }
 
 impl Target {
@@ -67,30 +87,61 @@ pub struct Dcs {
     pub target: Target,
 }
 
-fn options() -> ConnectOptions {
-    ConnectOptions::new()
+fn options(auth: &EtcdAuth) -> ConnectOptions {
+    let mut o = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(2))
-        .with_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(5));
+    if let Some(t) = &auth.tls {
+        let mut tls = etcd_client::TlsOptions::new();
+        if let Some(ca) = &t.ca {
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
+        }
+        if let Some((cert, key)) = &t.identity {
+            tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
+        }
+        o = o.with_tls(tls);
+    }
+    if let Some((u, p)) = &auth.user {
+        o = o.with_user(u, p);
+    }
+    o
 }
 
-fn urls(endpoints: &[String]) -> Vec<String> {
+fn urls(endpoints: &[String], auth: &EtcdAuth) -> Vec<String> {
+    let scheme = if auth.tls.is_some() { "https" } else { "http" };
     endpoints
         .iter()
         .map(|e| {
             if e.contains("://") {
                 e.clone()
             } else {
-                format!("http://{e}")
+                format!("{scheme}://{e}")
             }
         })
         .collect()
 }
 
+/// An etcd-client client with pgha's TLS and user, for tests and tools that need etcd's own API.
+pub async fn raw_client(endpoints: &[String], auth: &EtcdAuth) -> Result<Client> {
+    connect_to(endpoints, auth)
+        .await
+        .with_context(|| format!("connect to etcd at {}", endpoints.join(",")))
+}
+
+async fn connect_to(endpoints: &[String], auth: &EtcdAuth) -> Result<Client, etcd_client::Error> {
+    crate::adapters::tls::init();
+    Client::connect(urls(endpoints, auth), Some(options(auth))).await
+}
+
 impl Dcs {
     pub async fn connect(target: Target) -> Result<Dcs> {
-        let client = match Client::connect(urls(&target.endpoints), Some(options())).await {
+        let client = match connect_to(&target.endpoints, &target.auth).await {
             Ok(c) => c,
-            Err(e) => return Err(explain(&target.endpoints, "connect", &e).await.into()),
+            Err(e) => {
+                return Err(explain(&target.endpoints, &target.auth, "connect", &e)
+                    .await
+                    .into())
+            }
         };
         Ok(Dcs { client, target })
     }
@@ -120,14 +171,15 @@ impl Dcs {
         let prefix = self.target.prefix();
         let endpoints = [from.endpoint.clone()];
         let what = format!("read {prefix} from {} (serializable)", from.member);
-        let mut c = match Client::connect(urls(&endpoints), Some(options())).await {
+        let auth = &self.target.auth;
+        let mut c = match connect_to(&endpoints, auth).await {
             Ok(c) => c,
-            Err(e) => return Err(explain(&endpoints, &what, &e).await.into()),
+            Err(e) => return Err(explain(&endpoints, auth, &what, &e).await.into()),
         };
         let opts = GetOptions::new().with_prefix().with_serializable();
         let resp = match c.get(prefix.as_str(), Some(opts)).await {
             Ok(r) => r,
-            Err(e) => return Err(explain(&endpoints, &what, &e).await.into()),
+            Err(e) => return Err(explain(&endpoints, auth, &what, &e).await.into()),
         };
         Ok(self.view(&kvs(&resp)?))
     }
@@ -146,24 +198,24 @@ impl Dcs {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let endpoints = &self.target.endpoints;
-        let e = match watched(endpoints, request(self.client.clone())).await? {
+        let (endpoints, auth) = (&self.target.endpoints, &self.target.auth);
+        let e = match watched(endpoints, auth, request(self.client.clone())).await? {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let mut probes = probe_all(endpoints).await;
+        let mut probes = probe_all(endpoints, auth).await;
         let mut last = e;
         if no_connection(&last) || timed_out(&last) {
             if let Some(a) = diagnose::serving(&probes) {
                 let one = std::slice::from_ref(&a.endpoint);
-                match Client::connect(urls(one), Some(options())).await {
-                    Ok(c) => match watched(endpoints, request(c)).await? {
+                match connect_to(one, auth).await {
+                    Ok(c) => match watched(endpoints, auth, request(c)).await? {
                         Ok(v) => return Ok(v),
                         Err(e) => last = e,
                     },
                     Err(e) => last = e,
                 }
-                probes = probe_all(endpoints).await;
+                probes = probe_all(endpoints, auth).await;
             }
         }
         let verdict = diagnose::judge(endpoints, &probes)
@@ -296,6 +348,7 @@ fn kvs(resp: &etcd_client::GetResponse) -> Result<Vec<Kv>> {
 /// believed in a leader just after the others stopped knows better a moment later).
 async fn watched<T>(
     endpoints: &[String],
+    auth: &EtcdAuth,
     request: impl Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<Result<T, etcd_client::Error>, EtcdUnavailable> {
     tokio::pin!(request);
@@ -304,7 +357,7 @@ async fn watched<T>(
             r = &mut request => return Ok(r),
             _ = tokio::time::sleep(PROBE_AFTER) => {}
         }
-        let probes = probe_all(endpoints);
+        let probes = probe_all(endpoints, auth);
         tokio::pin!(probes);
         tokio::select! {
             r = &mut request => return Ok(r),
@@ -355,27 +408,30 @@ fn detail(e: &etcd_client::Error) -> String {
 
 /// Turns a failed request into one line: probes every endpoint to say whether etcd is out of
 /// reach, out of quorum, or answered and refused this request.
-async fn explain(endpoints: &[String], what: &str, e: &etcd_client::Error) -> EtcdUnavailable {
-    let probes = probe_all(endpoints).await;
+async fn explain(
+    endpoints: &[String],
+    auth: &EtcdAuth,
+    what: &str,
+    e: &etcd_client::Error,
+) -> EtcdUnavailable {
+    let probes = probe_all(endpoints, auth).await;
     diagnose::judge(endpoints, &probes)
         .unwrap_or_else(|| diagnose::failed(endpoints, what, &detail(e), &probes))
 }
 
 /// Asks every endpoint at once for its status and member list (each bounded to a few seconds).
-async fn probe_all(endpoints: &[String]) -> Vec<Probe> {
-    futures_util::future::join_all(endpoints.iter().map(|e| probe(e))).await
+async fn probe_all(endpoints: &[String], auth: &EtcdAuth) -> Vec<Probe> {
+    let auth = auth.transport();
+    futures_util::future::join_all(endpoints.iter().map(|e| probe(e, &auth))).await
 }
 
-async fn probe(endpoint: &str) -> Probe {
+async fn probe(endpoint: &str, auth: &EtcdAuth) -> Probe {
     const LIMIT: Duration = Duration::from_secs(2);
     let answer = async {
-        let mut c = tokio::time::timeout(
-            LIMIT,
-            Client::connect(urls(&[endpoint.to_string()]), Some(options())),
-        )
-        .await
-        .ok()?
-        .ok()?;
+        let mut c = tokio::time::timeout(LIMIT, connect_to(&[endpoint.to_string()], auth))
+            .await
+            .ok()?
+            .ok()?;
         let st = tokio::time::timeout(LIMIT, c.status()).await.ok()?.ok()?;
         let id = st.header().map(|h| h.member_id());
         // The member list is served by any member, without a quorum.
@@ -405,10 +461,10 @@ async fn probe(endpoint: &str) -> Probe {
 }
 
 /// Health of one etcd endpoint: its status call answers and it knows a raft leader.
-pub async fn endpoint_health(endpoint: &str) -> Result<EndpointStatus> {
+pub async fn endpoint_health(auth: &EtcdAuth, endpoint: &str) -> Result<EndpointStatus> {
     let mut c = tokio::time::timeout(
         Duration::from_secs(3),
-        Client::connect(urls(&[endpoint.to_string()]), Some(options())),
+        connect_to(&[endpoint.to_string()], &auth.transport()),
     )
     .await
     .map_err(|_| anyhow!("etcd at {endpoint}: no answer in 3 s"))?
@@ -427,11 +483,11 @@ pub async fn endpoint_health(endpoint: &str) -> Result<EndpointStatus> {
 
 /// When the etcd member at `endpoint` is the raft leader, hands leadership to another member
 /// (etcd's `move-leader`), so that stopping it costs no election. True when it moved.
-pub async fn move_etcd_leader_off(endpoint: &str) -> Result<bool> {
+pub async fn move_etcd_leader_off(auth: &EtcdAuth, endpoint: &str) -> Result<bool> {
     let what = format!("move etcd leadership off {endpoint}");
     let mut c = tokio::time::timeout(
         Duration::from_secs(3),
-        Client::connect(urls(&[endpoint.to_string()]), Some(options())),
+        connect_to(&[endpoint.to_string()], auth),
     )
     .await
     .map_err(|_| anyhow!("{what}: no answer in 3 s"))?
@@ -471,6 +527,7 @@ mod tests {
             endpoints: vec![],
             namespace: "/service/".into(),
             scope: "demo".into(),
+            auth: EtcdAuth::default(),
         };
         assert_eq!(t.prefix(), "/service/demo/");
         assert_eq!(t.key("leader"), "/service/demo/leader");

@@ -4,3 +4,4 @@ pub mod dcs;
 pub mod docker;
 pub mod patroni;
 pub mod pg;
+pub mod tls;

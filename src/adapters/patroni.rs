@@ -1,4 +1,5 @@
-//! The Patroni REST adapter: the only module that speaks HTTP (reqwest). Plain HTTP on the
+//! The Patroni REST adapter: the only module that speaks HTTP (reqwest). https with the cluster's
+//! CA and pgha's client certificate when the cluster has TLS (plain HTTP otherwise), on the
 //! published, loopback-bound API ports (or a member's `api_url`), with basic auth for the POSTs.
 
 use anyhow::{Context, Result};
@@ -10,6 +11,8 @@ use std::time::Duration;
 pub struct Api {
     pub base: String,
     pub auth: Option<(String, String)>,
+    /// The CA to trust and the client certificate to present (https).
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 /// A REST answer: HTTP status and body text.
@@ -25,12 +28,15 @@ impl Reply {
     }
 }
 
-fn client(timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+fn client(timeout: Duration, tls: Option<&crate::tls::ClientTls>) -> Result<reqwest::Client> {
+    super::tls::init();
+    let mut b = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(Duration::from_secs(2))
-        .build()
-        .context("build HTTP client")
+        .connect_timeout(Duration::from_secs(2));
+    if let Some(t) = tls {
+        b = b.tls_backend_preconfigured(super::tls::client_config(t)?);
+    }
+    b.build().context("build HTTP client")
 }
 
 impl Api {
@@ -40,13 +46,17 @@ impl Api {
             .trim_end_matches("/patroni")
             .trim_end_matches('/')
             .to_string();
-        Api { base, auth: None }
+        Api {
+            base,
+            auth: None,
+            tls: None,
+        }
     }
 
     /// `GET /patroni`: the member's own status.
     pub async fn status(&self) -> Result<Value> {
         let url = format!("{}/patroni", self.base);
-        let r = client(Duration::from_secs(3))?
+        let r = client(Duration::from_secs(3), self.tls.as_ref())?
             .get(&url)
             .send()
             .await
@@ -68,7 +78,7 @@ impl Api {
         timeout: Duration,
     ) -> Result<Reply> {
         let url = format!("{}{path}", self.base);
-        let mut req = client(timeout)?.request(method.clone(), &url);
+        let mut req = client(timeout, self.tls.as_ref())?.request(method.clone(), &url);
         if let Some(b) = body {
             req = req.json(b);
         }

@@ -1,9 +1,12 @@
 //! The PostgreSQL adapter: the only module that speaks tokio-postgres. Short-lived connections
-//! with a connect timeout; answers come back as plain Rust values.
+//! with a connect timeout; answers come back as plain Rust values. With a CA, the connection
+//! requires TLS and checks the server's certificate and name (libpq's `verify-full`).
 
 use anyhow::{Context, Result};
 use std::time::Duration;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Where and as whom to connect.
 #[derive(Debug, Clone)]
@@ -13,15 +16,22 @@ pub struct PgTarget {
     pub user: String,
     pub password: String,
     pub dbname: String,
+    /// The CA (and optionally a client certificate): TLS, verify-full.
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 impl PgTarget {
-    /// `postgresql://user@host:port/db`, without the password.
-    pub fn url(&self) -> String {
-        format!(
+    /// `postgresql://user@host:port/db`, without the password; with TLS, libpq's
+    /// `sslmode=verify-full` and `sslrootcert` (the CA's path) too.
+    pub fn url(&self, ca_path: Option<&std::path::Path>) -> String {
+        let base = format!(
             "postgresql://{}@{}:{}/{}",
             self.user, self.host, self.port, self.dbname
-        )
+        );
+        match ca_path.filter(|_| self.tls.is_some()) {
+            Some(p) => format!("{base}?sslmode=verify-full&sslrootcert={}", p.display()),
+            None => base,
+        }
     }
 }
 
@@ -41,14 +51,31 @@ impl Pg {
             .application_name("pgha")
             .connect_timeout(timeout);
         let what = format!("{}:{}", t.host, t.port);
-        let (client, conn) =
-            tokio::time::timeout(timeout + Duration::from_secs(1), cfg.connect(NoTls))
-                .await
-                .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
-                .with_context(|| format!("connect to PostgreSQL at {what}"))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let limit = timeout + Duration::from_secs(1);
+        let client = match &t.tls {
+            None => {
+                let (client, conn) = tokio::time::timeout(limit, cfg.connect(NoTls))
+                    .await
+                    .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
+                    .with_context(|| format!("connect to PostgreSQL at {what}"))?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                client
+            }
+            Some(tls) => {
+                cfg.ssl_mode(SslMode::Require);
+                let make = MakeRustlsConnect::new(super::tls::client_config(tls)?);
+                let (client, conn) = tokio::time::timeout(limit, cfg.connect(make))
+                    .await
+                    .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
+                    .with_context(|| format!("connect to PostgreSQL at {what} (TLS)"))?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                client
+            }
+        };
         Ok(Pg { client, what })
     }
 

@@ -18,6 +18,9 @@ pub struct Access {
     /// `--scope` given without `--etcd`: etcd's state would be another cluster's than the
     /// spec's containers, so nothing may act on containers.
     scope_without_etcd: Option<String>,
+    /// --cacert/--cert/--key and --rest-user for an external cluster's REST API.
+    external_tls: Option<crate::tls::ClientTls>,
+    external_rest: Option<(String, String)>,
 }
 
 impl Access {
@@ -26,6 +29,8 @@ impl Access {
             return Ok(Access {
                 pgha: None,
                 scope_without_etcd: None,
+                external_tls: ctx.external_tls()?,
+                external_rest: ctx.external_rest_auth()?,
             });
         }
         let spec = ctx.spec()?;
@@ -39,6 +44,8 @@ impl Access {
         Ok(Access {
             pgha: Some((spec, s)),
             scope_without_etcd: ctx.global.scope.clone(),
+            external_tls: None,
+            external_rest: None,
         })
     }
 
@@ -76,8 +83,9 @@ impl Access {
         if let Some((spec, s)) = &self.pgha {
             if let Some(i) = spec.node_index(member) {
                 return Ok(Api {
-                    base: format!("http://{}:{}", spec.connect_host(), spec.node_api_port(i)),
+                    base: crate::security::api_base(spec, i),
                     auth: Some((REST_USER.to_string(), s.restapi_password.clone())),
+                    tls: crate::security::client_tls(spec)?,
                 });
             }
         }
@@ -85,7 +93,11 @@ impl Access {
             .member(member)
             .and_then(|m| m.data.api_url.clone())
             .ok_or_else(|| anyhow!("member {member} advertises no REST API (api_url)"))?;
-        Ok(Api::from_api_url(&url))
+        Ok(Api {
+            auth: self.external_rest.clone(),
+            tls: self.external_tls.clone(),
+            ..Api::from_api_url(&url)
+        })
     }
 
     /// The member's container name (pgha clusters).

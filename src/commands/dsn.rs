@@ -30,13 +30,14 @@ pub fn run_dsn(ctx: &Ctx, args: &DsnArgs) -> Result<()> {
         (None, DsnRole::Replica) => health::pg_target(spec, spec.haproxy_replica_port(), s),
     };
     let pgpass = secrets::pgpass_path(&spec.name);
+    let ca = crate::tls::ca_path(&spec.name);
     if ctx.global.json {
         crate::say!(
             "{}",
-            json(&serde_json::json!({"dsn": target.url(), "pgpass": pgpass}))
+            json(&serde_json::json!({"dsn": target.url(Some(&ca)), "pgpass": pgpass}))
         );
     } else {
-        crate::sayln!("{}", target.url());
+        crate::sayln!("{}", target.url(Some(&ca)));
         if !pgpass.exists() {
             eprintln!(
                 "(the password file {} is written by `pgha up`)",
@@ -91,6 +92,14 @@ pub async fn run_psql(ctx: &Ctx, args: &PsqlArgs) -> Result<()> {
         "postgres",
         "-e",
         &format!("PGPASSFILE={NODE_PGPASS}"),
+        "-e",
+        &format!("PGSSLROOTCERT={}/ca.crt", crate::pgbackrest::TLS_DIR),
+        "-e",
+        if spec.tls.enabled {
+            "PGSSLMODE=verify-full"
+        } else {
+            "PGSSLMODE=prefer"
+        },
         &container,
         "psql",
     ])

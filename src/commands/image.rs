@@ -24,7 +24,16 @@ pub struct Images {
     pub haproxy: String,
     pub postgres_uid: u64,
     pub postgres_gid: u64,
+    /// uid/gid of the etcd and haproxy users in their images, when their labels say.
+    pub etcd_ids: Option<(u64, u64)>,
+    pub haproxy_ids: Option<(u64, u64)>,
     pub built: bool,
+}
+
+/// `uid:gid` from a label.
+fn ids_label(labels: &std::collections::HashMap<String, String>, key: &str) -> Option<(u64, u64)> {
+    let (u, g) = labels.get(key)?.split_once(':')?;
+    Some((u.parse().ok()?, g.parse().ok()?))
 }
 
 pub fn run_name(_ctx: &Ctx) -> Result<()> {
@@ -156,15 +165,23 @@ pub async fn resolve(
             "image {node} lacks the labels {LABEL_POSTGRES_UID} and {LABEL_POSTGRES_GID} (the postgres user's ids, which own the secrets file); add them to the image"
         ),
     };
-    for other in [&spec.images.etcd, &spec.images.haproxy]
-        .into_iter()
-        .flatten()
-    {
-        if engine.image_labels(other).await?.is_none() {
-            bail!("image {other} (from the spec's [images]) is not on this Docker engine, and pgha does not pull images");
-        }
+    let mut other_ids = [None, None];
+    for (slot, (other, key)) in other_ids.iter_mut().zip([
+        (&spec.images.etcd, image::LABEL_ETCD_IDS),
+        (&spec.images.haproxy, image::LABEL_HAPROXY_IDS),
+    ]) {
+        *slot = match other {
+            None => ids_label(&labels, key),
+            Some(other) => match engine.image_labels(other).await? {
+                Some(l) => ids_label(&l, key),
+                None => bail!("image {other} (from the spec's [images]) is not on this Docker engine, and pgha does not pull images"),
+            },
+        };
     }
+    let [etcd_ids, haproxy_ids] = other_ids;
     Ok(Images {
+        etcd_ids,
+        haproxy_ids,
         etcd: spec.images.etcd.clone().unwrap_or_else(|| node.clone()),
         haproxy: spec.images.haproxy.clone().unwrap_or_else(|| node.clone()),
         node,
@@ -229,7 +246,7 @@ pub async fn build(engine: &Engine, p: &Progress, refresh: bool) -> Result<Built
             Vec::from(tail).join("\n")
         );
     }
-    let (uid, gid, content) = rootfs_facts(&tmp.0)?;
+    let (ids, content) = rootfs_facts(&tmp.0)?;
     if refresh {
         let current = engine.image_labels(&reference).await?;
         if current
@@ -243,7 +260,7 @@ pub async fn build(engine: &Engine, p: &Progress, refresh: bool) -> Result<Built
             });
         }
     }
-    let mut changes = image::import_changes(uid, gid);
+    let mut changes = image::import_changes(ids);
     changes.push(format!("LABEL {}={content}", image::LABEL_CONTENT));
     let size = std::fs::metadata(&tmp.0)?.len();
     let sent = Arc::new(AtomicU64::new(0));
@@ -279,7 +296,7 @@ pub async fn build(engine: &Engine, p: &Progress, refresh: bool) -> Result<Built
 
 /// The postgres user's uid/gid (from /etc/passwd) and the content hash of the installed packages
 /// (from dpkg's status file), read from the rootfs tarball.
-fn rootfs_facts(tarball: &std::path::Path) -> Result<(u32, u32, String)> {
+fn rootfs_facts(tarball: &std::path::Path) -> Result<([(u32, u32); 3], String)> {
     let f = std::fs::File::open(tarball).with_context(|| format!("open {}", tarball.display()))?;
     let mut ar = tar::Archive::new(std::io::BufReader::new(f));
     let (mut ids, mut content) = (None, None);
@@ -293,16 +310,18 @@ fn rootfs_facts(tarball: &std::path::Path) -> Result<(u32, u32, String)> {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut entry, &mut text)?;
         if path == "etc/passwd" {
-            ids = Some(
-                image::passwd_ids(&text, "postgres")
-                    .ok_or_else(|| anyhow!("no postgres user in the built image's /etc/passwd"))?,
-            );
+            let mut found = [(0, 0); 3];
+            for (slot, user) in found.iter_mut().zip(image::ID_USERS) {
+                *slot = image::passwd_ids(&text, user)
+                    .ok_or_else(|| anyhow!("no {user} user in the built image's /etc/passwd"))?;
+            }
+            ids = Some(found);
         } else {
             content = Some(image::content_hash(&text));
         }
     }
     match (ids, content) {
-        (Some((u, g)), Some(c)) => Ok((u, g, c)),
+        (Some(ids), Some(c)) => Ok((ids, c)),
         (None, _) => bail!("no /etc/passwd in the built rootfs"),
         (_, None) => bail!("no /var/lib/dpkg/status in the built rootfs"),
     }

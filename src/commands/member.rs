@@ -77,9 +77,11 @@ pub async fn run(ctx: &Ctx, args: &MemberArgs, action: Action) -> Result<()> {
 /// The spec's etcd members that answer healthy now (concurrently, each within a few seconds).
 async fn healthy_etcd(spec: &Spec) -> Vec<String> {
     let names = spec.etcd_names();
+    let auth = crate::security::etcd_auth(spec).unwrap_or_default();
     let checks = names.iter().enumerate().map(|(i, _)| {
         let endpoint = format!("{}:{}", spec.connect_host(), spec.etcd_client_port(i));
-        async move { endpoint_health(&endpoint).await }
+        let auth = &auth;
+        async move { endpoint_health(auth, &endpoint).await }
     });
     let results = futures_util::future::join_all(checks).await;
     names
@@ -301,13 +303,14 @@ async fn wait_ready(
         }
         Which::Etcd(i) => {
             let endpoint = format!("{}:{}", spec.connect_host(), spec.etcd_client_port(*i));
+            let auth = crate::security::etcd_auth(spec)?;
             wait_for(
                 &format!("{m} to rejoin etcd"),
                 timeout,
                 POLL,
                 Some(p),
                 || async {
-                    let s = endpoint_health(&endpoint).await?;
+                    let s = endpoint_health(&auth, &endpoint).await?;
                     Ok(if s.has_leader {
                         Check::Ready(())
                     } else {

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod backup;
+pub mod certs;
 pub mod config;
 pub mod down;
 pub mod dsn;
@@ -24,7 +25,7 @@ pub mod topology;
 pub mod up;
 pub mod verify;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{CertsCommand, Cli, Command, ImageCommand};
 use crate::context::Ctx;
 use anyhow::Result;
 
@@ -57,6 +58,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Logs(a) => logs::run(&ctx, &a).await,
         Command::Topology => topology::run(&ctx).await,
         Command::Backup(a) => backup::run(&ctx, &a).await,
+        Command::Certs(CertsCommand::Status) => certs::run_status(&ctx),
+        Command::Certs(CertsCommand::Rotate) => certs::run_rotate(&ctx).await,
         Command::Restore(a) => restore::run(&ctx, &a).await,
     }
 }

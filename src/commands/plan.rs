@@ -236,10 +236,13 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
     // Certificates are secret files, outside the config hash: plan makes none.
-    let no_certs = crate::tls::NodeCerts::default();
+    let no_certs = crate::tls::ClusterCerts::default();
     let mut want = crate::commands::up::desired_for(&spec, &images, &secrets, &no_certs)?;
     want.image_ids = image::image_ids(&engine, &want).await?;
     if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
+        crate::usage!("{why}");
+    }
+    if let Some(why) = plan::tls_switch_refusal(spec.tls.enabled, &have) {
         crate::usage!("{why}");
     }
     let up = plan::up_plan(&want, &have);

@@ -47,6 +47,8 @@ pub struct Prepared {
     pub desired: Desired,
     pub secrets: Secrets,
     pub images: image::Images,
+    /// Certificates issued by this `prepare` (new, or replacing ones that were stale).
+    pub issued: Vec<String>,
 }
 
 /// Images, secrets and rendered configs → the wanted Docker objects.
@@ -67,11 +69,12 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             secrets::load_or_create(&spec.name)?.0
         }
     };
-    // The nodes' certificates for pgBackRest's TLS server: made once, kept with the secrets.
-    let tls = if spec.backup.enabled {
-        crate::tls::ensure(&spec.name, &spec.nodes.names)?
+    // The certificates (`[tls]`, and pgBackRest's TLS server): made once, kept with the
+    // secrets, reissued when they near their end.
+    let (tls, issued) = if spec.backup.enabled || spec.tls.enabled {
+        crate::tls::ensure_all(spec, false)?
     } else {
-        crate::tls::NodeCerts::default()
+        Default::default()
     };
     let mut desired = desired_for(spec, &images, &secrets, &tls)?;
     desired.image_ids = image::image_ids(engine, &desired).await?;
@@ -79,6 +82,7 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
         desired,
         secrets,
         images,
+        issued,
     })
 }
 
@@ -87,7 +91,7 @@ pub fn desired_for(
     spec: &Spec,
     images: &image::Images,
     secrets: &Secrets,
-    tls: &crate::tls::NodeCerts,
+    tls: &crate::tls::ClusterCerts,
 ) -> Result<Desired> {
     let patroni: BTreeMap<String, String> = spec
         .nodes
@@ -96,7 +100,7 @@ pub fn desired_for(
         .map(|n| Ok((n.clone(), crate::render::patroni_yml(spec, n)?)))
         .collect::<Result<_>>()?;
     let haproxy = crate::render::haproxy_cfg(spec)?;
-    let secrets_yml = secrets.patroni_yaml();
+    let secrets_yml = secrets.patroni_yaml(spec.tls.enabled);
     let pgpass = format!(
         "*:*:*:{}:{}\n",
         secrets::SUPERUSER,
@@ -115,6 +119,8 @@ pub fn desired_for(
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
             tls,
+            etcd_ids: images.etcd_ids,
+            haproxy_ids: images.haproxy_ids,
         },
     ))
 }
@@ -226,8 +232,16 @@ async fn wait_started_nodes(
         .filter(|c| plan.create.contains(&c.name) || plan.start.contains(&c.name))
         .filter_map(|c| {
             let i = spec.node_index(&c.member)?;
-            let base = format!("http://{}:{}", spec.connect_host(), spec.node_api_port(i));
-            Some((c.member.clone(), Api { base, auth: None }))
+            let base = crate::security::api_base(spec, i);
+            let tls = crate::security::client_tls(spec).ok().flatten();
+            Some((
+                c.member.clone(),
+                Api {
+                    base,
+                    auth: None,
+                    tls,
+                },
+            ))
         })
         .collect();
     if started.is_empty() {
@@ -288,6 +302,9 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
             crate::pgbackrest::repo_volume(&spec.name)
         );
     }
+    if let Some(why) = plan::tls_switch_refusal(spec.tls.enabled, &have) {
+        usage!("{why}");
+    }
     // A missing node image is built: containers to create need it, and so do the replacements
     // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
     let prepared = prepare(&spec, &engine, &p, true).await?;
@@ -298,6 +315,20 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
     let plan = plan::up_plan(want, &have);
     if let Some(question) = roll::question(&spec, &plan) {
         p.suspend(|| ctx.confirm(&question))?;
+    }
+    if !spec.tls.enabled {
+        p.note(format!(
+            "warning: cluster {} runs without TLS ([tls] enabled = false): etcd, PostgreSQL and the REST API are open to anyone who reaches their ports",
+            spec.name
+        ));
+    }
+    if !prepared.issued.is_empty() && !have.containers.is_empty() {
+        // Certificates are not part of a container's config: running ones get new ones in place.
+        p.note(format!(
+            "reissued certificates: {}",
+            prepared.issued.join(", ")
+        ));
+        crate::commands::certs::apply(&engine, want, &p).await?;
     }
 
     if plan.create_network {
@@ -318,8 +349,35 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
     // first election, and HAProxy finds the leader by its health checks whenever it comes.
     start_all(&engine, &want.containers, &plan, &p).await?;
     let live = roll::live_etcd(&spec, &plan);
-    health::wait_etcd(&live, timeout.min(Duration::from_secs(60)), &p).await?;
+    let target = ctx.target()?;
+    health::wait_etcd(
+        &target.auth,
+        &live,
+        timeout.min(Duration::from_secs(60)),
+        &p,
+    )
+    .await?;
     p.note("etcd has a quorum");
+    if spec.tls.enabled {
+        let setup = crate::adapters::dcs::auth::ensure(
+            &live,
+            &target.auth,
+            (
+                secrets::ETCD_PATRONI,
+                &prepared.secrets.etcd_patroni_password,
+            ),
+            &target.prefix(),
+        )
+        .await?;
+        if setup == crate::adapters::dcs::auth::AuthSetup::Enabled {
+            p.note(format!(
+                "etcd requires a password now: users {} and {} (limited to {})",
+                secrets::ETCD_ROOT,
+                secrets::ETCD_PATRONI,
+                target.prefix()
+            ));
+        }
+    }
     // Until the rolling part has run, the members still to join are not there.
     let mut now = want.clone();
     now.containers
@@ -407,6 +465,7 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         .chain([spec.haproxy_primary_port(), spec.haproxy_replica_port()])
         .collect();
     let pgpass = secrets::write_pgpass(&spec.name, host, &pg_ports, &prepared.secrets)?;
+    let ca = crate::tls::ca_path(&spec.name);
     let report = UpReport {
         cluster: spec.name.clone(),
         changed,
@@ -420,8 +479,9 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         rolled,
         image_built: prepared.images.built,
         elapsed_s: p.elapsed().as_secs_f64(),
-        primary_dsn: health::primary_target(&spec, &prepared.secrets).url(),
-        replica_dsn: health::pg_target(&spec, spec.haproxy_replica_port(), &prepared.secrets).url(),
+        primary_dsn: health::primary_target(&spec, &prepared.secrets).url(Some(&ca)),
+        replica_dsn: health::pg_target(&spec, spec.haproxy_replica_port(), &prepared.secrets)
+            .url(Some(&ca)),
         pgpass: pgpass.display().to_string(),
         haproxy_stats: format!("http://{host}:{}/", spec.haproxy_stats_port()),
         list: list_report(&view),

@@ -17,11 +17,16 @@ use std::time::Duration;
 pub const POLL: Duration = Duration::from_millis(200);
 
 /// Every etcd member answers and knows a raft leader.
-pub async fn wait_etcd(endpoints: &[String], timeout: Duration, p: &Progress) -> Result<()> {
+pub async fn wait_etcd(
+    auth: &crate::adapters::dcs::EtcdAuth,
+    endpoints: &[String],
+    timeout: Duration,
+    p: &Progress,
+) -> Result<()> {
     wait_for("etcd quorum", timeout, POLL, Some(p), || async {
         let mut bad = Vec::new();
         for e in endpoints {
-            match endpoint_health(e).await {
+            match endpoint_health(auth, e).await {
                 Ok(s) if s.has_leader => {}
                 Ok(_) => bad.push(format!("{e} has no raft leader")),
                 // The client library's transport chain helps nobody here.
@@ -114,6 +119,8 @@ pub fn pg_target(spec: &Spec, port: u32, s: &Secrets) -> PgTarget {
         user: SUPERUSER.into(),
         password: s.superuser_password.clone(),
         dbname: "postgres".into(),
+        // pgha checks the server against the cluster's CA; it authenticates with the password.
+        tls: crate::security::server_check(spec).ok().flatten(),
     }
 }
 

@@ -153,6 +153,7 @@ mod tests {
             user: "postgres".into(),
             password: String::new(),
             dbname: "postgres".into(),
+            tls: None,
         };
         let e = missing_after_replay(
             &nowhere,

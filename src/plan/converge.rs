@@ -16,6 +16,8 @@ pub struct ObservedContainer {
     /// Docker's state word: running, exited, created, ...
     pub state: String,
     pub config_hash: Option<String>,
+    /// Made with `[tls]` on (its `io.pgha.tls` label).
+    pub tls: bool,
     /// The image reference it was created from, as Docker reports it.
     pub image: String,
     /// The ID of the image it runs.
@@ -226,6 +228,28 @@ fn etcd_index(member: &str) -> Option<usize> {
 /// membership changes one member at a time through its runtime reconfiguration, so pgha grows or
 /// shrinks it by two at most per `up` (to the next odd size), never below 3 members, and rebuilds
 /// a member whose data volume is gone only while the others keep a quorum.
+/// A cluster whose etcd runs with TLS on when the spec says off, or the other way round: etcd's
+/// members cannot move between http and https peers one at a time (each would lose the others),
+/// so `up` does not roll into it.
+pub fn tls_switch_refusal(spec_tls: bool, have: &Inventory) -> Option<String> {
+    let etcd: Vec<&ObservedContainer> = have
+        .containers
+        .iter()
+        .filter(|c| c.kind == Some(Kind::Etcd))
+        .collect();
+    let other = etcd.iter().find(|c| c.tls != spec_tls)?;
+    let (now, asked) = if spec_tls {
+        ("off", "on")
+    } else {
+        ("on", "off")
+    };
+    Some(format!(
+        "the cluster runs with TLS {now} ({} and the others) and the spec asks for TLS {asked}: etcd cannot switch between http and https member by member, and pgha does not yet restart a whole cluster into it; put `[tls] enabled = {}` in this cluster's spec to keep it as it is",
+        other.name,
+        !spec_tls
+    ))
+}
+
 pub fn etcd_membership_refusal(want: &Desired, have: &Inventory) -> Option<String> {
     let now = etcd_size(want, have);
     if now == 0 {

@@ -22,7 +22,9 @@ fn desired_for(spec: &Spec) -> Desired {
             haproxy: "global\n",
             secrets_yml: "secret: x\n",
             pgpass: "*:*:*:postgres:x\n",
-            tls: &crate::tls::NodeCerts::default(),
+            tls: &crate::tls::ClusterCerts::default(),
+            etcd_ids: None,
+            haproxy_ids: None,
         },
     )
 }
@@ -239,6 +241,10 @@ fn running(want: &Desired) -> Inventory {
                 running: true,
                 state: "running".into(),
                 config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
+                tls: c
+                    .labels
+                    .get(crate::plan::LABEL_TLS)
+                    .is_some_and(|v| v == "on"),
                 image: c.image.clone(),
                 image_id: want.image_ids.get(&c.image).cloned(),
             })

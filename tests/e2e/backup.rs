@@ -81,6 +81,7 @@ fn target(port: u16, pw: &str) -> PgTarget {
         user: "postgres".into(),
         password: pw.into(),
         dbname: "postgres".into(),
+        tls: crate::harness::pg_tls(),
     }
 }
 

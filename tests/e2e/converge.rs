@@ -183,9 +183,7 @@ impl LeaderWatch {
         let (s, ep) = (stop.clone(), endpoint.to_string());
         let task = tokio::spawn(async move {
             let (mut samples, mut leaderless) = (0, 0);
-            let mut client = etcd_client::Client::connect([ep.as_str()], None)
-                .await
-                .unwrap();
+            let mut client = crate::harness::etcd_client(&[ep]).await;
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
                 match tokio::time::timeout(Duration::from_secs(2), client.status()).await {
                     Ok(Ok(st)) if st.leader() != 0 => {}

@@ -404,6 +404,7 @@ async fn failover_kill_loses_no_acknowledged_write() {
         endpoints: c.etcd_endpoints(),
         namespace: "/service/".into(),
         scope: "fence-check".into(),
+        auth: crate::harness::etcd_auth(),
     })
     .await
     .unwrap();

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+use pgha::adapters::dcs::EtcdAuth;
+use pgha::tls::ClientTls;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -131,6 +133,8 @@ impl TestCluster {
         remove_by_test_label(test);
         let dir = tempfile::tempdir().unwrap();
         let name = format!("it-{}", test.replace('_', "-"));
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((dir.path().join("home"), name.clone()));
         let c = TestCluster {
             test: test.to_string(),
             name,
@@ -237,7 +241,7 @@ impl TestCluster {
 
     pub fn etcd_endpoints(&self) -> Vec<String> {
         (0..3)
-            .map(|i| format!("http://127.0.0.1:{}", 54341 + self.port_base + i))
+            .map(|i| format!("127.0.0.1:{}", 54341 + self.port_base + i))
             .collect()
     }
 
@@ -278,9 +282,59 @@ impl Drop for TestCluster {
     }
 }
 
+/// The state folder and name of the cluster of the test running now (tests hold the Docker lock
+/// one at a time): where its certificates and etcd password are.
+static CURRENT: std::sync::Mutex<Option<(PathBuf, String)>> = std::sync::Mutex::new(None);
+
+fn current() -> Option<(PathBuf, String)> {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// The CA of every cluster the running test made (its restores included), for clients that
+/// check PostgreSQL's certificate; None when no cluster has TLS.
+pub fn pg_tls() -> Option<ClientTls> {
+    let (home, _) = current()?;
+    let mut cas = String::new();
+    for e in std::fs::read_dir(&home).ok()?.flatten() {
+        if let Ok(t) = std::fs::read_to_string(e.path().join("tls").join("ca.crt")) {
+            cas.push_str(&t);
+        }
+    }
+    (!cas.is_empty()).then_some(ClientTls {
+        ca: Some(cas),
+        identity: None,
+    })
+}
+
+/// How the running test's cluster's etcd is reached: pgha's certificate and etcd's root user.
+pub fn etcd_auth() -> EtcdAuth {
+    let Some((home, name)) = current() else {
+        return EtcdAuth::default();
+    };
+    let Ok(Some(tls)) = pgha::tls::pgha_client_in(&home.join(&name).join("tls")) else {
+        return EtcdAuth::default();
+    };
+    let pw = std::fs::read_to_string(home.join(&name).join("secrets.toml"))
+        .ok()
+        .and_then(|t| toml::from_str::<toml::Value>(&t).ok())
+        .and_then(|v| v["etcd_root_password"].as_str().map(String::from));
+    EtcdAuth {
+        tls: Some(tls),
+        user: pw.map(|p| ("root".to_string(), p)),
+    }
+}
+
+/// A raw etcd client on the running test's cluster (TLS and root when it has them).
+pub async fn etcd_client(endpoints: &[String]) -> etcd_client::Client {
+    pgha::adapters::dcs::raw_client(endpoints, &etcd_auth())
+        .await
+        .expect("connect to etcd")
+}
+
 /// Connects to PostgreSQL on 127.0.0.1:port as the superuser, retrying until `deadline`.
 pub async fn pg(port: u16, password: &str, deadline: Duration) -> tokio_postgres::Client {
     let start = Instant::now();
+    let tls = pg_tls();
     loop {
         let mut cfg = tokio_postgres::Config::new();
         cfg.host("127.0.0.1")
@@ -289,13 +343,23 @@ pub async fn pg(port: u16, password: &str, deadline: Duration) -> tokio_postgres
             .password(password)
             .dbname("postgres")
             .connect_timeout(Duration::from_secs(2));
-        match cfg.connect(tokio_postgres::NoTls).await {
-            Ok((client, conn)) => {
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                return client;
+        let connected = match &tls {
+            None => cfg
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map(|(c, conn)| (c, tokio::spawn(async move { conn.await.ok() }))),
+            Some(t) => {
+                cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let make = tokio_postgres_rustls::MakeRustlsConnect::new(
+                    pgha::adapters::tls::client_config(t).unwrap(),
+                );
+                cfg.connect(make)
+                    .await
+                    .map(|(c, conn)| (c, tokio::spawn(async move { conn.await.ok() })))
             }
+        };
+        match connected {
+            Ok((client, _conn)) => return client,
             Err(e) if start.elapsed() < deadline => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -325,7 +389,9 @@ where
 
 /// One key of the cluster, read straight from etcd.
 pub async fn etcd_get(endpoints: &[String], key: &str) -> Option<String> {
-    let mut c = etcd_client::Client::connect(endpoints, None).await.ok()?;
+    let mut c = pgha::adapters::dcs::raw_client(endpoints, &etcd_auth())
+        .await
+        .ok()?;
     let r = c.get(key, None).await.ok()?;
     r.kvs()
         .first()

@@ -168,15 +168,48 @@ async fn up_list_write_read_noop_down() {
 
     // The same answer for any Patroni etcd3 cluster, given --etcd and --scope (no spec needed).
     let elsewhere = tempfile::tempdir().unwrap();
-    let etcd_arg = c.etcd_endpoints()[1]
-        .trim_start_matches("http://")
-        .to_string();
-    let out = run_with_deadline(
-        Command::new(bin())
-            .args(["list", "--json", "--etcd", &etcd_arg, "--scope", &c.name])
-            .current_dir(elsewhere.path()),
-        T,
+    // The cluster is secured: its CA, pgha's client certificate, and etcd's root password
+    // from the environment.
+    let etcd_arg = c.etcd_endpoints()[1].clone();
+    let tls = c.home().join(&c.name).join("tls");
+    let path = |f: &str| tls.join(f).display().to_string();
+    let (ca, crt, key) = (
+        path("ca.crt"),
+        path("client-pgha.crt"),
+        path("client-pgha.key"),
     );
+    let root_pw = crate::harness::etcd_auth().user.unwrap().1;
+    let foreign = |args: &[&str], pw: Option<&str>| {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .args(["--etcd", &etcd_arg, "--scope", &c.name])
+            .args([
+                "--cacert",
+                &ca,
+                "--cert",
+                &crt,
+                "--key",
+                &key,
+                "--etcd-user",
+                "root",
+            ])
+            .current_dir(elsewhere.path())
+            .env_remove("PGHA_ETCD_PASSWORD");
+        if let Some(pw) = pw {
+            cmd.env("PGHA_ETCD_PASSWORD", pw);
+        }
+        run_with_deadline(&mut cmd, T)
+    };
+    let no_pw = foreign(&["list"], None);
+    assert_eq!(no_pw.status.code(), Some(2), "{}", text(&no_pw.stderr));
+    assert!(
+        text(&no_pw.stderr).contains("PGHA_ETCD_PASSWORD"),
+        "{}",
+        text(&no_pw.stderr)
+    );
+    let wrong = foreign(&["list"], Some("not-the-password"));
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong.stderr));
+    let out = foreign(&["list", "--json"], Some(&root_pw));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let ext: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ext["leader"].as_str(), Some(leader.as_str()));
@@ -292,6 +325,19 @@ async fn up_list_write_read_noop_down() {
         &std::fs::metadata(&secrets).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
+
+    // TLS everywhere, and `certs rotate` without a restart.
+    crate::security::tls_everywhere(&c).await;
+    // The cluster runs with TLS: a spec without it is refused, and nothing changes.
+    c.respec("[nodes]\nmemory = \"1GiB\"\ncpus = 1.5\n[tls]\nenabled = false\n");
+    let refused = c.pgha_output(&["up"], T);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("runs with TLS on"),
+        "{}",
+        text(&refused.stderr)
+    );
+    c.respec("[nodes]\nmemory = \"1GiB\"\ncpus = 1.5\n");
 
     // up again changes nothing: same containers, not restarted.
     let inspect = || {

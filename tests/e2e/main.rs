@@ -8,5 +8,6 @@ mod daytwo;
 mod ha;
 mod harness;
 mod lifecycle;
+mod security;
 mod verify;
 mod writer;

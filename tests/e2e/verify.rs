@@ -230,9 +230,7 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
 
 /// The cluster's etcd keys in the `Kv` shape the unit tests load (key, value, mod_revision, lease).
 async fn dump_kvs(c: &TestCluster) -> Vec<Value> {
-    let mut etcd = etcd_client::Client::connect(c.etcd_endpoints(), None)
-        .await
-        .expect("connect to etcd");
+    let mut etcd = crate::harness::etcd_client(&c.etcd_endpoints()).await;
     let prefix = format!("/service/{}/", c.name);
     let r = etcd
         .get(
@@ -306,9 +304,7 @@ async fn record_fixtures(c: &TestCluster) {
 
     // max_connections needs a restart; the switchover is scheduled far ahead, so Patroni waits.
     let _ = c.pgha_output(&["edit-config", "--pg", "max_connections=150", "--yes"], T);
-    let mut etcd = etcd_client::Client::connect(eps.clone(), None)
-        .await
-        .unwrap();
+    let mut etcd = crate::harness::etcd_client(&eps).await;
     let failover =
         json!({"leader": leader, "member": sync, "scheduled_at": "2099-01-01T00:00:00+00:00"});
     etcd.put(key("failover"), failover.to_string(), None)

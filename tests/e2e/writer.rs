@@ -23,6 +23,7 @@ fn target(port: u16, password: &str) -> PgTarget {
         user: "postgres".into(),
         password: password.into(),
         dbname: "postgres".into(),
+        tls: crate::harness::pg_tls(),
     }
 }
 

@@ -148,6 +148,9 @@ impl Engine {
                         running: state == "running",
                         state,
                         config_hash: labels.get(LABEL_CONFIG_HASH).cloned(),
+                        tls: labels
+                            .get(crate::plan::LABEL_TLS)
+                            .is_some_and(|v| v == "on"),
                         image: c.image.unwrap_or_default(),
                         image_id: c.image_id,
                     }
@@ -314,7 +317,8 @@ impl Engine {
         Ok(())
     }
 
-    async fn put_files(&self, c: &ContainerSpec) -> Result<()> {
+    /// Copies `c`'s files into the container (created or running), owners and modes as given.
+    pub async fn put_files(&self, c: &ContainerSpec) -> Result<()> {
         if c.files.is_empty() {
             return Ok(());
         }
@@ -365,6 +369,19 @@ impl Engine {
             }) => Ok(()),
             Err(e) => Err(e).with_context(|| format!("stop container {name}")),
         }
+    }
+
+    /// Sends `signal` (e.g. "SIGHUP") to the container's main process.
+    pub async fn signal(&self, name: &str, signal: &str) -> Result<()> {
+        self.docker
+            .kill_container(
+                name,
+                Some(KillContainerOptions {
+                    signal: signal.into(),
+                }),
+            )
+            .await
+            .with_context(|| format!("send {signal} to container {name}"))
     }
 
     pub async fn kill(&self, name: &str) -> Result<()> {

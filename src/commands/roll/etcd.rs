@@ -47,14 +47,14 @@ impl Roller<'_> {
             .iter()
             .filter_map(|m| self.etcd_endpoint(&m.name))
             .collect();
-        health::wait_etcd(&endpoints, self.timeout, self.p).await
+        health::wait_etcd(&self.dcs.target.auth, &endpoints, self.timeout, self.p).await
     }
 
     /// Replaces an etcd member's container, handing raft leadership to another member first when
     /// it leads (no election while it restarts).
     pub(super) async fn replace_etcd(&self, c: &ContainerSpec) -> Result<()> {
         if let Some(ep) = self.etcd_endpoint(&c.member) {
-            if move_etcd_leader_off(&ep).await? {
+            if move_etcd_leader_off(&self.dcs.target.auth, &ep).await? {
                 self.p.note(format!(
                     "etcd leadership moved off {} before its restart",
                     c.member
@@ -68,7 +68,7 @@ impl Roller<'_> {
     /// `member` joins etcd: out of the membership first if it is listed with lost data, added
     /// (unless an interrupted join added it already), then created and started into it.
     pub(super) async fn join_etcd(&self, member: &str, container: &str) -> Result<()> {
-        let peer = format!("http://{member}:2380");
+        let peer = plan::etcd_peer_url(self.spec, member);
         let at_peer = |ms: &[EtcdMember]| ms.iter().find(|m| m.peer_urls.contains(&peer)).cloned();
         let mut list = self.dcs.etcd_members().await?;
         if let Some(old) = at_peer(&list).filter(|m| !m.name.is_empty()) {
@@ -140,7 +140,7 @@ impl Roller<'_> {
     /// data cannot rejoin).
     pub(super) async fn remove_etcd(&self, member: &str, container: &str) -> Result<()> {
         if let Some(ep) = self.etcd_endpoint(member) {
-            move_etcd_leader_off(&ep).await?;
+            move_etcd_leader_off(&self.dcs.target.auth, &ep).await?;
         }
         let list = self.dcs.etcd_members().await?;
         if let Some(m) = list.iter().find(|m| m.name == member) {

@@ -57,7 +57,7 @@ async fn status(run: &mut Run<'_>) -> Result<String> {
     let mut healthy = 0;
     let mut bad = Vec::new();
     for e in run.spec.etcd_endpoints() {
-        match endpoint_health(&e).await {
+        match endpoint_health(&run.dcs.target.auth, &e).await {
             Ok(s) if s.has_leader => healthy += 1,
             Ok(_) => bad.push(format!("{e} has no raft leader")),
             Err(err) => bad.push(format!("{err:#}")),
@@ -388,7 +388,7 @@ async fn etcd(run: &mut Run<'_>) -> Result<String> {
     // Stop a member that is not etcd's raft leader.
     let mut victim = None;
     for (n, e) in names.iter().zip(&endpoints).rev() {
-        if endpoint_health(e)
+        if endpoint_health(&run.dcs.target.auth, e)
             .await
             .map(|s| !s.is_leader)
             .unwrap_or(false)
@@ -424,7 +424,15 @@ async fn etcd(run: &mut Run<'_>) -> Result<String> {
     let t0 = Instant::now();
     let started = run.engine.start(&container).await;
     let waited = match started {
-        Ok(()) => health::wait_etcd(&endpoints, Duration::from_secs(60), &run.p).await,
+        Ok(()) => {
+            health::wait_etcd(
+                &run.dcs.target.auth,
+                &endpoints,
+                Duration::from_secs(60),
+                &run.p,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     let rejoined = t0.elapsed();
@@ -437,7 +445,10 @@ async fn etcd(run: &mut Run<'_>) -> Result<String> {
     }
     let mut healthy = 0;
     for e in &endpoints {
-        if endpoint_health(e).await.is_ok_and(|s| s.has_leader) {
+        if endpoint_health(&run.dcs.target.auth, e)
+            .await
+            .is_ok_and(|s| s.has_leader)
+        {
             healthy += 1;
         }
     }

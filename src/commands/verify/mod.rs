@@ -322,7 +322,13 @@ async fn restore(run: &Run<'_>) -> Result<String> {
         started.push(c.name.clone());
     }
     let timeout = Duration::from_secs(120);
-    health::wait_etcd(&run.spec.etcd_endpoints(), timeout, &run.p).await?;
+    health::wait_etcd(
+        &run.dcs.target.auth,
+        &run.spec.etcd_endpoints(),
+        timeout,
+        &run.p,
+    )
+    .await?;
     health::wait_healthy(
         &run.dcs,
         &run.spec.nodes.names,

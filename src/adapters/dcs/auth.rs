@@ -1,0 +1,110 @@
+//! etcd's own authentication, set up by pgha on a cluster with TLS: a `root` user for pgha, and a
+//! user for Patroni whose role may read and write only the cluster's prefix. Patroni's etcd3
+//! client talks to etcd's gRPC gateway, which ignores the client certificate's name, so a
+//! password is what limits it (TLS with client certificates protects the transport).
+
+use super::{connect_to, EtcdAuth};
+use anyhow::{bail, Context, Result};
+use etcd_client::{Client, Permission};
+
+/// What `ensure` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthSetup {
+    /// Authentication was on; the users and role were checked (and made where missing).
+    Checked,
+    /// The users and role were made and authentication turned on.
+    Enabled,
+}
+
+fn not_enabled(e: &etcd_client::Error) -> bool {
+    e.to_string().contains("authentication is not enabled")
+}
+
+fn exists(e: &etcd_client::Error) -> bool {
+    e.to_string().contains("already exists")
+}
+
+/// Makes sure etcd at `endpoints` requires authentication, with `auth`'s user (root) and
+/// `patroni` = (user, password) limited to `prefix`.
+pub async fn ensure(
+    endpoints: &[String],
+    auth: &EtcdAuth,
+    patroni: (&str, &str),
+    prefix: &str,
+) -> Result<AuthSetup> {
+    let Some((root, root_pw)) = &auth.user else {
+        bail!("etcd authentication needs the root user's password (secrets file)");
+    };
+    match connect_to(endpoints, auth).await {
+        Ok(mut c) => {
+            // Every change to etcd's users invalidates the tokens handed out: none when they
+            // are there.
+            let (user, _) = patroni;
+            if c.user_get(user).await.is_err() || c.role_get(user).await.is_err() {
+                users_and_role(&mut c, None, patroni, prefix).await?;
+            }
+            Ok(AuthSetup::Checked)
+        }
+        Err(e) if not_enabled(&e) => {
+            let mut c = connect_to(endpoints, &auth.transport())
+                .await
+                .context("connect to etcd (TLS) to set up its users")?;
+            users_and_role(&mut c, Some((root, root_pw)), patroni, prefix).await?;
+            c.auth_enable()
+                .await
+                .context("turn on etcd's authentication")?;
+            Ok(AuthSetup::Enabled)
+        }
+        Err(e) if e.to_string().contains("authentication failed") => bail!(
+            "etcd refused pgha's root password: the secrets file and etcd disagree (was etcd's data made by another `pgha up`?)"
+        ),
+        Err(e) => Err(e).context("connect to etcd as root"),
+    }
+}
+
+async fn users_and_role(
+    c: &mut Client,
+    root: Option<(&String, &String)>,
+    (user, password): (&str, &str),
+    prefix: &str,
+) -> Result<()> {
+    let what = |s: &str| format!("etcd authentication: {s}");
+    if let Some((root, root_pw)) = root {
+        match c.user_add(root.as_str(), root_pw.as_str(), None).await {
+            Err(e) if exists(&e) => {
+                c.user_change_password(root.as_str(), root_pw.as_str())
+                    .await
+                    .with_context(|| what("set root's password"))?;
+            }
+            r => {
+                r.with_context(|| what("add user root"))?;
+            }
+        }
+        c.user_grant_role(root.as_str(), "root")
+            .await
+            .with_context(|| what("grant root the root role"))?;
+    }
+    match c.role_add(user).await {
+        Err(e) if exists(&e) => {}
+        r => {
+            r.with_context(|| what(&format!("add role {user}")))?;
+        }
+    }
+    c.role_grant_permission(user, Permission::read_write(prefix).with_prefix())
+        .await
+        .with_context(|| what(&format!("let role {user} use {prefix}")))?;
+    match c.user_add(user, password, None).await {
+        Err(e) if exists(&e) => {
+            c.user_change_password(user, password)
+                .await
+                .with_context(|| what(&format!("set {user}'s password")))?;
+        }
+        r => {
+            r.with_context(|| what(&format!("add user {user}")))?;
+        }
+    }
+    c.user_grant_role(user, user)
+        .await
+        .with_context(|| what(&format!("grant {user} its role")))?;
+    Ok(())
+}

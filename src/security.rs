@@ -1,0 +1,56 @@
+//! How pgha reaches the parts of a cluster it made, with `[tls]` on or off: the scheme of its
+//! REST API, the client certificate and CA it presents and trusts (from the state folder), and
+//! the etcd user it acts as. Reads the state folder; everything else is pure.
+
+use crate::adapters::dcs::EtcdAuth;
+use crate::secrets::{self, ETCD_ROOT};
+use crate::spec::Spec;
+use crate::tls::{self, ClientTls};
+use anyhow::Result;
+
+/// pgha's client certificate and the CA, when the spec has TLS and the certificates exist.
+pub fn client_tls(spec: &Spec) -> Result<Option<ClientTls>> {
+    if !spec.tls.enabled {
+        return Ok(None);
+    }
+    tls::pgha_client(&spec.name)
+}
+
+/// The CA alone (PostgreSQL: pgha checks the server, and authenticates with a password).
+pub fn server_check(spec: &Spec) -> Result<Option<ClientTls>> {
+    Ok(client_tls(spec)?.map(|t| ClientTls {
+        ca: t.ca,
+        identity: None,
+    }))
+}
+
+/// etcd as pgha reaches it: TLS with its client certificate, as etcd's root user.
+pub fn etcd_auth(spec: &Spec) -> Result<EtcdAuth> {
+    let Some(tls) = client_tls(spec)? else {
+        return Ok(EtcdAuth::default());
+    };
+    let user = secrets::load(&spec.name)?.map(|s| (ETCD_ROOT.to_string(), s.etcd_root_password));
+    Ok(EtcdAuth {
+        tls: Some(tls),
+        user,
+    })
+}
+
+/// `http` or `https`: the scheme of the nodes' REST APIs.
+pub fn api_scheme(spec: &Spec) -> &'static str {
+    if spec.tls.enabled {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// The published REST API of node `i`.
+pub fn api_base(spec: &Spec, i: usize) -> String {
+    format!(
+        "{}://{}:{}",
+        api_scheme(spec),
+        spec.connect_host(),
+        spec.node_api_port(i)
+    )
+}
