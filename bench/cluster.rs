@@ -2,7 +2,8 @@
 //! over `--runs N` repetitions: `up` with the image present, `pgha list` next to `patronictl list`,
 //! switchover under writes, `failover --kill` fenced and not, acknowledged writes lost (each id read
 //! on every node, the killed one after it rejoins), pgbench throughput through HAProxy and on the
-//! leader's port in synchronous and asynchronous mode, and the cluster's memory at idle. It
+//! leader's port in synchronous and asynchronous mode, the cluster's memory at idle, and what TLS
+//! costs (pgbench and connection set-up with and without it). It
 //! reports, prints "n/a" for what it could not observe, and never fails on a slow machine; it fails
 //! when a writer got too few writes acknowledged to prove anything.
 //!
@@ -18,6 +19,8 @@ mod backup;
 mod converge;
 #[path = "pgbench.rs"]
 mod pgbench;
+#[path = "tls.rs"]
+mod tls;
 #[path = "writes.rs"]
 mod writes;
 
@@ -485,6 +488,8 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     metrics.extend(tp.into_metrics());
     metrics.extend(bk.into_metrics());
     metrics.extend([mem, anon]);
+    // Last: it makes the cluster anew without TLS.
+    metrics.extend(tls::measure(b, &engine, runs).await?);
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);
     for m in &metrics {
         t.add_row(m.row());

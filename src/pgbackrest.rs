@@ -160,11 +160,11 @@ pub fn in_place_script(stanza: &str, options: &[String], deadline_s: u32) -> Str
 }
 
 /// Shell lines of both tool-container recoveries: start PostgreSQL alone on the restored data
-/// (no TCP listener, `settings` added), then wait until it has promoted; when it stops or
+/// (no TCP listener and no TLS: a tool container has no certificates; `settings` added), then wait until it has promoted; when it stops or
 /// `deadline_s` passes first, print `ERROR: <failure>` and its log's tail, and exit 1.
 fn start_until_promoted(settings: &str, deadline_s: u32, failure: &str) -> String {
     format!(
-        "pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c unix_socket_directories=/tmp{settings}\" start >/dev/null\n\
+        "pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c ssl=off -c unix_socket_directories=/tmp{settings}\" start >/dev/null\n\
          i=0\n\
          until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
            if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\

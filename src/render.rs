@@ -229,6 +229,47 @@ mod tests {
     }
 
     #[test]
+    fn with_tls_every_part_uses_the_cluster_certificates_and_without_none_does() {
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&patroni_yml(&Spec::default(), "pg1").unwrap()).unwrap();
+        assert_eq!(v["restapi"]["verify_client"], "optional");
+        assert_eq!(v["restapi"]["certfile"], "/etc/pgha/tls/node.crt");
+        assert_eq!(v["ctl"]["certfile"], "/etc/pgha/tls/node.crt");
+        assert_eq!(v["etcd3"]["protocol"], "https");
+        assert_eq!(v["etcd3"]["cert"], "/etc/pgha/tls/etcd-client.crt");
+        let pg = &v["postgresql"];
+        assert_eq!(pg["parameters"]["ssl"], "on");
+        assert_eq!(pg["parameters"]["ssl_min_protocol_version"], "TLSv1.3");
+        assert_eq!(pg["parameters"]["archive_mode"], "on", "beside archiving");
+        let repl = &pg["authentication"]["replication"];
+        assert_eq!(repl["sslmode"], "verify-full");
+        assert_eq!(repl["sslcert"], "/etc/pgha/tls/replicator.crt");
+        let hba: Vec<&str> = pg["pg_hba"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(hba.iter().all(|l| !l.starts_with("host ")), "{hba:?}");
+        assert!(hba.contains(&"hostnossl all all 0.0.0.0/0 reject"));
+        assert!(hba.contains(
+            &"hostssl replication replicator samenet scram-sha-256 clientcert=verify-full"
+        ));
+        let hap = haproxy_cfg(&Spec::default()).unwrap();
+        assert!(hap.contains("check port 8008 check-ssl verify required ca-file /etc/pgha/haproxy/ca.crt crt /etc/pgha/haproxy/client.pem verifyhost pg1"), "{hap}");
+
+        let mut off = Spec::default();
+        off.tls.enabled = false;
+        let yml = patroni_yml(&off, "pg1").unwrap();
+        let v: serde_json::Value = serde_saphyr::from_str(&yml).unwrap();
+        assert!(v.get("ctl").is_none() && v["restapi"].get("certfile").is_none());
+        assert!(v["etcd3"].get("protocol").is_none());
+        assert!(v["postgresql"]["parameters"].get("ssl").is_none());
+        assert!(yml.contains("- host all all samenet scram-sha-256"));
+        assert!(!haproxy_cfg(&off).unwrap().contains("check-ssl"));
+    }
+
+    #[test]
     fn archiving_and_pgbackrest_replicas_are_on_by_default_and_off_with_backup_off() {
         let v: serde_json::Value =
             serde_saphyr::from_str(&patroni_yml(&Spec::default(), "pg1").unwrap()).unwrap();

@@ -126,3 +126,31 @@ impl Pg {
         Ok(row.get(0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_with_tls_names_verify_full_and_the_ca() {
+        let mut t = PgTarget {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: "secret".into(),
+            dbname: "postgres".into(),
+            tls: None,
+        };
+        let ca = std::path::Path::new("/s/tls/ca.crt");
+        assert_eq!(
+            t.url(Some(ca)),
+            "postgresql://postgres@127.0.0.1:5432/postgres"
+        );
+        t.tls = Some(crate::tls::ClientTls::default());
+        assert_eq!(
+            t.url(Some(ca)),
+            "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=verify-full&sslrootcert=/s/tls/ca.crt"
+        );
+        assert!(!t.url(None).contains("secret"));
+    }
+}

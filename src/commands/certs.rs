@@ -26,11 +26,30 @@ fn cert_files(c: &ContainerSpec) -> ContainerSpec {
     only
 }
 
-/// Puts the certificates of every running container of `want` in place and makes its
-/// processes read them. Returns the containers it reached.
-pub async fn apply(engine: &Engine, want: &Desired, p: &Progress) -> Result<Vec<String>> {
+/// Whether container `c` holds one of the certificates `issued` (file stems).
+fn holds(c: &ContainerSpec, issued: &[String]) -> bool {
+    let has = |stem: &str| issued.iter().any(|s| s == stem);
+    has(&c.member)
+        || match c.kind {
+            Kind::Node => has(tls::REPLICATION_CLIENT) || has(tls::PATRONI_ETCD_CLIENT),
+            Kind::Haproxy => has(tls::HAPROXY_CLIENT),
+            Kind::Etcd => false,
+        }
+}
+
+/// Puts the certificates of the running containers of `want` in place (those holding one of
+/// `only`, or all) and makes their processes read them. Returns the containers it reached.
+pub async fn apply(
+    engine: &Engine,
+    want: &Desired,
+    only: Option<&[String]>,
+    p: &Progress,
+) -> Result<Vec<String>> {
     let mut done = Vec::new();
     for c in &want.containers {
+        if only.is_some_and(|issued| !holds(c, issued)) {
+            continue;
+        }
         if engine.running(&c.name).await? != Some(true) {
             continue;
         }
@@ -137,7 +156,7 @@ pub async fn run_rotate(ctx: &Ctx) -> Result<()> {
     let (certs, issued) = tls::ensure_all(&spec, true)?;
     p.note(format!("issued {} certificates", issued.len()));
     let want = crate::commands::up::desired_for(&spec, &images, &secrets, &certs)?;
-    let reached = apply(&engine, &want, &p).await?;
+    let reached = apply(&engine, &want, None, &p).await?;
     p.finish();
     let rows = tls::status(&spec)?;
     if ctx.global.json {

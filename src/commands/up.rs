@@ -328,7 +328,7 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
             "reissued certificates: {}",
             prepared.issued.join(", ")
         ));
-        crate::commands::certs::apply(&engine, want, &p).await?;
+        crate::commands::certs::apply(&engine, want, Some(&prepared.issued), &p).await?;
     }
 
     if plan.create_network {

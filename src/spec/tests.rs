@@ -51,6 +51,10 @@ fn bad_specs_have_one_clear_message_each() {
             "pgha.toml: etcd.members = 2 is even: use an odd count (1, 3 or 5) so a quorum survives the loss of a member",
         ),
         (
+            "bind = \"0.0.0.0\"\n[tls]\nenabled = false",
+            "pgha.toml: bind = \"0.0.0.0\" publishes the cluster beyond this host, which needs TLS: remove `[tls] enabled = false`, or bind to 127.0.0.1",
+        ),
+        (
             "[etcd]\nmembers = 0",
             "pgha.toml: etcd.members = 0: Patroni needs etcd; use 1, 3 or 5",
         ),

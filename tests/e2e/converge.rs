@@ -144,7 +144,7 @@ fn promoted_once(c: &TestCluster, before: &str, tl_before: u64) -> String {
 
 /// etcd's member list as `etcdctl` in etcd1's container prints it: (name, hex id) by name.
 fn etcd_members(c: &TestCluster) -> Vec<(String, String)> {
-    let out = docker(&["exec", &c.container("etcd1"), "etcdctl", "member", "list"]);
+    let out = etcdctl(&c.container("etcd1"), &["member", "list"]);
     let mut ms: Vec<(String, String)> = out
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -241,8 +241,8 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\ndocker exec {} etcdctl put /service/{}/config '{}' >/dev/null\nsed -i 's/^loop_wait: 1$/loop_wait: 2/' \"$1\"\nstat -c '%a %n' \"$(dirname \"$1\")\" > {}\n",
-            c.container("etcd1"),
+            "#!/bin/sh\ndocker {} put /service/{}/config '{}' >/dev/null\nsed -i 's/^loop_wait: 1$/loop_wait: 2/' \"$1\"\nstat -c '%a %n' \"$(dirname \"$1\")\" > {}\n",
+            etcdctl_exec(&c.container("etcd1")).join(" "),
             c.name,
             theirs,
             seen.display()
@@ -252,7 +252,8 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = run_with_deadline(
         c.command(&["edit-config", "--edit", "--yes"])
-            .env("EDITOR", &script),
+            .env("EDITOR", &script)
+            .env(etcd_root_env().0, etcd_root_env().1),
         T,
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

@@ -94,6 +94,49 @@ pub fn docker(args: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// The start of a `docker exec` running etcdctl in `container` (an etcd member's) over TLS with
+/// the member's certificate, as etcd's root user: the password comes from `ETCDCTL_USER`, which
+/// the command must carry in its environment (`etcd_root_env`), never on a command line.
+pub fn etcdctl_exec(container: &str) -> Vec<String> {
+    [
+        "exec",
+        "-e",
+        "ETCDCTL_USER",
+        container,
+        "etcdctl",
+        "--endpoints=https://127.0.0.1:2379",
+        "--cacert=/etc/pgha/tls/ca.crt",
+        "--cert=/etc/pgha/tls/etcd.crt",
+        "--key=/etc/pgha/tls/etcd.key",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `ETCDCTL_USER=root:<password>` of the running test's cluster.
+pub fn etcd_root_env() -> (String, String) {
+    let (u, p) = etcd_auth().user.unwrap_or_default();
+    ("ETCDCTL_USER".into(), format!("{u}:{p}"))
+}
+
+/// etcdctl `args` in `container`, as root over TLS; panics when it fails.
+pub fn etcdctl(container: &str, args: &[&str]) -> String {
+    let (k, v) = etcd_root_env();
+    let out = run_with_deadline(
+        Command::new("docker")
+            .args(etcdctl_exec(container))
+            .args(args)
+            .env(k, v),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "etcdctl {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 fn lines(s: &str) -> Vec<String> {
     s.lines()
         .filter(|l| !l.trim().is_empty())
