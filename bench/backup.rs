@@ -120,7 +120,15 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, run: usize, f: &mut Figures
         "pg_basebackup -h {} -p {} -U replicator -c fast -X none -Ft -D - 2>/tmp/basebackup.err | wc -c",
         direct.0, direct.1
     );
-    let env = vec!["PGPASSFILE=/tmp/pgpass".to_string()];
+    // Replication presents the replicator's certificate (pg_hba: clientcert=verify-full).
+    let d = pgha::pgbackrest::TLS_DIR;
+    let env = vec![
+        "PGPASSFILE=/tmp/pgpass".to_string(),
+        "PGSSLMODE=verify-full".to_string(),
+        format!("PGSSLROOTCERT={d}/ca.crt"),
+        format!("PGSSLCERT={d}/replicator.crt"),
+        format!("PGSSLKEY={d}/replicator.key"),
+    ];
     let t0 = Instant::now();
     let out = engine
         .exec(&client, &["sh", "-c", &script], Some("postgres"), &env)
@@ -155,6 +163,8 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, run: usize, f: &mut Figures
         "insert into bench_pitr select {base} + g, false from generate_series(1, 100) g"
     ))
     .await?;
+    // pgBackRest keeps a backup's stop time in whole seconds: T lies a second past it at least.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let t = pg
         .query_text(
             "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'",
@@ -190,6 +200,12 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, run: usize, f: &mut Figures
         let mut target = b.primary()?;
         target.port = (54320 + b.o.port_base + 100) as u16;
         target.password = pw["superuser_password"].as_str().unwrap_or_default().into();
+        // The restored cluster has its own CA.
+        target.tls = pgha::tls::pgha_client_in(&b.dir.path().join("home").join(&into).join("tls"))?
+            .map(|t| pgha::tls::ClientTls {
+                identity: None,
+                ..t
+            });
         let rpg = Pg::connect(&target, Duration::from_secs(10)).await?;
         let after = rpg
             .query_i64s(&format!(

@@ -142,52 +142,6 @@ pub struct Inputs<'a> {
     pub haproxy_ids: Option<(u64, u64)>,
 }
 
-/// `http`, or `https` with `[tls]` on: the scheme of etcd's client and peer URLs.
-pub fn etcd_scheme(spec: &Spec) -> &'static str {
-    if spec.tls.enabled {
-        "https"
-    } else {
-        "http"
-    }
-}
-
-/// The peer URL of etcd member `e`.
-pub fn etcd_peer_url(spec: &Spec, e: &str) -> String {
-    format!("{}://{e}:2380", etcd_scheme(spec))
-}
-
-/// A private file: 0600 for its owner when the owner is known, else root's and readable (an
-/// image pgha did not build, whose user ids it does not know).
-fn key_file(path: String, text: &str, ids: Option<(u64, u64)>) -> FileSpec {
-    let (uid, gid, mode) = match ids {
-        Some((u, g)) => (u, g, 0o600),
-        None => (0, 0, 0o644),
-    };
-    FileSpec {
-        path,
-        contents: text.as_bytes().to_vec(),
-        mode,
-        uid,
-        gid,
-        secret: true,
-    }
-}
-
-/// etcd's TLS flags: client and peer, both requiring a certificate from the cluster's CA.
-fn etcd_tls_flags() -> Vec<String> {
-    let d = pgbackrest::TLS_DIR;
-    vec![
-        format!("--cert-file={d}/etcd.crt"),
-        format!("--key-file={d}/etcd.key"),
-        format!("--trusted-ca-file={d}/ca.crt"),
-        "--client-cert-auth".into(),
-        format!("--peer-cert-file={d}/etcd.crt"),
-        format!("--peer-key-file={d}/etcd.key"),
-        format!("--peer-trusted-ca-file={d}/ca.crt"),
-        "--peer-client-cert-auth".into(),
-    ]
-}
-
 pub fn network_name(spec: &Spec) -> String {
     format!("{}-net", spec.name)
 }
@@ -473,31 +427,6 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     }
 }
 
-/// HAProxy's config; with `[tls]` on, the CA its checks trust and its client certificate.
-fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
-    let d = crate::render::HAPROXY_DIR;
-    let mut files = vec![FileSpec {
-        path: format!("{d}/haproxy.cfg"),
-        contents: inp.haproxy.as_bytes().to_vec(),
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        secret: false,
-    }];
-    if spec.tls.enabled {
-        files.push(key_file(
-            format!("{d}/ca.crt"),
-            &inp.tls.ca,
-            inp.haproxy_ids,
-        ));
-        if let Some((crt, key)) = inp.tls.get(crate::tls::HAPROXY_CLIENT) {
-            let pem = format!("{crt}{key}");
-            files.push(key_file(format!("{d}/client.pem"), &pem, inp.haproxy_ids));
-        }
-    }
-    files
-}
-
 /// Patroni; with `[backup]` on, pgBackRest's TLS server beside it (Patroni, exec'd as PID 1,
 /// reaps what its container runs).
 fn node_cmd(spec: &Spec) -> Vec<String> {
@@ -626,9 +555,14 @@ mod converge;
 pub mod dynamic;
 pub mod preflight;
 pub mod rolling;
+mod tls_files;
 pub use converge::{
     etcd_membership_refusal, needs_create, node_runs, not_running, tls_switch_refusal, up_plan,
     Change, Inventory, ObservedContainer, UpPlan,
 };
+pub use tls_files::{etcd_peer_url, etcd_scheme};
+use tls_files::{etcd_tls_flags, haproxy_files, key_file};
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

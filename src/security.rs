@@ -24,14 +24,20 @@ pub fn server_check(spec: &Spec) -> Result<Option<ClientTls>> {
     }))
 }
 
-/// etcd as pgha reaches it: TLS with its client certificate, as etcd's root user.
+/// etcd as pgha reaches it: TLS with its client certificate, whose name is etcd's user `pgha`
+/// (root's role; no token needed, so reads without a quorum work).
 pub fn etcd_auth(spec: &Spec) -> Result<EtcdAuth> {
-    let Some(tls) = client_tls(spec)? else {
-        return Ok(EtcdAuth::default());
-    };
+    Ok(EtcdAuth {
+        tls: client_tls(spec)?,
+        user: None,
+    })
+}
+
+/// etcd as `up` sets its authentication up: as root, with root's password.
+pub fn etcd_root(spec: &Spec) -> Result<EtcdAuth> {
     let user = secrets::load(&spec.name)?.map(|s| (ETCD_ROOT.to_string(), s.etcd_root_password));
     Ok(EtcdAuth {
-        tls: Some(tls),
+        tls: client_tls(spec)?,
         user,
     })
 }

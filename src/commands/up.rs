@@ -361,7 +361,7 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
     if spec.tls.enabled {
         let setup = crate::adapters::dcs::auth::ensure(
             &live,
-            &target.auth,
+            &crate::security::etcd_root(&spec)?,
             (
                 secrets::ETCD_PATRONI,
                 &prepared.secrets.etcd_patroni_password,
@@ -371,8 +371,9 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         .await?;
         if setup == crate::adapters::dcs::auth::AuthSetup::Enabled {
             p.note(format!(
-                "etcd requires a password now: users {} and {} (limited to {})",
+                "etcd requires authentication now: users {} (password), {} (client certificate) and {} (password, limited to {})",
                 secrets::ETCD_ROOT,
+                crate::adapters::dcs::auth::CERT_USER,
                 secrets::ETCD_PATRONI,
                 target.prefix()
             ));

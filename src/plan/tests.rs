@@ -3,11 +3,15 @@
 use super::*;
 use crate::spec::Spec;
 
-fn desired_for(spec: &Spec) -> Desired {
+pub(super) fn desired_for(spec: &Spec) -> Desired {
     desired_with(spec, &crate::tls::ClusterCerts::default(), None)
 }
 
-fn desired_with(spec: &Spec, tls: &crate::tls::ClusterCerts, ids: Option<(u64, u64)>) -> Desired {
+pub(super) fn desired_with(
+    spec: &Spec,
+    tls: &crate::tls::ClusterCerts,
+    ids: Option<(u64, u64)>,
+) -> Desired {
     let patroni: BTreeMap<String, String> = spec
         .nodes
         .names
@@ -231,7 +235,7 @@ fn etcd_grows_and_shrinks_by_two_through_joins_and_removals() {
 }
 
 /// What Docker would report for a cluster made from `want`, every container running.
-fn running(want: &Desired) -> Inventory {
+pub(super) fn running(want: &Desired) -> Inventory {
     Inventory {
         networks: vec![want.network.clone()],
         volumes: want.volumes.clone(),
@@ -531,149 +535,4 @@ fn a_kept_repository_without_node_data_is_an_orphan() {
         &v(&["pgha-backup", "pgha-pg2-data"])
     ));
     assert!(!orphan_repository(&spec, &v(&[])));
-}
-
-fn fake_certs(spec: &Spec) -> crate::tls::ClusterCerts {
-    crate::tls::ClusterCerts {
-        ca: "CA".into(),
-        leaves: crate::tls::wanted(spec)
-            .into_iter()
-            .map(|l| {
-                (
-                    l.stem.clone(),
-                    (format!("{}-crt", l.stem), format!("{}-key", l.stem)),
-                )
-            })
-            .collect(),
-    }
-}
-
-#[test]
-fn with_tls_etcd_speaks_https_and_requires_certificates_each_owning_its_key() {
-    let spec = Spec::default();
-    let d = desired_with(&spec, &fake_certs(&spec), Some((105, 106)));
-    let etcd1 = &d.containers[0];
-    for flag in [
-        "--listen-client-urls=https://0.0.0.0:2379",
-        "--advertise-client-urls=https://etcd1:2379",
-        "--initial-advertise-peer-urls=https://etcd1:2380",
-        "--client-cert-auth",
-        "--peer-client-cert-auth",
-        "--trusted-ca-file=/etc/pgha/tls/ca.crt",
-    ] {
-        assert!(
-            etcd1.cmd.iter().any(|a| a == flag),
-            "{flag} in {:?}",
-            etcd1.cmd
-        );
-    }
-    assert!(etcd1
-        .cmd
-        .iter()
-        .any(|a| a.starts_with("--initial-cluster=etcd1=https://etcd1:2380,")));
-    let key = etcd1
-        .files
-        .iter()
-        .find(|f| f.path == "/etc/pgha/tls/etcd.key")
-        .unwrap();
-    assert_eq!(
-        (key.uid, key.gid, key.mode, key.secret),
-        (105, 106, 0o600, true)
-    );
-    assert_eq!(key.contents, b"etcd1-key");
-    let pg2 = d.containers.iter().find(|c| c.member == "pg2").unwrap();
-    let paths: Vec<&str> = pg2.files.iter().map(|f| f.path.as_str()).collect();
-    for p in [
-        "node.crt",
-        "node.key",
-        "replicator.key",
-        "etcd-client.crt",
-        "ca.crt",
-    ] {
-        assert!(
-            paths.contains(&format!("/etc/pgha/tls/{p}").as_str()),
-            "{p}: {paths:?}"
-        );
-    }
-    let node_key = pg2
-        .files
-        .iter()
-        .find(|f| f.path.ends_with("/node.key"))
-        .unwrap();
-    assert_eq!(
-        (node_key.uid, node_key.mode),
-        (102, 0o600),
-        "the postgres user's"
-    );
-    assert_eq!(node_key.contents, b"pg2-key");
-    let hap = d.containers.last().unwrap();
-    let pem = hap
-        .files
-        .iter()
-        .find(|f| f.path.ends_with("/client.pem"))
-        .unwrap();
-    assert_eq!(pem.contents, b"client-haproxy-crtclient-haproxy-key");
-    for c in &d.containers {
-        assert_eq!(c.labels[LABEL_TLS], "on", "{}", c.name);
-    }
-    // Without TLS: http, no certificate flags or files (but for pgBackRest's node certificate).
-    let mut off = spec.clone();
-    off.tls.enabled = false;
-    let d = desired_with(&off, &fake_certs(&off), Some((105, 106)));
-    assert!(d.containers[0]
-        .cmd
-        .iter()
-        .all(|a| !a.contains("https") && !a.contains("cert")));
-    assert!(d.containers[0].files.is_empty());
-    assert!(
-        d.containers.last().unwrap().files.len() == 1,
-        "haproxy.cfg only"
-    );
-    assert_eq!(d.containers[0].labels[LABEL_TLS], "off");
-}
-
-#[test]
-fn a_key_whose_owner_is_unknown_is_roots_and_the_stats_page_stays_on_loopback() {
-    let spec = Spec {
-        bind: "0.0.0.0".into(),
-        ..Default::default()
-    };
-    let d = desired_with(&spec, &fake_certs(&spec), None);
-    let key = d.containers[0]
-        .files
-        .iter()
-        .find(|f| f.path.ends_with("etcd.key"))
-        .unwrap();
-    assert_eq!((key.uid, key.mode), (0, 0o644));
-    let hap = d.containers.last().unwrap();
-    let ports: Vec<(&str, &str)> = hap
-        .ports
-        .iter()
-        .map(|p| (p.what, p.host_ip.as_str()))
-        .collect();
-    assert!(ports.contains(&("HAProxy stats", "127.0.0.1")), "{ports:?}");
-    assert!(ports.contains(&("HAProxy primary", "0.0.0.0")), "{ports:?}");
-}
-
-#[test]
-fn a_running_cluster_does_not_switch_tls() {
-    let spec = Spec::default();
-    let d = desired_for(&spec);
-    let mut have = running(&d);
-    assert_eq!(tls_switch_refusal(true, &have), None);
-    let why = tls_switch_refusal(false, &have).unwrap();
-    assert!(
-        why.contains("runs with TLS on") && why.contains("enabled = true"),
-        "{why}"
-    );
-    for c in &mut have.containers {
-        c.tls = false;
-    }
-    let why = tls_switch_refusal(true, &have).unwrap();
-    assert!(why.contains("runs with TLS off (pgha-etcd1"), "{why}");
-    assert_eq!(
-        tls_switch_refusal(true, &Inventory::default()),
-        None,
-        "nothing runs yet"
-    );
 }

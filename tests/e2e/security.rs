@@ -119,7 +119,8 @@ pub async fn tls_everywhere(c: &TestCluster) {
     );
     drop(admin);
 
-    // etcd: plaintext fails, and so does the right certificate without a password.
+    // etcd: plaintext fails, and so do the cluster's other certificates without a password (a
+    // node's, and Patroni's for etcd, which has no name); pgha's own names etcd's user `pgha`.
     let eps = c.etcd_endpoints();
     let key = format!("/service/{}/leader", c.name);
     let plain = async {
@@ -131,19 +132,36 @@ pub async fn tls_everywhere(c: &TestCluster) {
         cl.get(key.as_str(), None).await
     };
     assert!(plain.await.is_err(), "a plaintext etcd request succeeded");
-    let cert_only = pgha::adapters::dcs::EtcdAuth {
+    let tls = |f: &str| read(&c.home().join(&c.name).join("tls").join(f));
+    for stem in ["pg1", "client-patroni-etcd"] {
+        let cert_only = pgha::adapters::dcs::EtcdAuth {
+            tls: Some(pgha::tls::ClientTls {
+                ca: Some(tls("ca.crt")),
+                identity: Some((tls(&format!("{stem}.crt")), tls(&format!("{stem}.key")))),
+            }),
+            user: None,
+        };
+        let no_pw = async {
+            let mut cl = pgha::adapters::dcs::raw_client(&eps, &cert_only)
+                .await
+                .ok()?;
+            cl.get(key.as_str(), None).await.ok()
+        };
+        assert!(
+            no_pw.await.is_none(),
+            "etcd answered {stem}'s certificate without a password"
+        );
+    }
+    let pgha_cert = pgha::adapters::dcs::EtcdAuth {
         user: None,
         ..etcd_auth()
     };
-    let no_pw = async {
-        let mut cl = pgha::adapters::dcs::raw_client(&eps, &cert_only)
-            .await
-            .ok()?;
-        cl.get(key.as_str(), None).await.ok()
-    };
+    let mut cl = pgha::adapters::dcs::raw_client(&eps, &pgha_cert)
+        .await
+        .unwrap();
     assert!(
-        no_pw.await.is_none(),
-        "etcd answered a request without a password"
+        cl.get(key.as_str(), None).await.is_ok(),
+        "pgha's certificate is etcd's user pgha"
     );
     assert!(
         etcd_get(&eps, &key).await.is_some(),

@@ -1,11 +1,17 @@
-//! etcd's own authentication, set up by pgha on a cluster with TLS: a `root` user for pgha, and a
-//! user for Patroni whose role may read and write only the cluster's prefix. Patroni's etcd3
-//! client talks to etcd's gRPC gateway, which ignores the client certificate's name, so a
-//! password is what limits it (TLS with client certificates protects the transport).
+//! etcd's own authentication, set up by pgha on a cluster with TLS: users `root` (with a
+//! password) and `pgha` (no password: etcd takes the name from pgha's client certificate, so pgha
+//! needs no token, which etcd hands out only with a quorum, and `list --stale` still works), both
+//! with the root role, and a user for Patroni whose role may read and write only the cluster's
+//! prefix. Patroni's etcd3 client talks to etcd's gRPC gateway, which ignores the client
+//! certificate's name, so a password is what limits it (TLS with client certificates protects
+//! the transport).
 
 use super::{connect_to, EtcdAuth};
 use anyhow::{bail, Context, Result};
-use etcd_client::{Client, Permission};
+use etcd_client::{Client, Permission, UserAddOptions};
+
+/// The etcd user named like pgha's client certificate (`tls::PGHA_CLIENT`'s common name).
+pub const CERT_USER: &str = "pgha";
 
 /// What `ensure` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +46,10 @@ pub async fn ensure(
             // Every change to etcd's users invalidates the tokens handed out: none when they
             // are there.
             let (user, _) = patroni;
-            if c.user_get(user).await.is_err() || c.role_get(user).await.is_err() {
+            if c.user_get(user).await.is_err()
+                || c.role_get(user).await.is_err()
+                || c.user_get(CERT_USER).await.is_err()
+            {
                 users_and_role(&mut c, None, patroni, prefix).await?;
             }
             Ok(AuthSetup::Checked)
@@ -84,6 +93,18 @@ async fn users_and_role(
             .await
             .with_context(|| what("grant root the root role"))?;
     }
+    match c
+        .user_add(CERT_USER, "", Some(UserAddOptions::new().with_no_pwd()))
+        .await
+    {
+        Err(e) if exists(&e) => {}
+        r => {
+            r.with_context(|| what(&format!("add user {CERT_USER}")))?;
+        }
+    }
+    c.user_grant_role(CERT_USER, "root")
+        .await
+        .with_context(|| what(&format!("grant {CERT_USER} the root role")))?;
     match c.role_add(user).await {
         Err(e) if exists(&e) => {}
         r => {
