@@ -21,6 +21,7 @@ pub mod restart;
 pub mod restore;
 pub mod roll;
 pub mod switchover;
+pub mod tls_switch;
 pub mod topology;
 pub mod up;
 pub mod verify;

@@ -242,37 +242,47 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
         crate::usage!("{why}");
     }
-    if let Some(why) = plan::tls_switch_refusal(spec.tls.enabled, &have) {
-        crate::usage!("{why}");
-    }
+    let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
     let up = plan::up_plan(&want, &have);
-    let mut steps: Vec<Step> = up
-        .describe()
-        .into_iter()
-        .map(|action| {
-            let repo = format!(
-                "create volume {}",
-                crate::pgbackrest::repo_volume(&spec.name)
-            );
-            let (kind, reason) = if action == repo {
-                (
-                    "volume",
-                    "the backup repository ([backup] is on), which every node mounts",
-                )
-            } else if action.starts_with("create volume ") {
-                ("volume", "the spec asks for it and it does not exist")
-            } else {
-                ("container", "the spec asks for it and it does not run")
-            };
-            Step {
-                kind,
-                action,
-                reason: reason.into(),
-                impact: Impact::None,
-            }
-        })
-        .collect();
-    let all_run = plan::not_running(&want, &have).is_empty();
+    let mut steps: Vec<Step> = if switching {
+        // Every container is made again: one step says it all.
+        vec![Step {
+            kind: "cluster",
+            action: format!(
+                "restart the whole cluster with TLS {}",
+                if spec.tls.enabled { "on" } else { "off" }
+            ),
+            reason: "the running cluster has the other TLS setting, and etcd cannot switch between http and https member by member: the nodes stop (replicas first), etcd is made anew, Patroni's configuration and every data volume are kept".into(),
+            impact: Impact::Restart,
+        }]
+    } else {
+        up.describe()
+            .into_iter()
+            .map(|action| {
+                let repo = format!(
+                    "create volume {}",
+                    crate::pgbackrest::repo_volume(&spec.name)
+                );
+                let (kind, reason) = if action == repo {
+                    (
+                        "volume",
+                        "the backup repository ([backup] is on), which every node mounts",
+                    )
+                } else if action.starts_with("create volume ") {
+                    ("volume", "the spec asks for it and it does not exist")
+                } else {
+                    ("container", "the spec asks for it and it does not run")
+                };
+                Step {
+                    kind,
+                    action,
+                    reason: reason.into(),
+                    impact: Impact::None,
+                }
+            })
+            .collect()
+    };
+    let all_run = !switching && plan::not_running(&want, &have).is_empty();
     // The leader decides the order of a rolling change; read it when etcd may answer.
     let view = if !up.replace.is_empty() || !up.remove.is_empty() {
         match ctx.dcs().await {
@@ -287,7 +297,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         view.as_ref().and_then(|v| v.leader.as_deref()),
         view.as_ref().map_or(&[][..], |v| &v.sync_standbys[..]),
     );
-    steps.extend(roll.iter().map(Step::from));
+    if !switching {
+        steps.extend(roll.iter().map(Step::from));
+    }
     if all_run {
         let access = Access::new(ctx)?;
         let dcs = ctx.dcs().await?;

@@ -302,13 +302,17 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
             crate::pgbackrest::repo_volume(&spec.name)
         );
     }
-    if let Some(why) = plan::tls_switch_refusal(spec.tls.enabled, &have) {
-        usage!("{why}");
-    }
+    // The running cluster has the other TLS setting: a whole-cluster restart (tls_switch).
+    let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
     // A missing node image is built: containers to create need it, and so do the replacements
     // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
     let prepared = prepare(&spec, &engine, &p, true).await?;
     let want = &prepared.desired;
+    let have = if switching {
+        crate::commands::tls_switch::run(ctx, &engine, &spec, &prepared, &have, timeout, &p).await?
+    } else {
+        have
+    };
     if let Some(why) = plan::etcd_membership_refusal(want, &have) {
         usage!("{why}");
     }

@@ -230,8 +230,8 @@ fn etcd_index(member: &str) -> Option<usize> {
 /// a member whose data volume is gone only while the others keep a quorum.
 /// A cluster whose etcd runs with TLS on when the spec says off, or the other way round: etcd's
 /// members cannot move between http and https peers one at a time (each would lose the others),
-/// so `up` does not roll into it.
-pub fn tls_switch_refusal(spec_tls: bool, have: &Inventory) -> Option<String> {
+/// so `up` restarts the whole cluster into it (`commands::tls_switch`). Says which, if so.
+pub fn tls_switch(spec_tls: bool, have: &Inventory) -> Option<String> {
     let etcd: Vec<&ObservedContainer> = have
         .containers
         .iter()
@@ -244,9 +244,8 @@ pub fn tls_switch_refusal(spec_tls: bool, have: &Inventory) -> Option<String> {
         ("on", "off")
     };
     Some(format!(
-        "the cluster runs with TLS {now} ({} and the others) and the spec asks for TLS {asked}: etcd cannot switch between http and https member by member, and pgha does not yet restart a whole cluster into it; put `[tls] enabled = {}` in this cluster's spec to keep it as it is",
-        other.name,
-        !spec_tls
+        "the cluster runs with TLS {now} ({} and the others) and the spec asks for TLS {asked}",
+        other.name
     ))
 }
 

@@ -128,23 +128,23 @@ fn a_key_whose_owner_is_unknown_is_roots_and_the_stats_page_stays_on_loopback() 
 }
 
 #[test]
-fn a_running_cluster_does_not_switch_tls() {
+fn a_running_cluster_with_the_other_tls_setting_is_named() {
     let spec = Spec::default();
     let d = desired_for(&spec);
     let mut have = running(&d);
-    assert_eq!(tls_switch_refusal(true, &have), None);
-    let why = tls_switch_refusal(false, &have).unwrap();
+    assert_eq!(tls_switch(true, &have), None);
+    let why = tls_switch(false, &have).unwrap();
     assert!(
-        why.contains("runs with TLS on") && why.contains("enabled = true"),
+        why.contains("runs with TLS on") && why.contains("asks for TLS off"),
         "{why}"
     );
     for c in &mut have.containers {
         c.tls = false;
     }
-    let why = tls_switch_refusal(true, &have).unwrap();
+    let why = tls_switch(true, &have).unwrap();
     assert!(why.contains("runs with TLS off (pgha-etcd1"), "{why}");
     assert_eq!(
-        tls_switch_refusal(true, &Inventory::default()),
+        tls_switch(true, &Inventory::default()),
         None,
         "nothing runs yet"
     );

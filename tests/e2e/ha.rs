@@ -442,7 +442,8 @@ fn c_index(member: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reinit_rebuilds_a_replica_with_every_row() {
-    let c = TestCluster::new("reinit", 5000, "");
+    // Made without TLS; it reaches TLS through `up` at the end.
+    let c = TestCluster::new("reinit", 5000, "[tls]\nenabled = false\n");
     c.up();
     let pw = c.superuser_password();
     let primary = pg(c.primary_port(), &pw, T).await;
@@ -512,4 +513,75 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         .unwrap()
         .get(0);
     assert!(!in_recovery, "{l0} runs as primary after the restart");
+    drop((primary, on_replica, on_leader));
+
+    // To TLS through `up`: `plan` names the whole-cluster restart, `up` asks first, then makes
+    // etcd anew with TLS and the nodes again on their data, keeping Patroni's configuration.
+    c.pgha(&["edit-config", "--pg", "work_mem=16MB", "--yes"], T);
+    c.respec("");
+    let plan: serde_json::Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{plan}");
+    assert_eq!(steps[0]["kind"], "cluster", "{plan}");
+    assert_eq!(
+        steps[0]["action"], "restart the whole cluster with TLS on",
+        "{plan}"
+    );
+    assert_eq!(steps[0]["impact"], "restart", "{plan}");
+    let asked = c.pgha_output(&["up"], T);
+    assert_eq!(asked.status.code(), Some(2), "{}", text(&asked.stderr));
+    assert!(
+        text(&asked.stderr).contains("--yes"),
+        "{}",
+        text(&asked.stderr)
+    );
+    let t0 = std::time::Instant::now();
+    let out = c.pgha_output(&["up", "--yes"], Duration::from_secs(600));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    eprintln!(
+        "up switched the cluster to TLS in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // Every row on every node, read over TLS; plaintext refused; replicas stream over TLS.
+    for i in 0..3 {
+        let n = pg(c.node_port(i), &pw, T).await;
+        let rows: i64 = n
+            .query_one("select count(*) from re_rows where id < 0", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 1000, "node {}", i + 1);
+    }
+    assert_no_acked_write_lost(&c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host("127.0.0.1")
+        .port(c.primary_port())
+        .user("postgres")
+        .password(&pw)
+        .dbname("postgres")
+        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+    assert!(
+        cfg.connect(tokio_postgres::NoTls).await.is_err(),
+        "plaintext accepted after the switch"
+    );
+    let primary = pg(c.primary_port(), &pw, T).await;
+    primary
+        .batch_execute("insert into re_rows values (-5000)")
+        .await
+        .unwrap();
+    eventually("both replicas streaming over TLS", T, || async {
+        let row = primary
+            .query_one(
+                "select count(*) from pg_stat_replication r join pg_stat_ssl s using (pid) where s.ssl",
+                &[],
+            )
+            .await
+            .ok()?;
+        (row.get::<_, i64>(0) == 2).then_some(())
+    })
+    .await;
+    let config = c.pgha(&["show-config"], T);
+    assert!(config.contains("work_mem: 16MB"), "{config}");
+    let stat = c.pgha(&["certs", "status"], T);
+    assert!(stat.contains("client-pgha"), "{stat}");
 }

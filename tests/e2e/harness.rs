@@ -177,7 +177,7 @@ impl TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("it-{}", test.replace('_', "-"));
         *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((dir.path().join("home"), name.clone()));
+            Some((dir.path().to_path_buf(), name.clone()));
         let c = TestCluster {
             test: test.to_string(),
             name,
@@ -325,12 +325,16 @@ impl Drop for TestCluster {
     }
 }
 
-/// The state folder and name of the cluster of the test running now (tests hold the Docker lock
-/// one at a time): where its certificates and etcd password are.
+/// The folder and name of the cluster of the test running now (tests hold the Docker lock one
+/// at a time): its spec, and in `home/` its certificates and etcd password.
 static CURRENT: std::sync::Mutex<Option<(PathBuf, String)>> = std::sync::Mutex::new(None);
 
+/// The running test's state folder and cluster name, when its spec has TLS on (the default).
 fn current() -> Option<(PathBuf, String)> {
-    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    let (dir, name) = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+    let text = std::fs::read_to_string(dir.join("pgha.toml")).ok()?;
+    let spec = pgha::spec::Spec::parse(&text, "pgha.toml").ok()?;
+    spec.tls.enabled.then(|| (dir.join("home"), name))
 }
 
 /// The CA of every cluster the running test made (its restores included), for clients that

@@ -328,12 +328,13 @@ async fn up_list_write_read_noop_down() {
 
     // TLS everywhere, and `certs rotate` without a restart.
     crate::security::tls_everywhere(&c).await;
-    // The cluster runs with TLS: a spec without it is refused, and nothing changes.
+    // The cluster runs with TLS: turning it off restarts the whole cluster, so `up` asks first
+    // (exit 2 off a terminal without --yes), and nothing changes.
     c.respec("[nodes]\nmemory = \"1GiB\"\ncpus = 1.5\n[tls]\nenabled = false\n");
     let refused = c.pgha_output(&["up"], T);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
     assert!(
-        text(&refused.stderr).contains("runs with TLS on"),
+        text(&refused.stderr).contains("turning TLS off restarts the whole cluster"),
         "{}",
         text(&refused.stderr)
     );
