@@ -132,6 +132,21 @@ pub async fn tls_everywhere(c: &TestCluster) {
         cl.get(key.as_str(), None).await
     };
     assert!(plain.await.is_err(), "a plaintext etcd request succeeded");
+    let no_cert = pgha::adapters::dcs::EtcdAuth {
+        tls: Some(pgha::tls::ClientTls {
+            ca: etcd_auth().tls.and_then(|t| t.ca),
+            identity: None,
+        }),
+        user: etcd_auth().user,
+    };
+    let without = async {
+        let mut cl = pgha::adapters::dcs::raw_client(&eps, &no_cert).await.ok()?;
+        cl.get(key.as_str(), None).await.ok()
+    };
+    assert!(
+        without.await.is_none(),
+        "etcd answered over TLS without a client certificate (root's password given)"
+    );
     let tls = |f: &str| read(&c.home().join(&c.name).join("tls").join(f));
     for stem in ["pg1", "client-patroni-etcd"] {
         let cert_only = pgha::adapters::dcs::EtcdAuth {
