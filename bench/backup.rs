@@ -5,9 +5,9 @@
 //! under a steady writer: from a commit until the WAL segment holding it is in the repository,
 //! which `archive_timeout` (10 s in the bench's spec) bounds when writes are few.
 
-use super::pgbench::{in_network, pgbench};
+use super::pgbench::{in_network, pgbench, roles};
 use super::{Bench, Metric};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use pgha::adapters::docker::Engine;
 use pgha::adapters::pg::Pg;
 use pgha::ops::archive;
@@ -60,22 +60,6 @@ impl Figures {
             self.lag,
         ]
     }
-}
-
-/// The leader and a replica's container, from `pgha list`.
-async fn roles(b: &Bench<'_>) -> Result<(String, String)> {
-    let list = b.settle().await?;
-    let members = list["members"].as_array().cloned().unwrap_or_default();
-    let leader = list["leader"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no leader in pgha list"))?
-        .to_string();
-    let replica = members
-        .iter()
-        .filter_map(|m| m["member"].as_str())
-        .find(|m| *m != leader)
-        .ok_or_else(|| anyhow!("no replica in pgha list"))?;
-    Ok((leader, format!("{}-{replica}", b.o.name)))
 }
 
 /// Fills the pgbench tables at `scale` (once per bench run).

@@ -55,6 +55,22 @@ impl Throughput {
     }
 }
 
+/// The leader and a replica's container, from `pgha list`.
+pub async fn roles(b: &Bench<'_>) -> Result<(String, String)> {
+    let list = b.settle().await?;
+    let members = list["members"].as_array().cloned().unwrap_or_default();
+    let leader = list["leader"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no leader in pgha list"))?
+        .to_string();
+    let replica = members
+        .iter()
+        .filter_map(|m| m["member"].as_str())
+        .find(|m| *m != leader)
+        .ok_or_else(|| anyhow!("no replica in pgha list"))?;
+    Ok((leader, format!("{}-{replica}", b.o.name)))
+}
+
 /// In-network `(host, port)` of HAProxy's primary listener and of `member`'s PostgreSQL, read from
 /// the HAProxy config pgha renders for this cluster.
 pub fn in_network(b: &Bench<'_>, member: &str) -> Result<((String, String), (String, String))> {
@@ -90,13 +106,26 @@ pub async fn pgbench(
     port: &str,
     extra: &[&str],
 ) -> Result<String> {
+    pgbench_with(engine, container, host, port, extra, &[]).await
+}
+
+/// `pgbench` with more of libpq's environment (`env`, e.g. `PGSSLMODE=...`).
+pub async fn pgbench_with(
+    engine: &Engine,
+    container: &str,
+    host: &str,
+    port: &str,
+    extra: &[&str],
+    env: &[String],
+) -> Result<String> {
     let mut cmd = vec![PGBENCH, "-h", host, "-p", port, "-U", "postgres"];
     cmd.extend_from_slice(extra);
     cmd.push("postgres");
-    let env = vec![
+    let mut env = env.to_vec();
+    env.extend([
         format!("PGPASSFILE={}", pgha::plan::NODE_PGPASS),
         "PGCONNECT_TIMEOUT=5".to_string(),
-    ];
+    ]);
     let out = engine.exec(container, &cmd, Some("postgres"), &env).await?;
     if out.code != 0 {
         bail!(

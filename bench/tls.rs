@@ -6,10 +6,8 @@
 //! prints n/a.
 
 use super::{pgbench, Bench, Metric};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use pgha::adapters::docker::Engine;
-
-const PGBENCH: &str = "/usr/lib/postgresql/17/bin/pgbench";
 
 fn names(tls: bool) -> [&'static str; 3] {
     if tls {
@@ -59,36 +57,13 @@ pub fn parse_connection_time(out: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-async fn run_pgbench(
-    engine: &Engine,
-    container: &str,
-    (host, port): &(String, String),
-    tls: bool,
-    args: &[&str],
-) -> Result<String> {
-    let mut cmd = vec![PGBENCH, "-h", host, "-p", port, "-U", "postgres"];
-    cmd.extend_from_slice(args);
-    cmd.push("postgres");
-    let mode = if tls {
-        "PGSSLMODE=verify-full"
-    } else {
-        "PGSSLMODE=disable"
-    };
-    let env = vec![
-        format!("PGPASSFILE={}", pgha::plan::NODE_PGPASS),
+/// libpq's TLS settings for pgbench: verify-full against the cluster's CA, or none.
+fn ssl_env(tls: bool) -> Vec<String> {
+    let mode = if tls { "verify-full" } else { "disable" };
+    vec![
+        format!("PGSSLMODE={mode}"),
         format!("PGSSLROOTCERT={}/ca.crt", pgha::pgbackrest::TLS_DIR),
-        mode.to_string(),
-        "PGCONNECT_TIMEOUT=5".to_string(),
-    ];
-    let out = engine.exec(container, &cmd, Some("postgres"), &env).await?;
-    if out.code != 0 {
-        bail!(
-            "pgbench {args:?} in {container} exited {}: {}",
-            out.code,
-            out.stderr.trim()
-        );
-    }
-    Ok(out.stdout)
+    ]
 }
 
 /// One side: pgbench from a replica's container through HAProxy.
@@ -99,37 +74,41 @@ async fn one(
     tls: bool,
     f: &mut Figures,
 ) -> Result<()> {
-    let list = b.settle().await?;
-    let members = list["members"].as_array().cloned().unwrap_or_default();
-    let leader = members
-        .iter()
-        .find(|m| m["role"] == "Leader")
-        .and_then(|m| m["member"].as_str())
-        .ok_or_else(|| anyhow!("no leader in pgha list"))?
-        .to_string();
-    let client = members
-        .iter()
-        .find(|m| m["role"] != "Leader")
-        .and_then(|m| m["member"].as_str())
-        .ok_or_else(|| anyhow!("no replica in pgha list"))?;
-    let container = format!("{}-{client}", b.o.name);
-    let (haproxy, _) = pgbench::in_network(b, &leader)?;
-    run_pgbench(engine, &container, &haproxy, tls, &["-i", "-q", "-s", "4"])
-        .await
-        .context("initialise pgbench's tables")?;
+    let (leader, container) = pgbench::roles(b).await?;
+    let ((host, port), _) = pgbench::in_network(b, &leader)?;
+    let env = ssl_env(tls);
+    pgbench::pgbench_with(
+        engine,
+        &container,
+        &host,
+        &port,
+        &["-i", "-q", "-s", "4"],
+        &env,
+    )
+    .await
+    .context("initialise pgbench's tables")?;
     let secs = seconds.max(1).to_string();
     eprintln!(
         "bench:   pgbench (TLS {}) for {secs} s",
         if tls { "on" } else { "off" }
     );
-    let out = run_pgbench(engine, &container, &haproxy, tls, &["-c", "4", "-T", &secs]).await?;
-    let (tps, lat) = pgbench::parse_report(&out).unzip();
-    let conn = run_pgbench(
+    let out = pgbench::pgbench_with(
         engine,
         &container,
-        &haproxy,
-        tls,
+        &host,
+        &port,
+        &["-c", "4", "-T", &secs],
+        &env,
+    )
+    .await?;
+    let (tps, lat) = pgbench::parse_report(&out).unzip();
+    let conn = pgbench::pgbench_with(
+        engine,
+        &container,
+        &host,
+        &port,
         &["-C", "-S", "-c", "1", "-T", &secs],
+        &env,
     )
     .await?;
     let row = &mut f.rows[if tls { 0 } else { 1 }];
