@@ -5,7 +5,8 @@
 use anyhow::{Context, Result};
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Where and as whom to connect.
@@ -35,6 +36,28 @@ impl PgTarget {
     }
 }
 
+/// Connects with `tls` (bounded by `limit`) and drives the connection in the background.
+async fn connect_with<T>(
+    cfg: &Config,
+    tls: T,
+    limit: Duration,
+    what: &str,
+    how: &str,
+) -> Result<Client>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, conn) = tokio::time::timeout(limit, cfg.connect(tls))
+        .await
+        .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
+        .with_context(|| format!("connect to PostgreSQL at {what}{how}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
 pub struct Pg {
     client: Client,
     what: String,
@@ -53,27 +76,11 @@ impl Pg {
         let what = format!("{}:{}", t.host, t.port);
         let limit = timeout + Duration::from_secs(1);
         let client = match &t.tls {
-            None => {
-                let (client, conn) = tokio::time::timeout(limit, cfg.connect(NoTls))
-                    .await
-                    .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
-                    .with_context(|| format!("connect to PostgreSQL at {what}"))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                client
-            }
+            None => connect_with(&cfg, NoTls, limit, &what, "").await?,
             Some(tls) => {
                 cfg.ssl_mode(SslMode::Require);
                 let make = MakeRustlsConnect::new(super::tls::client_config(tls)?);
-                let (client, conn) = tokio::time::timeout(limit, cfg.connect(make))
-                    .await
-                    .with_context(|| format!("connect to PostgreSQL at {what}: timed out"))?
-                    .with_context(|| format!("connect to PostgreSQL at {what} (TLS)"))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                client
+                connect_with(&cfg, make, limit, &what, " (TLS)").await?
             }
         };
         Ok(Pg { client, what })
