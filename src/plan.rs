@@ -250,7 +250,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     for (i, e) in etcd_names.iter().enumerate() {
         let vol = volume_name(spec, e);
         volumes.push(vol.clone());
-        let sch = etcd_scheme(spec);
+        let sch = spec.tls.scheme();
         let mut cmd = vec![
             "etcd".to_string(),
             format!("--name={e}"),
@@ -560,7 +560,7 @@ pub use converge::{
     etcd_membership_refusal, needs_create, node_runs, not_running, tls_switch, up_plan, Change,
     Inventory, ObservedContainer, UpPlan,
 };
-pub use tls_files::{etcd_peer_url, etcd_scheme};
+pub use tls_files::etcd_peer_url;
 use tls_files::{etcd_tls_flags, haproxy_files, key_file};
 #[cfg(test)]
 mod tests;

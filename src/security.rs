@@ -42,20 +42,11 @@ pub fn etcd_root(spec: &Spec) -> Result<EtcdAuth> {
     })
 }
 
-/// `http` or `https`: the scheme of the nodes' REST APIs.
-pub fn api_scheme(spec: &Spec) -> &'static str {
-    if spec.tls.enabled {
-        "https"
-    } else {
-        "http"
-    }
-}
-
 /// The published REST API of node `i`.
 pub fn api_base(spec: &Spec, i: usize) -> String {
     format!(
         "{}://{}:{}",
-        api_scheme(spec),
+        spec.tls.scheme(),
         spec.connect_host(),
         spec.node_api_port(i)
     )

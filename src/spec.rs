@@ -23,6 +23,17 @@ impl Default for Tls {
         Tls { enabled: true }
     }
 }
+
+impl Tls {
+    /// `https`, or `http` with TLS off: the scheme of etcd's URLs and of the REST APIs.
+    pub fn scheme(&self) -> &'static str {
+        if self.enabled {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
 pub use resources::{Limits, Logs};
 
 /// The default spec, written out by `pgha init`; parsing it gives `Spec::default()`.

@@ -335,10 +335,6 @@ pub fn ensure_all(spec: &Spec, reissue_all: bool) -> Result<(ClusterCerts, Vec<S
     Ok((ClusterCerts { ca, leaves }, issued))
 }
 
-pub fn ensure(spec: &Spec) -> Result<ClusterCerts> {
-    Ok(ensure_all(spec, false)?.0)
-}
-
 /// pgha's own client material for a cluster it made: the CA and its client certificate, if the
 /// state folder has them.
 pub fn pgha_client(cluster: &str) -> Result<Option<ClientTls>> {

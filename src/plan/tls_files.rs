@@ -5,18 +5,9 @@ use super::{FileSpec, Inputs};
 use crate::pgbackrest;
 use crate::spec::Spec;
 
-/// `http`, or `https` with `[tls]` on: the scheme of etcd's client and peer URLs.
-pub fn etcd_scheme(spec: &Spec) -> &'static str {
-    if spec.tls.enabled {
-        "https"
-    } else {
-        "http"
-    }
-}
-
 /// The peer URL of etcd member `e`.
 pub fn etcd_peer_url(spec: &Spec, e: &str) -> String {
-    format!("{}://{e}:2380", etcd_scheme(spec))
+    format!("{}://{e}:2380", spec.tls.scheme())
 }
 
 /// A private file: 0600 for its owner when the owner is known, else root's and readable (an
