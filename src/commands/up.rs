@@ -389,7 +389,7 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         .retain(|c| !plan.etcd_join.iter().any(|j| j.name == c.name));
     let dcs = Dcs::connect(Target {
         endpoints: live,
-        ..ctx.target()?
+        ..target
     })
     .await?;
     health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, &p).await?;
