@@ -528,13 +528,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         "{plan}"
     );
     assert_eq!(steps[0]["impact"], "restart", "{plan}");
-    let asked = c.pgha_output(&["up"], T);
-    assert_eq!(asked.status.code(), Some(2), "{}", text(&asked.stderr));
-    assert!(
-        text(&asked.stderr).contains("--yes"),
-        "{}",
-        text(&asked.stderr)
-    );
+    refused(&c, &["up"], "--yes");
     let t0 = std::time::Instant::now();
     let out = c.pgha_output(&["up", "--yes"], Duration::from_secs(600));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -553,15 +547,8 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         assert_eq!(rows, 1000, "node {}", i + 1);
     }
     assert_no_acked_write_lost(&c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host("127.0.0.1")
-        .port(c.primary_port())
-        .user("postgres")
-        .password(&pw)
-        .dbname("postgres")
-        .ssl_mode(tokio_postgres::config::SslMode::Disable);
     assert!(
-        cfg.connect(tokio_postgres::NoTls).await.is_err(),
+        plaintext_refusal(c.primary_port(), &pw).await.is_some(),
         "plaintext accepted after the switch"
     );
     let primary = pg(c.primary_port(), &pw, T).await;

@@ -378,6 +378,23 @@ pub async fn etcd_client(endpoints: &[String]) -> etcd_client::Client {
         .expect("connect to etcd")
 }
 
+/// A plaintext (no TLS) connection to 127.0.0.1:`port` as the superuser: the server's refusal
+/// (its error, as text), or None when it accepted.
+pub async fn plaintext_refusal(port: u16, password: &str) -> Option<String> {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host("127.0.0.1")
+        .port(port)
+        .user("postgres")
+        .password(password)
+        .dbname("postgres")
+        .ssl_mode(tokio_postgres::config::SslMode::Disable)
+        .connect_timeout(Duration::from_secs(5));
+    cfg.connect(tokio_postgres::NoTls)
+        .await
+        .err()
+        .map(|e| format!("{e:?}"))
+}
+
 /// Connects to PostgreSQL on 127.0.0.1:port as the superuser, retrying until `deadline`.
 pub async fn pg(port: u16, password: &str, deadline: Duration) -> tokio_postgres::Client {
     let start = Instant::now();
