@@ -91,15 +91,10 @@ pub async fn apply(
 fn rows_table(rows: &[CertRow]) -> String {
     let mut t = new_table(&["Certificate", "For", "Names", "Expires", "Days left"]);
     for r in rows {
-        let names = if r.names.is_empty() {
-            format!("CN={}", r.subject)
-        } else {
-            r.names.join(", ")
-        };
-        let names = if r.subject.is_empty() && r.names.is_empty() {
-            "(no name)".to_string()
-        } else {
-            names
+        let names = match (r.names.is_empty(), r.subject.is_empty()) {
+            (false, _) => r.names.join(", "),
+            (true, false) => format!("CN={}", r.subject),
+            (true, true) => "(no name)".to_string(),
         };
         t.add_row(vec![
             r.name.clone(),
