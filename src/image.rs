@@ -1,5 +1,5 @@
-//! The node image: one image holding PostgreSQL 17, Patroni, pgBackRest, etcd, HAProxy and curl from Debian
-//! trixie packages. Its recipe (packages, hooks, suite) is fixed here; its tag is derived from the
+//! The node image: one image holding PostgreSQL 17, Patroni, pgBackRest, etcd, HAProxy, curl and the
+//! monitoring parts (Prometheus, Alertmanager and the exporters) from Debian trixie packages. Its recipe (packages, hooks, suite) is fixed here; its tag is derived from the
 //! recipe, so an unchanged recipe is never rebuilt. Built with mmdebstrap into a rootfs tarball,
 //! then imported through the Docker adapter (`docker import`).
 
@@ -15,8 +15,10 @@ pub const LABEL_POSTGRES_GID: &str = "io.pgha.postgres-gid";
 /// `uid:gid` of the etcd and haproxy users (owners of their keys with `[tls]` on).
 pub const LABEL_ETCD_IDS: &str = "io.pgha.etcd-ids";
 pub const LABEL_HAPROXY_IDS: &str = "io.pgha.haproxy-ids";
+/// `uid:gid` of the prometheus user (Prometheus and Alertmanager run as it; owner of their keys).
+pub const LABEL_PROMETHEUS_IDS: &str = "io.pgha.prometheus-ids";
 /// The users whose ids the image's labels record, in `import_changes`'s order.
-pub const ID_USERS: [&str; 3] = ["postgres", "etcd", "haproxy"];
+pub const ID_USERS: [&str; 4] = ["postgres", "etcd", "haproxy", "prometheus"];
 /// A hash of the image's installed packages and their versions (`content_hash`).
 pub const LABEL_CONTENT: &str = "io.pgha.content";
 
@@ -31,6 +33,11 @@ pub const PACKAGES: &[&str] = &[
     "pgbackrest",
     "postgresql-17",
     "procps",
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-node-exporter",
+    "prometheus-pgbackrest-exporter",
+    "prometheus-postgres-exporter",
     "python3-etcd",
 ];
 
@@ -49,13 +56,15 @@ pub const CUSTOMIZE_HOOK: &str = concat!(
     "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/etc/pgha \"$1\"/var/lib/pgbackrest && ",
     "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data /var/lib/pgbackrest && ",
     "chmod 0750 \"$1\"/var/lib/pgbackrest && ",
+    "mkdir -p \"$1\"/var/lib/prometheus/data \"$1\"/var/lib/prometheus/alertmanager && ",
+    "chroot \"$1\" chown -R prometheus:prometheus /var/lib/prometheus && ",
     "chmod 0700 \"$1\"/var/lib/postgresql/data && ",
     "rm -rf \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*"
 );
 
 /// Dockerfile-style changes applied at import.
-pub fn import_changes(ids: [(u32, u32); 3]) -> Vec<String> {
-    let [(uid, gid), (eu, eg), (hu, hg)] = ids;
+pub fn import_changes(ids: [(u32, u32); 4]) -> Vec<String> {
+    let [(uid, gid), (eu, eg), (hu, hg), (pu, pg)] = ids;
     vec![
         "ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
         "ENV LANG=C.UTF-8".into(),
@@ -65,6 +74,7 @@ pub fn import_changes(ids: [(u32, u32); 3]) -> Vec<String> {
         format!("LABEL {LABEL_POSTGRES_GID}={gid}"),
         format!("LABEL {LABEL_ETCD_IDS}={eu}:{eg}"),
         format!("LABEL {LABEL_HAPROXY_IDS}={hu}:{hg}"),
+        format!("LABEL {LABEL_PROMETHEUS_IDS}={pu}:{pg}"),
     ]
 }
 
@@ -90,7 +100,7 @@ pub fn tag() -> String {
         h.update(a.as_bytes());
         h.update([0]);
     }
-    for c in import_changes([(0, 0); 3]) {
+    for c in import_changes([(0, 0); 4]) {
         h.update(c.as_bytes());
         h.update([0]);
     }

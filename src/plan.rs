@@ -27,6 +27,8 @@ pub enum Kind {
     Etcd,
     Node,
     Haproxy,
+    /// Prometheus and Alertmanager (`[monitoring]`).
+    Monitor,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Etcd => "etcd",
             Kind::Node => "node",
             Kind::Haproxy => "haproxy",
+            Kind::Monitor => "monitor",
         }
     }
 
@@ -43,6 +46,7 @@ impl Kind {
             "etcd" => Some(Kind::Etcd),
             "node" => Some(Kind::Node),
             "haproxy" => Some(Kind::Haproxy),
+            "monitor" => Some(Kind::Monitor),
             _ => None,
         }
     }
@@ -140,6 +144,10 @@ pub struct Inputs<'a> {
     /// uid/gid of the etcd and haproxy users in their images (owners of their keys), when known.
     pub etcd_ids: Option<(u64, u64)>,
     pub haproxy_ids: Option<(u64, u64)>,
+    /// uid/gid of the prometheus user (owner of the monitoring containers' keys), when known.
+    pub prometheus_ids: Option<(u64, u64)>,
+    /// The exporters' PostgreSQL password (`[monitoring]`).
+    pub monitor_password: &'a str,
 }
 
 pub fn network_name(spec: &Spec) -> String {
@@ -157,7 +165,19 @@ pub fn container_names(spec: &Spec) -> Vec<String> {
         .chain(&spec.nodes.names)
         .map(|m| container_name(spec, m))
         .chain([container_name(spec, "haproxy")])
+        .chain(monitor_members(spec).map(|m| container_name(spec, m)))
         .collect()
+}
+
+/// The monitoring containers' members, when `[monitoring]` is on.
+pub fn monitor_members(spec: &Spec) -> impl Iterator<Item = &'static str> {
+    let on = spec.monitoring.enabled;
+    [
+        crate::monitoring::PROMETHEUS,
+        crate::monitoring::ALERTMANAGER,
+    ]
+    .into_iter()
+    .filter(move |_| on)
 }
 
 pub fn volume_name(spec: &Spec, member: &str) -> String {
@@ -185,6 +205,26 @@ pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
             port(5432, spec.node_pg_port(i), "PostgreSQL"),
             port(8008, spec.node_api_port(i), "Patroni REST API"),
         ],
+        // Prometheus (i 0) and Alertmanager (i 1) have no password: on loopback, like the stats page.
+        Kind::Monitor => {
+            let (cp, hp, what) = if i == 0 {
+                (
+                    crate::monitoring::PROMETHEUS_PORT,
+                    spec.prometheus_port(),
+                    "Prometheus",
+                )
+            } else {
+                (
+                    crate::monitoring::ALERTMANAGER_PORT,
+                    spec.alertmanager_port(),
+                    "Alertmanager",
+                )
+            };
+            vec![PortSpec {
+                host_ip: "127.0.0.1".into(),
+                ..port(cp, hp, what)
+            }]
+        }
         Kind::Haproxy => vec![
             port(5000, spec.haproxy_primary_port(), "HAProxy primary"),
             port(5001, spec.haproxy_replica_port(), "HAProxy replicas"),
@@ -215,6 +255,11 @@ pub fn published(spec: &Spec) -> Vec<(String, Vec<PortSpec>)> {
             container_name(spec, "haproxy"),
             ports(spec, Kind::Haproxy, 0),
         )])
+        .chain(
+            monitor_members(spec)
+                .enumerate()
+                .map(|(i, m)| (container_name(spec, m), ports(spec, Kind::Monitor, i))),
+        )
         .collect()
 }
 
@@ -224,6 +269,7 @@ pub fn resources(spec: &Spec, kind: Kind) -> Resources {
         Kind::Etcd => spec.etcd.limits(),
         Kind::Node => spec.nodes.limits(),
         Kind::Haproxy => spec.haproxy.clone(),
+        Kind::Monitor => crate::spec::Limits::default(),
     }
     .resolve();
     Resources {
@@ -343,6 +389,9 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         if spec.backup.enabled {
             files.push(pgbackrest_conf_file(spec, true));
         }
+        if spec.monitoring.enabled {
+            files.extend(monitor_files::exporter_files(spec, inp));
+        }
         if spec.backup.enabled || spec.tls.enabled {
             let pg = Some((inp.postgres_uid, inp.postgres_gid));
             let secret = |name: &str, text: &str| {
@@ -407,6 +456,11 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         resources: resources(spec, Kind::Haproxy),
         files: haproxy_files(spec, inp),
     });
+    if spec.monitoring.enabled {
+        let vol = volume_name(spec, crate::monitoring::PROMETHEUS);
+        volumes.push(vol.clone());
+        containers.extend(monitor_files::containers(spec, inp, &net, vol));
+    }
 
     for c in &mut containers {
         let mut labels = base.clone();
@@ -427,17 +481,24 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     }
 }
 
-/// Patroni; with `[backup]` on, pgBackRest's TLS server beside it (Patroni, exec'd as PID 1,
-/// reaps what its container runs).
+/// Patroni; with `[backup]` on, pgBackRest's TLS server beside it, with `[monitoring]` on the
+/// exporters (Patroni, exec'd as PID 1, reaps what its container runs).
 fn node_cmd(spec: &Spec) -> Vec<String> {
+    let mut before = String::new();
     if spec.backup.enabled {
+        before.push_str("pgbackrest server & ");
+    }
+    if spec.monitoring.enabled {
+        before.push_str(&crate::monitoring::node_exporters_sh(spec));
+    }
+    if before.is_empty() {
+        vec!["patroni".into(), PATRONI_CONFIG_DIR.into()]
+    } else {
         vec![
             "sh".into(),
             "-c".into(),
-            format!("pgbackrest server & exec patroni {PATRONI_CONFIG_DIR}"),
+            format!("{before}exec patroni {PATRONI_CONFIG_DIR}"),
         ]
-    } else {
-        vec!["patroni".into(), PATRONI_CONFIG_DIR.into()]
     }
 }
 
@@ -553,6 +614,7 @@ fn without_bootstrap(contents: &[u8]) -> Vec<u8> {
 
 mod converge;
 pub mod dynamic;
+mod monitor_files;
 pub mod preflight;
 pub mod rolling;
 mod tls_files;

@@ -1,4 +1,4 @@
-//! Rendering: spec → per-node Patroni YAML and the HAProxy config, from the minijinja templates in
+//! Rendering: spec → per-node Patroni YAML, the HAProxy config and the monitoring configs, from the minijinja templates in
 //! `templates/` (embedded at build time). Pure, except `write_all` at the bottom.
 
 use crate::pgbackrest;
@@ -11,6 +11,8 @@ use std::path::Path;
 
 const PATRONI_TEMPLATE: &str = include_str!("../templates/patroni.yml.j2");
 const HAPROXY_TEMPLATE: &str = include_str!("../templates/haproxy.cfg.j2");
+const PROMETHEUS_TEMPLATE: &str = include_str!("../templates/prometheus.yml.j2");
+const ALERTMANAGER_TEMPLATE: &str = include_str!("../templates/alertmanager.yml.j2");
 
 /// PostgreSQL parameters every pgha cluster starts with; `patroni.parameters` in the spec wins.
 const BASE_PARAMETERS: &[(&str, &str)] = &[
@@ -104,7 +106,18 @@ fn env() -> Result<Environment<'static>> {
         .context("load template patroni.yml.j2")?;
     env.add_template("haproxy.cfg.j2", HAPROXY_TEMPLATE)
         .context("load template haproxy.cfg.j2")?;
+    env.add_template("prometheus.yml.j2", PROMETHEUS_TEMPLATE)
+        .context("load template prometheus.yml.j2")?;
+    env.add_template("alertmanager.yml.j2", ALERTMANAGER_TEMPLATE)
+        .context("load template alertmanager.yml.j2")?;
     Ok(env)
+}
+
+/// Renders one of the embedded templates with `ctx`.
+pub(crate) fn render<T: Serialize>(template: &str, ctx: &T) -> Result<String> {
+    Ok(env()?
+        .get_template(template)?
+        .render(minijinja::Value::from(minijinja::value::Serde(ctx)))?)
 }
 
 fn parameters(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
@@ -164,7 +177,8 @@ pub fn haproxy_cfg(spec: &Spec) -> Result<String> {
         .context("render haproxy.cfg")
 }
 
-/// Every file of a cluster: `patroni/<member>.yml` per node and `haproxy/haproxy.cfg`.
+/// Every file of a cluster: `patroni/<member>.yml` per node, `haproxy/haproxy.cfg` and, with
+/// `[monitoring]` on, Prometheus's config and rules and Alertmanager's config in `monitoring/`.
 pub fn render_all(spec: &Spec) -> Result<Vec<RenderedFile>> {
     let mut out = Vec::new();
     for n in &spec.nodes.names {
@@ -177,6 +191,21 @@ pub fn render_all(spec: &Spec) -> Result<Vec<RenderedFile>> {
         path: "haproxy/haproxy.cfg".into(),
         contents: haproxy_cfg(spec)?,
     });
+    if spec.monitoring.enabled {
+        for (name, contents) in [
+            ("prometheus.yml", crate::monitoring::prometheus_yml(spec)?),
+            ("alerts.yml", crate::monitoring::rules::rules_yaml(spec)),
+            (
+                "alertmanager.yml",
+                crate::monitoring::alertmanager_yml(spec)?,
+            ),
+        ] {
+            out.push(RenderedFile {
+                path: format!("monitoring/{name}"),
+                contents,
+            });
+        }
+    }
     Ok(out)
 }
 

@@ -31,6 +31,9 @@ pub struct Secrets {
     pub etcd_root_password: String,
     #[serde(default)]
     pub etcd_patroni_password: String,
+    /// The exporters' PostgreSQL role (`monitoring::MONITOR_ROLE`); added with monitoring.
+    #[serde(default)]
+    pub monitor_password: String,
 }
 
 /// Where pgha keeps per-cluster state: `$PGHA_HOME`, else `$XDG_STATE_HOME/pgha`, else
@@ -71,6 +74,7 @@ impl Secrets {
             restapi_password: password(),
             etcd_root_password: password(),
             etcd_patroni_password: password(),
+            monitor_password: password(),
         }
     }
 
@@ -116,8 +120,15 @@ pub fn load(cluster: &str) -> Result<Option<Secrets>> {
     }
     let mut s: Secrets =
         toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-    if s.etcd_root_password.is_empty() || s.etcd_patroni_password.is_empty() {
-        for pw in [&mut s.etcd_root_password, &mut s.etcd_patroni_password] {
+    if s.etcd_root_password.is_empty()
+        || s.etcd_patroni_password.is_empty()
+        || s.monitor_password.is_empty()
+    {
+        for pw in [
+            &mut s.etcd_root_password,
+            &mut s.etcd_patroni_password,
+            &mut s.monitor_password,
+        ] {
             if pw.is_empty() {
                 *pw = password();
             }

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub mod backup;
+pub mod monitoring;
 pub mod resources;
 pub use backup::Backup;
+pub use monitoring::Monitoring;
 
 /// `[tls]`: on by default. Every connection between the cluster's parts and from pgha is
 /// encrypted and checked against the cluster's CA, and etcd requires a client certificate and a
@@ -52,6 +54,9 @@ pub struct Ports {
     pub haproxy_primary: u32,
     pub haproxy_replica: u32,
     pub haproxy_stats: u32,
+    /// Prometheus's and Alertmanager's web APIs (`[monitoring]`); on 127.0.0.1 whatever `bind` says.
+    pub prometheus: u32,
+    pub alertmanager: u32,
 }
 
 impl Default for Ports {
@@ -63,6 +68,8 @@ impl Default for Ports {
             haproxy_primary: 54320,
             haproxy_replica: 54321,
             haproxy_stats: 54322,
+            prometheus: 54390,
+            alertmanager: 54393,
         }
     }
 }
@@ -195,6 +202,8 @@ pub struct Spec {
     pub backup: Backup,
     /// TLS between every part, etcd authentication.
     pub tls: Tls,
+    /// Prometheus, Alertmanager, the exporters and the alert rules.
+    pub monitoring: Monitoring,
     /// Set by `pgha restore --into`: the new cluster bootstraps from this backup repository
     /// instead of initdb. Never read from a spec file.
     #[serde(skip)]
@@ -227,6 +236,7 @@ impl Default for Spec {
             labels: BTreeMap::new(),
             backup: Backup::default(),
             tls: Tls::default(),
+            monitoring: Monitoring::default(),
             bootstrap_from: None,
         }
     }
@@ -301,6 +311,14 @@ impl Spec {
         self.ports.haproxy_stats + self.port_base
     }
 
+    pub fn prometheus_port(&self) -> u32 {
+        self.ports.prometheus + self.port_base
+    }
+
+    pub fn alertmanager_port(&self) -> u32 {
+        self.ports.alertmanager + self.port_base
+    }
+
     /// Host endpoints of etcd's client API, as pgha reaches them.
     pub fn etcd_endpoints(&self) -> Vec<String> {
         (0..self.etcd.members as usize)
@@ -334,6 +352,10 @@ impl Spec {
         push("haproxy_primary".into(), self.haproxy_primary_port());
         push("haproxy_replica".into(), self.haproxy_replica_port());
         push("haproxy_stats".into(), self.haproxy_stats_port());
+        if self.monitoring.enabled {
+            push("prometheus".into(), self.prometheus_port());
+            push("alertmanager".into(), self.alertmanager_port());
+        }
         out
     }
 
@@ -362,9 +384,9 @@ impl Spec {
         for n in &self.nodes.names {
             if let Err(why) = check_name(n, 20) {
                 p.push(format!("nodes.names: member {n:?} {why}"));
-            } else if n == "haproxy" || is_etcd_name(n) {
+            } else if RESERVED_MEMBERS.contains(&n.as_str()) || is_etcd_name(n) {
                 p.push(format!(
-                    "nodes.names: member {n:?} is reserved (haproxy and etcdN name other containers); pick another name"
+                    "nodes.names: member {n:?} is reserved (haproxy, prometheus, alertmanager and etcdN name other containers); pick another name"
                 ));
             }
             if !seen.insert(n) {
@@ -404,6 +426,7 @@ impl Spec {
         self.etcd.limits().problems("etcd", &mut p);
         self.haproxy.problems("haproxy", &mut p);
         self.backup.problems(&mut p);
+        self.monitoring.problems(&mut p);
         for (k, v) in &self.labels {
             if k.starts_with("io.pgha.") && k != "io.pgha.test" {
                 p.push(format!(
@@ -471,6 +494,9 @@ impl Spec {
         }
     }
 }
+
+/// Members of the cluster's other containers: no node may take their names.
+pub const RESERVED_MEMBERS: [&str; 3] = ["haproxy", "prometheus", "alertmanager"];
 
 fn is_etcd_name(n: &str) -> bool {
     n.strip_prefix("etcd")

@@ -6,7 +6,8 @@
 //!   address, with serverAuth and clientAuth: Patroni presents its own certificate when it calls
 //!   another node, and etcd members present theirs to each other.
 //! - Clients: pgha itself (etcd, REST, PostgreSQL), the replication user (PostgreSQL checks its
-//!   certificate's name), HAProxy's health checks, Patroni's calls to etcd.
+//!   certificate's name), HAProxy's health checks, Patroni's calls to etcd, Prometheus's scrapes
+//!   of etcd.
 //!
 //! Leaves last 90 days; `ensure` reissues one that is missing, names other hosts than wanted, or
 //! ends within 7 days, and `rotate` reissues them all. The CA lasts ten years.
@@ -40,6 +41,9 @@ pub const HAPROXY_CLIENT: &str = "client-haproxy";
 /// Patroni's certificate for etcd. It has no common name: etcd refuses a request through its
 /// gRPC gateway (which Patroni uses) that carries a certificate with one and no token.
 pub const PATRONI_ETCD_CLIENT: &str = "client-patroni-etcd";
+/// Prometheus's certificate for etcd's `/metrics` (etcd requires a client certificate); no
+/// common name either.
+pub const PROMETHEUS_CLIENT: &str = "client-prometheus";
 
 /// One certificate pgha issues: its file stem, common name and names (DNS and IP).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +129,9 @@ pub fn wanted(spec: &Spec) -> Vec<Leaf> {
     ));
     out.push(client(HAPROXY_CLIENT, "haproxy", "client: HAProxy checks"));
     out.push(client(PATRONI_ETCD_CLIENT, "", "client: Patroni to etcd"));
+    if spec.monitoring.enabled {
+        out.push(client(PROMETHEUS_CLIENT, "", "client: Prometheus to etcd"));
+    }
     out
 }
 

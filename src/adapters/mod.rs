@@ -4,4 +4,5 @@ pub mod dcs;
 pub mod docker;
 pub mod patroni;
 pub mod pg;
+pub mod prom;
 pub mod tls;

@@ -21,7 +21,8 @@ fn cert_files(c: &ContainerSpec) -> ContainerSpec {
     only.files.retain(|f| {
         f.secret
             && (f.path.starts_with(crate::pgbackrest::TLS_DIR)
-                || f.path.starts_with(crate::render::HAPROXY_DIR))
+                || f.path.starts_with(crate::render::HAPROXY_DIR)
+                || f.path.starts_with(crate::monitoring::PROMETHEUS_DIR))
     });
     only
 }
@@ -33,6 +34,8 @@ fn holds(c: &ContainerSpec, issued: &[String]) -> bool {
         || match c.kind {
             Kind::Node => has(tls::REPLICATION_CLIENT) || has(tls::PATRONI_ETCD_CLIENT),
             Kind::Haproxy => has(tls::HAPROXY_CLIENT),
+            // Prometheus's rules record every certificate's end.
+            Kind::Monitor => c.member == crate::monitoring::PROMETHEUS && !issued.is_empty(),
             Kind::Etcd => false,
         }
 }
@@ -79,6 +82,8 @@ pub async fn apply(
                 }
             }
             Kind::Haproxy => engine.signal(&c.name, "SIGUSR2").await?,
+            // Prometheus reads its rules (the certificates' ends) again.
+            Kind::Monitor => engine.signal(&c.name, "SIGHUP").await?,
             // etcd loads its certificate anew for every connection.
             Kind::Etcd => {}
         }

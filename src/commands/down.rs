@@ -50,6 +50,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
     }
     let p = Progress::new();
     for kind in [
+        Some(Kind::Monitor),
         Some(Kind::Haproxy),
         Some(Kind::Node),
         Some(Kind::Etcd),

@@ -27,6 +27,8 @@ pub struct Images {
     /// uid/gid of the etcd and haproxy users in their images, when their labels say.
     pub etcd_ids: Option<(u64, u64)>,
     pub haproxy_ids: Option<(u64, u64)>,
+    /// uid/gid of the prometheus user in the node image (the monitoring containers run it).
+    pub prometheus_ids: Option<(u64, u64)>,
     pub built: bool,
 }
 
@@ -182,6 +184,7 @@ pub async fn resolve(
     Ok(Images {
         etcd_ids,
         haproxy_ids,
+        prometheus_ids: ids_label(&labels, image::LABEL_PROMETHEUS_IDS),
         etcd: spec.images.etcd.clone().unwrap_or_else(|| node.clone()),
         haproxy: spec.images.haproxy.clone().unwrap_or_else(|| node.clone()),
         node,
@@ -296,7 +299,7 @@ pub async fn build(engine: &Engine, p: &Progress, refresh: bool) -> Result<Built
 
 /// The postgres user's uid/gid (from /etc/passwd) and the content hash of the installed packages
 /// (from dpkg's status file), read from the rootfs tarball.
-fn rootfs_facts(tarball: &std::path::Path) -> Result<([(u32, u32); 3], String)> {
+fn rootfs_facts(tarball: &std::path::Path) -> Result<([(u32, u32); 4], String)> {
     let f = std::fs::File::open(tarball).with_context(|| format!("open {}", tarball.display()))?;
     let mut ar = tar::Archive::new(std::io::BufReader::new(f));
     let (mut ids, mut content) = (None, None);
@@ -310,7 +313,7 @@ fn rootfs_facts(tarball: &std::path::Path) -> Result<([(u32, u32); 3], String)> 
         let mut text = String::new();
         std::io::Read::read_to_string(&mut entry, &mut text)?;
         if path == "etc/passwd" {
-            let mut found = [(0, 0); 3];
+            let mut found = [(0, 0); 4];
             for (slot, user) in found.iter_mut().zip(image::ID_USERS) {
                 *slot = image::passwd_ids(&text, user)
                     .ok_or_else(|| anyhow!("no {user} user in the built image's /etc/passwd"))?;

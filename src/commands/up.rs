@@ -39,6 +39,11 @@ struct UpReport {
     replica_dsn: String,
     pgpass: String,
     haproxy_stats: String,
+    /// Prometheus's and Alertmanager's web UI and API (`[monitoring]` on).
+    prometheus: Option<String>,
+    alertmanager: Option<String>,
+    /// Scrape targets Prometheus reports up, when `up` saw all of them up.
+    scrape_targets: Option<usize>,
     list: ListReport,
 }
 
@@ -121,8 +126,33 @@ pub fn desired_for(
             tls,
             etcd_ids: images.etcd_ids,
             haproxy_ids: images.haproxy_ids,
+            prometheus_ids: images.prometheus_ids,
+            monitor_password: &secrets.monitor_password,
         },
     ))
+}
+
+/// The exporters' role, then every scrape target up; a problem is a warning (the database is up
+/// either way). Returns the number of targets when all are up.
+async fn monitoring_ready(spec: &Spec, secrets: &Secrets, p: &Progress) -> Option<usize> {
+    match crate::ops::monitor::ensure_role(spec, secrets).await {
+        Ok(true) => p.note(format!(
+            "PostgreSQL role {} ready for the exporters",
+            crate::monitoring::MONITOR_ROLE
+        )),
+        Ok(false) => {}
+        Err(e) => p.note(format!("warning: {e:#}")),
+    }
+    match crate::ops::monitor::wait_targets(spec, Duration::from_secs(60), p).await {
+        Ok(n) => {
+            p.note(format!("Prometheus scrapes all {n} targets"));
+            Some(n)
+        }
+        Err(e) => {
+            p.note(format!("warning: monitoring is not complete: {e:#}"));
+            None
+        }
+    }
 }
 
 /// Before anything is made: no container, network or volume under the cluster's names belongs to
@@ -454,6 +484,11 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
             ));
         }
     }
+    let scrape_targets = if spec.monitoring.enabled {
+        monitoring_ready(&spec, &prepared.secrets, &p).await
+    } else {
+        None
+    };
     if !changed {
         p.note(format!("cluster {} is up; nothing to change", spec.name));
     }
@@ -489,6 +524,15 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
             .url(Some(&ca)),
         pgpass: pgpass.display().to_string(),
         haproxy_stats: format!("http://{host}:{}/", spec.haproxy_stats_port()),
+        prometheus: spec
+            .monitoring
+            .enabled
+            .then(|| format!("http://127.0.0.1:{}/", spec.prometheus_port())),
+        alertmanager: spec
+            .monitoring
+            .enabled
+            .then(|| format!("http://127.0.0.1:{}/", spec.alertmanager_port())),
+        scrape_targets,
         list: list_report(&view),
     };
     eprintln!(
@@ -510,6 +554,13 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         crate::sayln!("Reads (replicas):  psql \"{}\"", report.replica_dsn);
         crate::sayln!("Password file:     export PGPASSFILE={}", report.pgpass);
         crate::sayln!("HAProxy stats:     {}", report.haproxy_stats);
+        if let (Some(prom), Some(am)) = (&report.prometheus, &report.alertmanager) {
+            let up = report
+                .scrape_targets
+                .map_or(String::new(), |n| format!(" ({n} targets up)"));
+            crate::sayln!("Prometheus:        {prom}{up}");
+            crate::sayln!("Alertmanager:      {am}  (`pgha alerts`, `pgha top`)");
+        }
         if let Some(r) = &report.rolled {
             crate::sayln!(
                 "Rolled: {} step{} in {:.1} s; longest gap between acknowledged writes {} ({} writes acknowledged through HAProxy, {} missing on {}); leader {} -> {}.",

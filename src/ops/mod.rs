@@ -5,5 +5,6 @@
 pub mod archive;
 pub mod handover;
 pub mod health;
+pub mod monitor;
 pub mod probe;
 pub mod writer;

@@ -207,6 +207,7 @@ pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
                         "the spec has fewer etcd members: {} leaves etcd's membership",
                         o.member
                     ),
+                    Kind::Monitor => "monitoring is off in the spec".to_string(),
                     _ => format!("the spec no longer names {}", o.member),
                 },
             });

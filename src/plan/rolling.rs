@@ -117,6 +117,14 @@ pub fn order(plan: &UpPlan, leader: Option<&str>, sync_standbys: &[String]) -> V
     steps.extend(
         of_kind(Kind::Haproxy).map(|c| RollStep::of(Action::Replace, c, Impact::MemberRestart)),
     );
+    // Monitoring last: it serves no client, and sees the roll through.
+    steps.extend(of_kind(Kind::Monitor).map(|c| RollStep::of(Action::Replace, c, Impact::None)));
+    steps.extend(
+        plan.remove
+            .iter()
+            .filter(|c| c.kind == Kind::Monitor)
+            .map(|c| RollStep::of(Action::Remove, c, Impact::None)),
+    );
     steps
 }
 

@@ -33,6 +33,8 @@ pub(super) fn desired_with(
             tls,
             etcd_ids: ids,
             haproxy_ids: ids,
+            prometheus_ids: Some((100, 101)),
+            monitor_password: "mon-pw",
         },
     )
 }
@@ -50,12 +52,18 @@ fn default_spec_wants_three_etcd_three_nodes_and_haproxy_in_start_order() {
             "pgha-pg1",
             "pgha-pg2",
             "pgha-pg3",
-            "pgha-haproxy"
+            "pgha-haproxy",
+            "pgha-prometheus",
+            "pgha-alertmanager"
         ]
     );
     assert_eq!(container_names(&Spec::default()), names);
     assert_eq!(d.network, "pgha-net");
-    assert_eq!(d.volumes.len(), 7, "3 etcd, the repository, 3 nodes");
+    assert_eq!(
+        d.volumes.len(),
+        8,
+        "3 etcd, the repository, 3 nodes, Prometheus"
+    );
     for c in &d.containers {
         assert_eq!(c.labels[LABEL_CLUSTER], "pgha");
         assert!(
@@ -89,8 +97,8 @@ fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
     let want = desired_for(&Spec::default());
     let p = up_plan(&want, &Inventory::default());
     assert!(p.create_network);
-    assert_eq!(p.create.len(), 7);
-    assert_eq!(p.create_volumes.len(), 7);
+    assert_eq!(p.create.len(), 9);
+    assert_eq!(p.create_volumes.len(), 8);
     assert!(!p.is_noop());
 
     let have = running(&want);
@@ -124,7 +132,7 @@ fn another_image_or_a_rebuilt_one_is_a_replacement_with_its_reason() {
         c.image_id = Some("sha256:2222222222222222".into());
     }
     let p = up_plan(&want, &have);
-    assert_eq!(p.replace.len(), 7);
+    assert_eq!(p.replace.len(), 9);
     assert_eq!(
         p.replace[0].reason,
         "image pgha-node:abc now names another image (222222222222 -> 111111111111)"
@@ -148,8 +156,11 @@ fn a_node_the_spec_no_longer_names_is_removed_and_a_new_one_created() {
     assert_eq!(removed, vec!["pgha-pg4"]);
     assert_eq!(p.remove[0].reason, "the spec no longer names pg4");
     // The helper gives HAProxy a fixed config; the rendered one lists the nodes, so a changed
-    // node set changes HAProxy's config hash and `up` replaces it.
-    assert!(p.replace.is_empty() && p.create.is_empty());
+    // node set changes HAProxy's config hash and `up` replaces it. Prometheus's scrape targets
+    // are rendered here: it is replaced.
+    let replaced: Vec<&str> = p.replace.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(replaced, ["pgha-prometheus"]);
+    assert!(p.create.is_empty());
     assert_ne!(
         crate::render::haproxy_cfg(&four).unwrap(),
         crate::render::haproxy_cfg(&Spec::default()).unwrap()
@@ -336,7 +347,7 @@ fn preflight_checks_the_ports_of_the_containers_to_create_or_start_again() {
     let spec = Spec::default();
     let want = desired_for(&spec);
     let all = ports_to_check(&spec, &Inventory::default());
-    assert_eq!(all.len(), 3 + 6 + 3);
+    assert_eq!(all.len(), 3 + 6 + 3 + 2);
     // The same ports the containers are created with.
     let created: Vec<&PortSpec> = want.containers.iter().flat_map(|c| &c.ports).collect();
     assert_eq!(all.iter().map(|w| &w.port).collect::<Vec<_>>(), created);
@@ -390,7 +401,7 @@ fn preflight_name_clash_names_objects_pgha_did_not_make() {
     use preflight::*;
     let spec = Spec::default();
     let names = object_names(&spec);
-    assert_eq!(names.len(), 7 + 1 + 6);
+    assert_eq!(names.len(), 9 + 1 + 7);
     assert!(names.contains(&(Object::Network, "pgha-net".into())));
     assert!(names.contains(&(Object::Volume, "pgha-pg1-data".into())));
     let ours = Found {
@@ -518,7 +529,7 @@ fn nodes_mount_the_repository_and_a_restored_cluster_its_source_read_only() {
     let mut off = Spec::default();
     off.backup.enabled = false;
     let d = desired_for(&off);
-    assert_eq!(d.volumes.len(), 6);
+    assert_eq!(d.volumes.len(), 7);
     let pg1 = d.containers.iter().find(|c| c.member == "pg1").unwrap();
     assert_eq!(pg1.volumes.len(), 1);
     assert_eq!(pg1.env, vec!["LANG=C.UTF-8".to_string()]);

@@ -78,7 +78,11 @@ fn with_tls_etcd_speaks_https_and_requires_certificates_each_owning_its_key() {
         "the postgres user's"
     );
     assert_eq!(node_key.contents, b"pg2-key");
-    let hap = d.containers.last().unwrap();
+    let hap = d
+        .containers
+        .iter()
+        .find(|c| c.kind == Kind::Haproxy)
+        .unwrap();
     let pem = hap
         .files
         .iter()
@@ -117,7 +121,11 @@ fn a_key_whose_owner_is_unknown_is_roots_and_the_stats_page_stays_on_loopback() 
         .find(|f| f.path.ends_with("etcd.key"))
         .unwrap();
     assert_eq!((key.uid, key.mode), (0, 0o644));
-    let hap = d.containers.last().unwrap();
+    let hap = d
+        .containers
+        .iter()
+        .find(|c| c.kind == Kind::Haproxy)
+        .unwrap();
     let ports: Vec<(&str, &str)> = hap
         .ports
         .iter()

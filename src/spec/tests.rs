@@ -28,11 +28,11 @@ fn bad_specs_have_one_clear_message_each() {
     let cases: &[(&str, &str)] = &[
         (
             "nme = \"x\"",
-            "pgha.toml: line 1: unknown field `nme`, expected one of `name`, `port_base`, `bind`, `nodes`, `etcd`, `ports`, `patroni`, `images`, `haproxy`, `logs`, `labels`, `backup`, `tls`",
+            "pgha.toml: line 1: unknown field `nme`, expected one of `name`, `port_base`, `bind`, `nodes`, `etcd`, `ports`, `patroni`, `images`, `haproxy`, `logs`, `labels`, `backup`, `tls`, `monitoring`",
         ),
         (
             "[ports]\nhaproxy = 1",
-            "pgha.toml: line 2: unknown field `haproxy`, expected one of `postgres`, `patroni_api`, `etcd_client`, `haproxy_primary`, `haproxy_replica`, `haproxy_stats`",
+            "pgha.toml: line 2: unknown field `haproxy`, expected one of `postgres`, `patroni_api`, `etcd_client`, `haproxy_primary`, `haproxy_replica`, `haproxy_stats`, `prometheus`, `alertmanager`",
         ),
         (
             "port_base = \"x\"",
@@ -64,7 +64,7 @@ fn bad_specs_have_one_clear_message_each() {
         ),
         (
             "[nodes]\nnames = [\"pg1\", \"etcd2\"]",
-            "pgha.toml: nodes.names: member \"etcd2\" is reserved (haproxy and etcdN name other containers); pick another name",
+            "pgha.toml: nodes.names: member \"etcd2\" is reserved (haproxy, prometheus, alertmanager and etcdN name other containers); pick another name",
         ),
         (
             "port_base = 20000",

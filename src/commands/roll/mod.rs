@@ -255,6 +255,8 @@ impl Roller<'_> {
                 self.replace(self.wanted(&s.container)?).await?;
                 health::wait_haproxy_primary(self.spec, self.secrets, self.timeout, self.p).await
             }
+            (Action::Replace, Kind::Monitor) => self.replace(self.wanted(&s.container)?).await,
+            (Action::Remove, Kind::Monitor) => self.take_down(&s.container, 10).await,
             (Action::Remove, _) => self.remove_node(&s.member, &s.container).await,
         }
     }

@@ -1,0 +1,123 @@
+//! The monitoring parts of the wanted containers (`[monitoring]` on): the exporters' files in each
+//! node container, and the Prometheus and Alertmanager containers with theirs. Pure.
+
+use super::tls_files::key_file;
+use super::{container_name, ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
+use crate::monitoring::{self, rules, ALERTMANAGER_DIR, EXPORTERS_DIR, PROMETHEUS_DIR};
+use crate::pgbackrest;
+use crate::spec::Spec;
+use std::collections::BTreeMap;
+
+fn file(path: String, contents: String, secret: bool) -> FileSpec {
+    FileSpec {
+        path,
+        contents: contents.into_bytes(),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        secret,
+    }
+}
+
+/// The exporters' queries, web config (TLS) and password file, in a node container.
+pub(super) fn exporter_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
+    let d = EXPORTERS_DIR;
+    let mut files = vec![file(
+        format!("{d}/queries.yml"),
+        monitoring::QUERIES_YML.into(),
+        false,
+    )];
+    if let Some(web) = monitoring::exporters_web_yml(spec) {
+        files.push(file(format!("{d}/web.yml"), web, false));
+    }
+    files.push(key_file(
+        format!("{d}/monitor.pass"),
+        inp.monitor_password,
+        Some((inp.postgres_uid, inp.postgres_gid)),
+    ));
+    files
+}
+
+/// Prometheus (its data on `volume`) and Alertmanager.
+pub(super) fn containers(
+    spec: &Spec,
+    inp: &Inputs,
+    network: &str,
+    volume: String,
+) -> Vec<ContainerSpec> {
+    let prom_yml = monitoring::prometheus_yml(spec).unwrap_or_default();
+    let mut prom_files = vec![
+        file(format!("{PROMETHEUS_DIR}/prometheus.yml"), prom_yml, false),
+        file(
+            format!("{PROMETHEUS_DIR}/alerts.yml"),
+            rules::rules_yaml(spec),
+            false,
+        ),
+        // Rewritten in place by `certs rotate` (and Prometheus reloaded): not the container's
+        // config, like the certificates themselves.
+        file(
+            format!("{PROMETHEUS_DIR}/certificates.yml"),
+            rules::certificate_rules_yaml(&monitoring::certificate_ends(inp.tls)),
+            true,
+        ),
+    ];
+    if spec.tls.enabled {
+        let d = pgbackrest::TLS_DIR;
+        prom_files.push(key_file(
+            format!("{d}/ca.crt"),
+            &inp.tls.ca,
+            inp.prometheus_ids,
+        ));
+        if let Some((crt, key)) = inp.tls.get(crate::tls::PROMETHEUS_CLIENT) {
+            prom_files.push(key_file(
+                format!("{d}/prometheus.crt"),
+                crt,
+                inp.prometheus_ids,
+            ));
+            prom_files.push(key_file(
+                format!("{d}/prometheus.key"),
+                key,
+                inp.prometheus_ids,
+            ));
+        }
+    }
+    let am_files = vec![file(
+        format!("{ALERTMANAGER_DIR}/alertmanager.yml"),
+        monitoring::alertmanager_yml(spec).unwrap_or_default(),
+        false,
+    )];
+    let make = |i: usize, member: &str, cmd: Vec<String>, volumes, files| ContainerSpec {
+        name: container_name(spec, member),
+        kind: Kind::Monitor,
+        member: member.into(),
+        image: inp.node_image.into(),
+        cmd,
+        user: Some("prometheus".into()),
+        env: vec![],
+        labels: BTreeMap::new(),
+        ports: ports(spec, Kind::Monitor, i),
+        volumes,
+        ro_volumes: vec![],
+        network: network.into(),
+        init: true,
+        stop_timeout: 10,
+        resources: resources(spec, Kind::Monitor),
+        files,
+    };
+    vec![
+        make(
+            0,
+            monitoring::PROMETHEUS,
+            monitoring::prometheus_cmd(spec),
+            vec![(volume, monitoring::PROMETHEUS_DATA.into())],
+            prom_files,
+        ),
+        make(
+            1,
+            monitoring::ALERTMANAGER,
+            monitoring::alertmanager_cmd(),
+            vec![],
+            am_files,
+        ),
+    ]
+}
