@@ -119,6 +119,11 @@ pub enum Command {
     /// Restore a backup to a point in time: into a new cluster beside this one (--into NAME), or
     /// this cluster itself (--in-place).
     Restore(RestoreArgs),
+    /// The alerts firing now (from Alertmanager), critical first, each with its runbook line.
+    Alerts,
+    /// A live view refreshing every second: members with role, state, timeline, lag, TPS,
+    /// connections, the last archived WAL's and the last backup's age, and the alerts firing.
+    Top(TopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +266,23 @@ pub struct DownArgs {
     /// With --volumes: remove the backup repository as well (asks for its own confirmation).
     #[arg(long, requires = "volumes")]
     pub repository: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Seconds between two frames.
+    #[arg(short = 'n', long, default_value_t = 1.0, value_parser = positive_seconds)]
+    pub interval: f64,
+    /// Stop after this many frames (default: until interrupted).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds from 0.1 to 3600")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 pub mod api;
 pub mod rules;
+pub mod view;
 
 /// Config folders inside the containers.
 pub const PROMETHEUS_DIR: &str = "/etc/pgha/prometheus";

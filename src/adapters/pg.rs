@@ -113,6 +113,16 @@ impl Pg {
         Ok(row.get(0))
     }
 
+    /// Every column of the first row, as f64 (`float8` columns; `NULL` → None).
+    pub async fn row_f64s(&self, sql: &str) -> Result<Vec<Option<f64>>> {
+        let row = self
+            .client
+            .query_one(sql, &[])
+            .await
+            .with_context(|| format!("query on {}", self.what))?;
+        Ok((0..row.len()).map(|i| row.get::<_, Option<f64>>(i)).collect())
+    }
+
     /// First column of every row, as i64.
     pub async fn query_i64s(&self, sql: &str) -> Result<Vec<i64>> {
         let rows = self

@@ -22,6 +22,7 @@ impl Prom {
     }
 
     async fn get(&self, url: &str) -> Result<serde_json::Value> {
+        super::tls::init();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
             .connect_timeout(Duration::from_secs(1))

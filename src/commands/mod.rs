@@ -1,6 +1,7 @@
 //! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
 
 pub mod access;
+pub mod alerts;
 pub mod backup;
 pub mod certs;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod restore;
 pub mod roll;
 pub mod switchover;
 pub mod tls_switch;
+pub mod top;
 pub mod topology;
 pub mod up;
 pub mod verify;
@@ -62,5 +64,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Certs(CertsCommand::Status) => certs::run_status(&ctx),
         Command::Certs(CertsCommand::Rotate) => certs::run_rotate(&ctx).await,
         Command::Restore(a) => restore::run(&ctx, &a).await,
+        Command::Alerts => alerts::run(&ctx).await,
+        Command::Top(a) => top::run(&ctx, &a).await,
     }
 }
