@@ -120,7 +120,9 @@ impl Pg {
             .query_one(sql, &[])
             .await
             .with_context(|| format!("query on {}", self.what))?;
-        Ok((0..row.len()).map(|i| row.get::<_, Option<f64>>(i)).collect())
+        Ok((0..row.len())
+            .map(|i| row.get::<_, Option<f64>>(i))
+            .collect())
     }
 
     /// First column of every row, as i64.

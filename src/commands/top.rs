@@ -82,7 +82,11 @@ async fn by_member(prom: &Prom, expr: &str) -> Result<BTreeMap<String, f64>> {
 
 /// The figures Prometheus and Alertmanager have; Err when Prometheus does not answer.
 async fn from_prometheus(prom: &Prom, f: &mut Frame) -> Result<()> {
-    let tps = by_member(prom, "irate(pgha_transactions_total{job=\"postgres\"}[30s])").await?;
+    let tps = by_member(
+        prom,
+        "irate(pgha_transactions_total{job=\"postgres\"}[30s])",
+    )
+    .await?;
     let conns = by_member(prom, "pgha_connections_used{job=\"postgres\"}").await?;
     let lag = by_member(prom, "pg_replication_lag_seconds{job=\"postgres\"}").await?;
     let archive = by_member(

@@ -43,10 +43,10 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
         ),
         rule(
             "PghaLeaderDown",
-            "max_over_time(patroni_primary{job=\"patroni\"}[10m]) == 1 and on(member) (up{job=\"patroni\"} == 0 or patroni_postgres_running{job=\"patroni\"} == 0)".into(),
+            "last_over_time(patroni_primary{job=\"patroni\"}[10m]) == 1 and on(member) (up{job=\"patroni\"} == 0 or patroni_postgres_running{job=\"patroni\"} == 0)".into(),
             0,
             "critical",
-            format!("{m}, the leader within the last 10 minutes, is down"),
+            format!("{m}, the leader when last seen, is down"),
             "The leader was lost; Patroni promotes the synchronous standby. `pgha list` shows the new leader, `pgha start MEMBER` brings the old one back as a replica (`pgha reinit MEMBER` if it cannot rejoin).",
         ),
         rule(
@@ -59,7 +59,7 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
         ),
         rule(
             "PghaReplicaNotStreaming",
-            "(patroni_postgres_streaming{job=\"patroni\"} == 0 and on(member) patroni_primary{job=\"patroni\"} == 0) or on(member) (up{job=\"patroni\"} == 0 unless on(member) max_over_time(patroni_primary{job=\"patroni\"}[10m]) == 1)".into(),
+            "(patroni_postgres_streaming{job=\"patroni\"} == 0 and on(member) patroni_primary{job=\"patroni\"} == 0) or on(member) (up{job=\"patroni\"} == 0 unless on(member) last_over_time(patroni_primary{job=\"patroni\"}[10m]) == 1)".into(),
             2 * i,
             "warning",
             format!("{m} does not stream WAL from the leader"),

@@ -77,7 +77,9 @@ impl History {
 /// `▁▂▃▄▅▆▇█` scaled to the largest value (all `▁` when every value is 0).
 pub fn sparkline(values: impl Iterator<Item = f64>) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let v: Vec<f64> = values.map(|x| if x.is_finite() { x.max(0.0) } else { 0.0 }).collect();
+    let v: Vec<f64> = values
+        .map(|x| if x.is_finite() { x.max(0.0) } else { 0.0 })
+        .collect();
     let max = v.iter().copied().fold(0.0, f64::max);
     v.iter()
         .map(|x| {
@@ -117,7 +119,16 @@ pub fn render(f: &Frame, h: &History) -> String {
         f.cluster, f.clock, f.source
     );
     let header = [
-        "Member", "Role", "State", "TL", "Lag", "Lag s", "TPS", "TPS trend", "Lag trend", "Conns",
+        "Member",
+        "Role",
+        "State",
+        "TL",
+        "Lag",
+        "Lag s",
+        "TPS",
+        "TPS trend",
+        "Lag trend",
+        "Conns",
     ];
     let rows: Vec<Vec<String>> = f
         .members

@@ -8,6 +8,7 @@ mod daytwo;
 mod ha;
 mod harness;
 mod lifecycle;
+mod monitoring;
 mod security;
 mod verify;
 mod writer;

@@ -1,0 +1,235 @@
+//! Monitoring checks on a real cluster, driven from the kill test (one cluster for both): every
+//! scrape target up after `up`, `promtool check` on the rendered rules and config, a webhook
+//! receiver on the cluster network that records Alertmanager's notifications, alerts as
+//! Alertmanager has them, and `pgha top`'s frames.
+
+#![allow(dead_code)]
+
+use crate::harness::*;
+use pgha::adapters::prom::Prom;
+use pgha::monitoring::api::Alert;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The spec lines of a cluster whose Alertmanager posts to the test's receiver.
+pub const WEBHOOK_SPEC: &str = "[monitoring]\nwebhook_url = \"http://hook:8080/alerts\"\n";
+
+pub fn prom(c: &TestCluster) -> Prom {
+    Prom {
+        prometheus: format!("http://127.0.0.1:{}", 54390 + c.port_base),
+        alertmanager: format!("http://127.0.0.1:{}", 54393 + c.port_base),
+    }
+}
+
+/// Every target of every job pgha renders is up in Prometheus (checked once: `up` waited).
+pub async fn assert_targets_up(c: &TestCluster) {
+    let t = prom(c).targets().await.expect("Prometheus's targets");
+    let mut want: Vec<(String, String)> = Vec::new();
+    for job in ["patroni", "postgres", "disk", "pgbackrest"] {
+        for n in ["pg1", "pg2", "pg3"] {
+            want.push((job.into(), n.into()));
+        }
+    }
+    for e in ["etcd1", "etcd2", "etcd3"] {
+        want.push(("etcd".into(), e.into()));
+    }
+    for (j, m) in [
+        ("haproxy", "haproxy"),
+        ("prometheus", "prometheus"),
+        ("alertmanager", "alertmanager"),
+    ] {
+        want.push((j.into(), m.into()));
+    }
+    let mut have: Vec<(String, String)> = t
+        .iter()
+        .map(|t| (t.job.clone(), t.member.clone()))
+        .collect();
+    have.sort();
+    want.sort();
+    assert_eq!(have, want, "the scrape targets");
+    let down: Vec<String> = t
+        .iter()
+        .filter(|t| t.health != "up")
+        .map(|t| format!("{} {}: {} {}", t.job, t.member, t.health, t.last_error))
+        .collect();
+    assert!(down.is_empty(), "targets not up after `up`: {down:?}");
+}
+
+/// `promtool check rules` and `check config` pass on the files in the Prometheus container.
+pub fn assert_promtool_passes(c: &TestCluster) {
+    let prom = c.container("prometheus");
+    let d = pgha::monitoring::PROMETHEUS_DIR;
+    for args in [
+        vec![
+            "check".to_string(),
+            "rules".into(),
+            format!("{d}/alerts.yml"),
+            format!("{d}/certificates.yml"),
+        ],
+        vec![
+            "check".into(),
+            "config".into(),
+            format!("{d}/prometheus.yml"),
+        ],
+    ] {
+        let mut cmd = vec!["exec", prom.as_str(), "promtool"];
+        cmd.extend(args.iter().map(String::as_str));
+        let out = run_with_deadline(
+            std::process::Command::new("docker").args(&cmd),
+            Duration::from_secs(30),
+        );
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "promtool {args:?}: {all}");
+        if args[1] == "rules" {
+            let n = pgha::monitoring::rules::rules(&pgha::spec::Spec::default()).len();
+            assert!(all.contains(&format!("SUCCESS: {n} rules found")), "{all}");
+        }
+    }
+}
+
+/// A receiver for Alertmanager's webhook on the cluster network (alias `hook`), printing each
+/// notification as one line: arrival time (Unix seconds) and the JSON body. Removed on drop.
+pub struct Hook {
+    pub container: String,
+}
+
+const HOOK_PY: &str = r#"
+import http.server, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0))).decode()
+        print('%.3f %s' % (time.time(), body.replace('\n', ' ')), flush=True)
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('', 8080), H).serve_forever()
+"#;
+
+impl Hook {
+    pub fn start(c: &TestCluster) -> Hook {
+        let container = c.container("hook");
+        let image = text(&c.command(&["image", "name"]).output().unwrap().stdout)
+            .trim()
+            .to_string();
+        docker(&["rm", "-f", &container]);
+        let label = format!("io.pgha.test={}", c.test);
+        let net = format!("{}-net", c.name);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &container,
+            "--label",
+            &label,
+            "--network",
+            &net,
+            "--network-alias",
+            "hook",
+            &image,
+            "python3",
+            "-u",
+            "-c",
+            HOOK_PY,
+        ]);
+        Hook { container }
+    }
+
+    /// Every notification so far: (arrival, body).
+    pub fn events(&self) -> Vec<(f64, Value)> {
+        docker(&["logs", &self.container])
+            .lines()
+            .filter_map(|l| {
+                let (t, body) = l.split_once(' ')?;
+                Some((t.parse().ok()?, serde_json::from_str(body).ok()?))
+            })
+            .collect()
+    }
+
+    /// When the first notification with `status` (firing or resolved) about alert `name` of
+    /// `member` arrived, if one did.
+    pub fn arrived(&self, status: &str, name: &str, member: &str) -> Option<f64> {
+        self.events().into_iter().find_map(|(t, v)| {
+            v["alerts"]
+                .as_array()?
+                .iter()
+                .any(|a| {
+                    a["status"] == status
+                        && a["labels"]["alertname"] == name
+                        && a["labels"]["member"] == member
+                })
+                .then_some(t)
+        })
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        docker(&["rm", "-f", &self.container]);
+    }
+}
+
+/// Alertmanager's active alerts.
+pub async fn alerts(c: &TestCluster) -> Vec<Alert> {
+    prom(c).alerts().await.unwrap_or_default()
+}
+
+fn has(alerts: &[Alert], name: &str, member: &str) -> bool {
+    alerts.iter().any(|a| a.name == name && a.member == member)
+}
+
+/// Waits until Alertmanager has alert `name` for `member` active; returns how long it took.
+pub async fn wait_alert(c: &TestCluster, name: &str, member: &str, deadline: Duration) -> Duration {
+    let start = Instant::now();
+    eventually(&format!("alert {name} for {member}"), deadline, || async {
+        has(&alerts(c).await, name, member).then_some(())
+    })
+    .await;
+    start.elapsed()
+}
+
+/// Waits until Alertmanager has no active alert `name` for `member`.
+pub async fn wait_resolved(c: &TestCluster, name: &str, member: &str, deadline: Duration) {
+    eventually(
+        &format!("alert {name} for {member} to resolve"),
+        deadline,
+        || async { (!has(&alerts(c).await, name, member)).then_some(()) },
+    )
+    .await;
+}
+
+/// The TPS `pgha top` shows for `member` in its last frame (None: "-", not known yet), with
+/// every member present.
+pub fn top_tps(out: &str, members: &[String], member: &str) -> Option<f64> {
+    let last = out
+        .rsplit("pgha top: cluster")
+        .next()
+        .unwrap_or_else(|| panic!("no frame in {out}"));
+    for m in members {
+        assert!(
+            last.lines().any(|l| l.starts_with(&format!("{m} "))),
+            "{m} missing from the frame:\n{last}"
+        );
+    }
+    let header = last
+        .lines()
+        .find(|l| l.starts_with("Member"))
+        .unwrap_or_else(|| panic!("no header in {last}"));
+    let col = header.find("TPS ").unwrap();
+    let row = last
+        .lines()
+        .find(|l| l.starts_with(&format!("{member} ")))
+        .unwrap();
+    let cell: String = row
+        .chars()
+        .skip(col)
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    if cell == "-" {
+        return None;
+    }
+    Some(
+        cell.parse()
+            .unwrap_or_else(|_| panic!("no TPS for {member} at column {col} in:\n{last}")),
+    )
+}
