@@ -2,7 +2,8 @@
 //! over `--runs N` repetitions: `up` with the image present, `pgha list` next to `patronictl list`,
 //! switchover under writes, `failover --kill` fenced and not, acknowledged writes lost (each id read
 //! on every node, the killed one after it rejoins), pgbench throughput through HAProxy and on the
-//! leader's port in synchronous and asynchronous mode, the cluster's memory at idle, and what TLS
+//! leader's port in synchronous and asynchronous mode, the cluster's memory at idle, what
+//! monitoring holds at idle and how fast a leader kill's alert reaches a webhook, and what TLS
 //! costs (pgbench and connection set-up with and without it). It
 //! reports, prints "n/a" for what it could not observe, and never fails on a slow machine; it fails
 //! when a writer got too few writes acknowledged to prove anything.
@@ -17,6 +18,8 @@
 mod backup;
 #[path = "converge.rs"]
 mod converge;
+#[path = "monitoring.rs"]
+mod monitoring;
 #[path = "pgbench.rs"]
 mod pgbench;
 #[path = "tls.rs"]
@@ -169,8 +172,8 @@ impl Bench<'_> {
         std::fs::write(
             self.dir.path().join("pgha.toml"),
             format!(
-                "name = \"{}\"\nport_base = {}\n{extra}\n[backup]\narchive_timeout = {}\n[labels]\n\"io.pgha.test\" = \"bench\"\n",
-                self.o.name, self.o.port_base, backup::ARCHIVE_TIMEOUT_S
+                "name = \"{}\"\nport_base = {}\n{}{extra}\n[backup]\narchive_timeout = {}\n[labels]\n\"io.pgha.test\" = \"bench\"\n",
+                self.o.name, self.o.port_base, monitoring::HOOK_SPEC, backup::ARCHIVE_TIMEOUT_S
             ),
         )
         .context("write the bench's pgha.toml")
@@ -488,6 +491,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     metrics.extend(tp.into_metrics());
     metrics.extend(bk.into_metrics());
     metrics.extend([mem, anon]);
+    metrics.extend(monitoring::measure(b, &engine, runs).await?);
     // Last: it makes the cluster anew without TLS.
     metrics.extend(tls::measure(b, &engine, runs).await?);
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);

@@ -63,7 +63,7 @@ pub async fn measure(b: &Bench<'_>, runs: usize) -> Result<(Vec<Metric>, usize, 
         "up, config-only change ([patroni.parameters]): every member applied it",
         "s",
     );
-    let mut total = Metric::new("up, rolling image replacement (7 containers): total", "s");
+    let mut total = Metric::new("up, rolling image replacement (9 containers): total", "s");
     let mut gap = Metric::new(
         "up, rolling image replacement: longest gap between acknowledged writes",
         "s",

@@ -42,15 +42,19 @@ async fn benchmark_runs_once() {
         "failover --kill: first write through HAProxy",
         "failover --kill --no-fence: new leader in etcd",
         "cluster memory at idle",
+        "cluster memory at idle without monitoring",
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
     // The converge figures were observed once each.
     for name in [
         "up, config-only change ([patroni.parameters]): every member applied it",
-        "up, rolling image replacement (7 containers): total",
+        "up, rolling image replacement (9 containers): total",
         "up, rolling image replacement: longest gap between acknowledged writes",
         "up, rolling image replacement: longest write gap up's own probe reports",
+        "failover --kill: leader-down alert at the webhook",
+        "pgha start of the killed node: its alert resolved at the webhook",
+        "monitoring at idle: Prometheus + Alertmanager (docker stats) + exporters (RSS)",
     ] {
         observed_once(&table, name);
     }
