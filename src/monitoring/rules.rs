@@ -293,6 +293,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_alert() {
+        let readme = include_str!("../../README.md");
+        for r in rules(&Spec::default()) {
+            assert!(
+                readme.contains(&format!("| `{}` |", r.name)),
+                "README's alert table lacks {}",
+                r.name
+            );
+        }
+    }
+
+    #[test]
     fn rules_follow_sync_mode_and_backup() {
         let mut spec = Spec::default();
         spec.patroni.synchronous_mode = false;

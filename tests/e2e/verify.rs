@@ -172,13 +172,14 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
         .get(0);
     assert_eq!(n, 0);
     record_fixtures(&c).await;
+
+    // The same cluster broken: verify fails, names the problem and restores what it can.
+    verify_fails_and_names_a_stopped_replica_or_haproxy(&c).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
-    let c = TestCluster::new("verifybad", 7000, "");
-    c.up();
-    c.sql_on_primary("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 50)").await;
+/// A stopped replica fails `status` (the destructive checks are skipped), a stopped HAProxy fails
+/// `routing`; a replica cut off the network is reconnected. The cluster is healthy after each.
+async fn verify_fails_and_names_a_stopped_replica_or_haproxy(c: &TestCluster) {
     let leader = etcd_get(&c.etcd_endpoints(), &format!("/service/{}/leader", c.name))
         .await
         .unwrap();
@@ -188,7 +189,7 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
         .unwrap();
     docker(&["stop", &c.container(replica)]);
 
-    let (code, v, err) = tokio::task::block_in_place(|| verify(&c, &[]));
+    let (code, v, err) = tokio::task::block_in_place(|| verify(c, &[]));
     assert_eq!(code, Some(1), "{v}\n{err}");
     assert_eq!(v["passed"], false);
     let status = result(&v, "status");
@@ -201,10 +202,10 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
         assert_eq!(result(&v, destructive)["result"], "SKIP", "{v}");
     }
     assert!(err.contains("failed verification: status"), "{err}");
-    assert_healthy(&c, "user_rows", 50).await;
+    assert_healthy(c, "user_rows", 500).await;
 
     docker(&["stop", &c.container("haproxy")]);
-    let (code, v, err) = tokio::task::block_in_place(|| verify(&c, &["--only", "routing"]));
+    let (code, v, err) = tokio::task::block_in_place(|| verify(c, &["--only", "routing"]));
     assert_eq!(code, Some(1), "{v}\n{err}");
     let routing = result(&v, "routing");
     assert_eq!(routing["result"], "FAIL");
@@ -213,19 +214,19 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy() {
         why.contains("HAProxy") && why.contains("not running"),
         "{why}"
     );
-    assert_healthy(&c, "user_rows", 50).await;
+    assert_healthy(c, "user_rows", 500).await;
 
     // A replica cut off the cluster network (as the partition check does): verify's restore puts
     // it back under its member name, and it streams again.
     let net = format!("{}-net", c.name);
     docker(&["network", "disconnect", &net, &c.container(replica)]);
-    let (_, v, err) = tokio::task::block_in_place(|| verify(&c, &["--only", "routing"]));
+    let (_, v, err) = tokio::task::block_in_place(|| verify(c, &["--only", "routing"]));
     let restored = v["restored"].as_str().unwrap_or_default();
     assert!(
         restored.contains(&format!("reconnected {} to {net}", c.container(replica))),
         "{v}\n{err}"
     );
-    assert_healthy(&c, "user_rows", 50).await;
+    assert_healthy(c, "user_rows", 500).await;
 }
 
 /// The cluster's etcd keys in the `Kv` shape the unit tests load (key, value, mod_revision, lease).
