@@ -232,13 +232,13 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
         .to_string();
     assert_ne!(new_id, old_id);
     let all = c.labelled("container");
-    assert_eq!(all.len(), 7, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
     assert!(all.iter().all(|n| image_of(n) == old_id));
     c.respec(&with_image);
 
     // plan: the backup repository, then every container replaced one at a time, etcd first, the
-    // replicas, one switchover off the leader, the old leader, HAProxy last; and plan changes
-    // nothing.
+    // replicas, one switchover off the leader, the old leader, HAProxy, then Prometheus and
+    // Alertmanager; and plan changes nothing.
     let ids = || {
         let mut args = vec!["inspect", "-f", "{{.Id}}"];
         args.extend(all.iter().map(String::as_str));
@@ -261,14 +261,24 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
         .filter(|m| **m != l0)
         .map(|m| n(m))
         .collect();
-    assert_eq!(steps.len(), 8, "{plan}");
+    assert_eq!(steps.len(), 10, "{plan}");
     assert_eq!(&steps[..3], &[n("etcd1"), n("etcd2"), n("etcd3")], "{plan}");
     assert_eq!(
         steps[3..5].iter().cloned().collect::<BTreeSet<_>>(),
         replicas.into_iter().collect::<BTreeSet<_>>(),
         "{plan}"
     );
-    assert_eq!(steps[5..], [switch.clone(), n(&l0), n("haproxy")], "{plan}");
+    assert_eq!(
+        steps[5..],
+        [
+            switch.clone(),
+            n(&l0),
+            n("haproxy"),
+            n("prometheus"),
+            n("alertmanager")
+        ],
+        "{plan}"
+    );
     assert_eq!(plan["steps"][5]["impact"], "switchover", "{plan}");
     assert_eq!(plan["steps"][0]["impact"], "member-restart", "{plan}");
     assert!(
@@ -287,7 +297,7 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
     assert_eq!(ids(), before);
 
     let up = roll(&c);
-    assert_eq!(up["rolled"]["steps"].as_array().unwrap().len(), 8, "{up}");
+    assert_eq!(up["rolled"]["steps"].as_array().unwrap().len(), 10, "{up}");
     assert!(up["rolled"]["longest_write_gap_s"].is_number(), "{up}");
     for name in c.labelled("container") {
         assert_eq!(image_of(&name), new_id, "{name} runs the old image");

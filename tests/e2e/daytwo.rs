@@ -382,7 +382,7 @@ async fn pause_kill_logs_topology() {
         let name = l.split(" | ").next().unwrap().trim().to_string();
         *per.entry(name).or_default() += 1;
     }
-    assert_eq!(per.len(), 7, "{per:?}");
+    assert_eq!(per.len(), 9, "{per:?}");
     assert!(per.values().all(|n| *n <= 5), "{per:?}");
 
     // pause, then kill the leader: pgha warns, and no new leader is elected while paused.

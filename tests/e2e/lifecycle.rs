@@ -307,7 +307,11 @@ async fn up_list_write_read_noop_down() {
 
     // Ports bind to 127.0.0.1; no secret in Docker's view of any container; secrets file 0600.
     let all = c.labelled("container");
-    assert_eq!(all.len(), 7, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
+    let secrets: toml::Value =
+        toml::from_str(&read(&c.home().join(&c.name).join("secrets.toml"))).unwrap();
+    let monitor_pw = secrets["monitor_password"].as_str().unwrap().to_string();
+    assert_eq!(monitor_pw.len(), 32);
     for name in &all {
         let bindings = docker(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", name]);
         assert!(
@@ -316,7 +320,7 @@ async fn up_list_write_read_noop_down() {
         );
         let config = docker(&["inspect", "-f", "{{json .Config}}", name]);
         assert!(
-            !config.contains(&pw),
+            !config.contains(&pw) && !config.contains(&monitor_pw),
             "{name} shows a password in docker inspect"
         );
     }
@@ -369,8 +373,8 @@ async fn up_list_write_read_noop_down() {
     assert!(c.labelled("network").is_empty());
     assert_eq!(
         c.labelled("volume").len(),
-        7,
-        "3 etcd, 3 nodes, the backup repository"
+        8,
+        "3 etcd, 3 nodes, the backup repository, Prometheus's data"
     );
     let again = c.pgha(&["down"], T);
     assert!(
