@@ -412,7 +412,9 @@ async fn up_rolls_a_new_image_scales_nodes_and_recreates_a_removed_one() {
             vol("etcd4"),
             vol("etcd5"),
             "add etcd4 to etcd's membership".into(),
-            "add etcd5 to etcd's membership".into()
+            "add etcd5 to etcd's membership".into(),
+            // Prometheus scrapes the new members.
+            format!("replace {}", c.container("prometheus"))
         ],
         "{plan}"
     );
