@@ -8,7 +8,8 @@
 //! reports, prints "n/a" for what it could not observe, and never fails on a slow machine; it fails
 //! when a writer got too few writes acknowledged to prove anything.
 //!
-//! Run: `cargo bench --bench cluster -- --runs 3 [--pgbench-seconds 20] [--backup-scale 20]` (the
+//! Run: `cargo bench --bench cluster -- --runs 3 [--pgbench-seconds 20] [--backup-scale 20]
+//! [--only monitoring]` (the
 //! e2e tests run it once
 //! with `--runs 1` and short pgbench cases).
 
@@ -44,6 +45,8 @@ pub struct Opts {
     /// The e2e tests' run: fewer samples per figure, and no unfenced kill (it waits out
     /// Patroni's ttl and runs the same code as the fenced one); its rows print n/a.
     pub quick: bool,
+    /// `--only monitoring`: up, then the monitoring figures alone.
+    pub only_monitoring: bool,
     pub port_base: u32,
     pub name: String,
     pub bin: PathBuf,
@@ -64,6 +67,9 @@ impl Opts {
             pgbench_seconds: flag("--pgbench-seconds", "PGHA_BENCH_PGBENCH_SECONDS").unwrap_or(15),
             backup_scale: flag("--backup-scale", "PGHA_BENCH_BACKUP_SCALE").unwrap_or(20),
             quick: false,
+            only_monitoring: args
+                .windows(2)
+                .any(|w| w[0] == "--only" && w[1] == "monitoring"),
             port_base: 8000,
             name: "pgha-bench".into(),
             bin,
@@ -318,6 +324,11 @@ async fn up_and_list(b: &Bench<'_>, runs: usize) -> Result<Vec<Metric>> {
 async fn measure(b: &Bench<'_>) -> Result<String> {
     let runs = b.o.runs.max(1);
     let mut metrics = up_and_list(b, runs).await?;
+    if b.o.only_monitoring {
+        let engine = Engine::connect().await?;
+        metrics.extend(monitoring::measure(b, &engine, runs).await?);
+        return Ok(table(&metrics));
+    }
 
     let pg = Pg::connect(&b.primary()?, Duration::from_secs(5)).await?;
     pg.batch("create table if not exists bench_rows (id bigint primary key)")
@@ -494,11 +505,15 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     metrics.extend(monitoring::measure(b, &engine, runs).await?);
     // Last: it makes the cluster anew without TLS.
     metrics.extend(tls::measure(b, &engine, runs).await?);
+    Ok(table(&metrics))
+}
+
+fn table(metrics: &[Metric]) -> String {
     let mut t = pgha::output::new_table(&["Metric", "Median", "Min", "Max", "Runs"]);
-    for m in &metrics {
+    for m in metrics {
         t.add_row(m.row());
     }
-    Ok(format!("{t}\n"))
+    format!("{t}\n")
 }
 
 /// Waits for, then holds while the returned file lives, the machine-wide lock of Docker tests: an

@@ -1,7 +1,7 @@
 //! What monitoring costs and how fast it tells: the memory its processes hold at idle
-//! (Prometheus and Alertmanager as Docker counts their containers, the exporters' RSS in each
-//! node), the whole cluster's memory at idle with and without monitoring (without: the full run
-//! only, after an `up` with `[monitoring]` off), and the time from `failover --kill` to the
+//! (anon, as the project counts process memory, and RSS: Prometheus and Alertmanager by their
+//! containers, the exporters in each node by /proc), the whole cluster's process memory at idle
+//! with and without monitoring (the full run only: each measured after an `up`), and the time from `failover --kill` to the
 //! leader-down alert arriving at a webhook receiver on the cluster network, and from `pgha start`
 //! to its resolution arriving there.
 
@@ -74,43 +74,58 @@ async fn wait_arrival(
     Ok(None)
 }
 
-/// MiB the cluster's containers use at idle, as docker stats counts them (peak of 3 samples).
-async fn cluster_mib(b: &Bench<'_>, engine: &Engine) -> Result<f64> {
+/// MiB of process memory (anon: what the processes allocated, as the cgroups count it) and as
+/// docker stats counts it, over the cluster's containers at idle (peak of 3 samples).
+async fn cluster_mib(b: &Bench<'_>, engine: &Engine) -> Result<(f64, f64)> {
     let inv = engine.inventory(&[("io.pgha.cluster", &b.o.name)]).await?;
-    let mut peak = 0f64;
+    let (mut anon, mut stats) = (0f64, 0f64);
     for _ in 0..3 {
-        let mut total = 0u64;
+        let (mut a, mut u) = (0u64, 0u64);
         for c in &inv.containers {
-            total += engine.memory_usage(&c.name).await?.0;
+            let (usage, an) = engine.memory_usage(&c.name).await?;
+            u += usage;
+            a += an;
         }
-        peak = peak.max(total as f64 / 1048576.0);
+        anon = anon.max(a as f64 / 1048576.0);
+        stats = stats.max(u as f64 / 1048576.0);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    Ok(peak)
+    Ok((anon, stats))
 }
 
-/// MiB monitoring's processes hold: the two containers (docker stats) and the exporters' RSS.
+/// Monitoring's processes: (anon MiB, RSS MiB). Prometheus and Alertmanager by their cgroups
+/// (anon; and docker stats for the RSS side), the exporters in each node by /proc (RssAnon, VmRSS).
 async fn monitoring_mib(b: &Bench<'_>, engine: &Engine) -> Result<(f64, f64)> {
-    let mut containers = 0u64;
+    let (mut anon, mut rss) = (0u64, 0u64);
     for m in ["prometheus", "alertmanager"] {
-        containers += engine.memory_usage(&format!("{}-{m}", b.o.name)).await?.0;
+        let (usage, an) = engine.memory_usage(&format!("{}-{m}", b.o.name)).await?;
+        anon += an;
+        rss += usage;
     }
-    let mut exporters_kib = 0u64;
+    let script = "for p in $(pgrep -f -- '-exporter --web'); do case $(cat /proc/$p/comm) in prometheus-*) grep -E '^(RssAnon|VmRSS):' /proc/$p/status;; esac; done";
     for n in ["pg1", "pg2", "pg3"] {
-        let out = docker(&[
-            "exec",
-            &format!("{}-{n}", b.o.name),
-            "ps",
-            "-eo",
-            "rss=,args=",
-        ])?;
-        exporters_kib += out
-            .lines()
-            .filter(|l| l.contains("-exporter ") && !l.contains("while"))
-            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
-            .sum::<u64>();
+        let out = docker(&["exec", &format!("{}-{n}", b.o.name), "sh", "-c", script])?;
+        for l in out.lines() {
+            let kib: u64 = l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if l.starts_with("RssAnon") {
+                anon += kib * 1024;
+            } else {
+                rss += kib * 1024;
+            }
+        }
     }
-    Ok((containers as f64 / 1048576.0, exporters_kib as f64 / 1024.0))
+    Ok((anon as f64 / 1048576.0, rss as f64 / 1048576.0))
+}
+
+/// Waits until the cluster is settled and quiet.
+async fn idle(b: &Bench<'_>) -> Result<()> {
+    b.settle().await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    Ok(())
 }
 
 pub async fn measure(b: &Bench<'_>, engine: &Engine, runs: usize) -> Result<Vec<Metric>> {
@@ -147,45 +162,63 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, runs: usize) -> Result<Vec<
         let r = b.json(&["failover", "--kill", "--yes"])?;
         let killed = r["killed"].as_str().unwrap_or_default().to_string();
         fired.push(wait_arrival(&hook, "firing", "PghaLeaderDown", &killed, t0).await?);
-        b.json(&["start", &killed])?;
         let t1 = now();
+        b.json(&["start", &killed])?;
         resolved.push(wait_arrival(&hook, "resolved", "PghaLeaderDown", &killed, t1).await?);
     }
     docker(&["rm", "-f", &hook])?;
 
-    eprintln!("bench: monitoring's memory at idle");
-    b.settle().await?;
-    tokio::time::sleep(Duration::from_secs(5)).await;
     let mut parts = Metric::new(
-        "monitoring at idle: Prometheus + Alertmanager (docker stats) + exporters (RSS)",
+        "monitoring's process memory at idle (anon: Prometheus, Alertmanager, 9 exporters)",
         "MiB",
     );
-    let mut exporters = Metric::new("  of which the 3 nodes' exporters (RSS)", "MiB");
+    let mut parts_rss = Metric::new(
+        "  the same as RSS (docker stats; the exporters' binaries' pages counted per process)",
+        "MiB",
+    );
     let mut with = Metric::new(
-        "cluster memory at idle with monitoring (docker stats)",
+        "cluster process memory at idle, with monitoring (anon)",
         "MiB",
     );
     let mut without = Metric::new(
-        "cluster memory at idle without monitoring (docker stats)",
+        "cluster process memory at idle, without monitoring (anon)",
         "MiB",
     );
-    let (c, e) = monitoring_mib(b, engine).await?;
-    parts.push((c > 0.0).then_some(c + e));
-    exporters.push((e > 0.0).then_some(e));
-    let w = cluster_mib(b, engine).await?;
-    with.push((w > 0.0).then_some(w));
-    if b.o.quick {
-        without.push(None);
-    } else {
+    let mut with_stats = Metric::new("  with monitoring, as docker stats counts it", "MiB");
+    let mut without_stats = Metric::new("  without monitoring, as docker stats counts it", "MiB");
+    let pos = |v: f64| (v > 0.0).then_some(v);
+    if !b.o.quick {
+        // Both sides fresh from an `up`: the cluster without monitoring, then with it again.
         eprintln!("bench: the same cluster without monitoring");
         b.respec("monitoring.enabled = false\n")?;
         b.pgha(&["up", "--yes"])?;
-        b.settle().await?;
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let wo = cluster_mib(b, engine).await?;
-        without.push((wo > 0.0).then_some(wo));
+        idle(b).await?;
+        let (a, s) = cluster_mib(b, engine).await?;
+        without.push(pos(a));
+        without_stats.push(pos(s));
+        eprintln!("bench: and with monitoring again");
         b.respec("")?;
         b.pgha(&["up", "--yes"])?;
+    } else {
+        without.push(None);
+        without_stats.push(None);
     }
-    Ok(vec![fired, resolved, parts, exporters, with, without])
+    eprintln!("bench: monitoring's memory at idle");
+    idle(b).await?;
+    let (a, s) = cluster_mib(b, engine).await?;
+    with.push(pos(a));
+    with_stats.push(pos(s));
+    let (anon, rss) = monitoring_mib(b, engine).await?;
+    parts.push(pos(anon));
+    parts_rss.push(pos(rss));
+    Ok(vec![
+        fired,
+        resolved,
+        parts,
+        parts_rss,
+        with,
+        without,
+        with_stats,
+        without_stats,
+    ])
 }
