@@ -334,9 +334,28 @@ pub fn fmt_age(secs: i64) -> String {
     }
 }
 
+/// An age in seconds to the second, for what changes by the second (`pgha alerts`, `pgha top`):
+/// `5s`, `1m15s`, `2h02m`, `1d01h`. `fmt_age` is the coarse one.
+pub fn short_age(s: i64) -> String {
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_ages_read_to_the_second() {
+        assert_eq!(short_age(5), "5s");
+        assert_eq!(short_age(75), "1m15s");
+        assert_eq!(short_age(7322), "2h02m");
+        assert_eq!(short_age(90_000), "1d01h");
+    }
 
     #[test]
     fn a_stale_report_says_so_in_the_table_and_the_json() {

@@ -103,7 +103,7 @@ fn bytes(b: u64) -> String {
 
 fn age(s: Option<f64>) -> String {
     match s {
-        Some(s) if s >= 0.0 => format!("{} ago", crate::commands::alerts::short_age(s as i64)),
+        Some(s) if s >= 0.0 => format!("{} ago", crate::output::short_age(s as i64)),
         _ => "n/a".into(),
     }
 }
