@@ -20,7 +20,7 @@ mod backup;
 #[path = "converge.rs"]
 mod converge;
 #[path = "monitoring.rs"]
-mod monitoring;
+pub mod monitoring;
 #[path = "pgbench.rs"]
 mod pgbench;
 #[path = "tls.rs"]

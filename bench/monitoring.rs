@@ -15,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Spec lines (top-level keys) pointing Alertmanager at the bench's receiver.
 pub const HOOK_SPEC: &str = "monitoring.webhook_url = \"http://hook:8080/alerts\"\n";
 
-const HOOK_PY: &str = r#"
+/// A webhook receiver for Alertmanager (Python, in pgha's node image), printing each notification
+/// as one line: arrival time (Unix seconds) and the JSON body. The e2e tests use it too.
+pub const HOOK_PY: &str = r#"
 import http.server, time
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
@@ -42,9 +44,33 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// When a notification with `status` about `alert` of `member` first arrived after `after`.
-fn arrival(hook: &str, status: &str, alert: &str, member: &str, after: f64) -> Result<Option<f64>> {
-    Ok(docker(&["logs", hook])?.lines().find_map(|l| {
+/// `docker run` arguments of the receiver `container` on network `net` (alias `hook`).
+pub fn hook_run_args(container: &str, label: &str, net: &str, image: &str) -> Vec<String> {
+    [
+        "run",
+        "-d",
+        "--name",
+        container,
+        "--label",
+        label,
+        "--network",
+        net,
+        "--network-alias",
+        "hook",
+        image,
+        "python3",
+        "-u",
+        "-c",
+        HOOK_PY,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// When, in the receiver's log, a notification with `status` about `alert` of `member` first
+/// arrived at or after `after`.
+pub fn hook_arrival(log: &str, status: &str, alert: &str, member: &str, after: f64) -> Option<f64> {
+    log.lines().find_map(|l| {
         let (t, body) = l.split_once(' ')?;
         let t: f64 = t.parse().ok()?;
         let v: Value = serde_json::from_str(body).ok()?;
@@ -54,7 +80,17 @@ fn arrival(hook: &str, status: &str, alert: &str, member: &str, after: f64) -> R
                 && a["labels"]["member"] == member
         });
         (hit && t >= after).then_some(t)
-    }))
+    })
+}
+
+fn arrival(hook: &str, status: &str, alert: &str, member: &str, after: f64) -> Result<Option<f64>> {
+    Ok(hook_arrival(
+        &docker(&["logs", hook])?,
+        status,
+        alert,
+        member,
+        after,
+    ))
 }
 
 async fn wait_arrival(
@@ -133,23 +169,8 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, runs: usize) -> Result<Vec<
     let image = b.pgha(&["image", "name"])?.trim().to_string();
     let net = format!("{}-net", b.o.name);
     docker(&["rm", "-f", &hook])?;
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &hook,
-        "--label",
-        "io.pgha.test=bench",
-        "--network",
-        &net,
-        "--network-alias",
-        "hook",
-        &image,
-        "python3",
-        "-u",
-        "-c",
-        HOOK_PY,
-    ])?;
+    let args = hook_run_args(&hook, "io.pgha.test=bench", &net, &image);
+    docker(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
     let mut fired = Metric::new("failover --kill: leader-down alert at the webhook", "s");
     let mut resolved = Metric::new(
         "pgha start of the killed node: its alert resolved at the webhook",

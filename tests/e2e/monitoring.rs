@@ -5,10 +5,10 @@
 
 #![allow(dead_code)]
 
+use crate::bench::cluster::monitoring as hook;
 use crate::harness::*;
 use pgha::adapters::prom::Prom;
 use pgha::monitoring::api::Alert;
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// The spec lines of a cluster whose Alertmanager posts to the test's receiver.
@@ -87,24 +87,11 @@ pub fn assert_promtool_passes(c: &TestCluster) {
     }
 }
 
-/// A receiver for Alertmanager's webhook on the cluster network (alias `hook`), printing each
-/// notification as one line: arrival time (Unix seconds) and the JSON body. Removed on drop.
+/// The bench's webhook receiver (`bench/monitoring.rs`) on the cluster network (alias `hook`).
+/// Removed on drop.
 pub struct Hook {
     pub container: String,
 }
-
-const HOOK_PY: &str = r#"
-import http.server, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', 0))).decode()
-        print('%.3f %s' % (time.time(), body.replace('\n', ' ')), flush=True)
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(('', 8080), H).serve_forever()
-"#;
 
 impl Hook {
     pub fn start(c: &TestCluster) -> Hook {
@@ -115,51 +102,21 @@ impl Hook {
         docker(&["rm", "-f", &container]);
         let label = format!("io.pgha.test={}", c.test);
         let net = format!("{}-net", c.name);
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &container,
-            "--label",
-            &label,
-            "--network",
-            &net,
-            "--network-alias",
-            "hook",
-            &image,
-            "python3",
-            "-u",
-            "-c",
-            HOOK_PY,
-        ]);
+        let args = hook::hook_run_args(&container, &label, &net, &image);
+        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
         Hook { container }
-    }
-
-    /// Every notification so far: (arrival, body).
-    pub fn events(&self) -> Vec<(f64, Value)> {
-        docker(&["logs", &self.container])
-            .lines()
-            .filter_map(|l| {
-                let (t, body) = l.split_once(' ')?;
-                Some((t.parse().ok()?, serde_json::from_str(body).ok()?))
-            })
-            .collect()
     }
 
     /// When the first notification with `status` (firing or resolved) about alert `name` of
     /// `member` arrived, if one did.
     pub fn arrived(&self, status: &str, name: &str, member: &str) -> Option<f64> {
-        self.events().into_iter().find_map(|(t, v)| {
-            v["alerts"]
-                .as_array()?
-                .iter()
-                .any(|a| {
-                    a["status"] == status
-                        && a["labels"]["alertname"] == name
-                        && a["labels"]["member"] == member
-                })
-                .then_some(t)
-        })
+        hook::hook_arrival(
+            &docker(&["logs", &self.container]),
+            status,
+            name,
+            member,
+            0.0,
+        )
     }
 }
 
