@@ -49,9 +49,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let prom = prom(&spec)?;
     let alerts = prom.alerts().await.map_err(|e| {
         anyhow!(
-            "Alertmanager of cluster {} does not answer on 127.0.0.1:{} (`pgha up` starts it): {e:#}",
+            "Alertmanager of cluster {} does not answer on {} (`pgha up` starts it): {e:#}",
             spec.name,
-            spec.alertmanager_port()
+            prom.alertmanager.trim_start_matches("http://")
         )
     })?;
     if ctx.global.json {

@@ -506,6 +506,10 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
         .collect();
     let pgpass = secrets::write_pgpass(&spec.name, host, &pg_ports, &prepared.secrets)?;
     let ca = crate::tls::ca_path(&spec.name);
+    let monitor = spec
+        .monitoring
+        .enabled
+        .then(|| crate::adapters::prom::Prom::for_spec(&spec));
     let report = UpReport {
         cluster: spec.name.clone(),
         changed,
@@ -524,14 +528,8 @@ pub async fn run_spec(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
             .url(Some(&ca)),
         pgpass: pgpass.display().to_string(),
         haproxy_stats: format!("http://{host}:{}/", spec.haproxy_stats_port()),
-        prometheus: spec
-            .monitoring
-            .enabled
-            .then(|| format!("http://127.0.0.1:{}/", spec.prometheus_port())),
-        alertmanager: spec
-            .monitoring
-            .enabled
-            .then(|| format!("http://127.0.0.1:{}/", spec.alertmanager_port())),
+        prometheus: monitor.as_ref().map(|m| format!("{}/", m.prometheus)),
+        alertmanager: monitor.as_ref().map(|m| format!("{}/", m.alertmanager)),
         scrape_targets,
         list: list_report(&view),
     };
