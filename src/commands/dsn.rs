@@ -4,8 +4,8 @@
 //! one pgha put in the container.
 
 use crate::cli::{DsnArgs, DsnRole, PsqlArgs};
-use crate::commands::access::Access;
 use crate::context::Ctx;
+use crate::ops::access::Access;
 use crate::ops::health;
 use crate::output::json;
 use crate::plan::NODE_PGPASS;

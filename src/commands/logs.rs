@@ -3,8 +3,8 @@
 //! `docker compose logs` does.
 
 use crate::cli::LogsArgs;
-use crate::commands::access::Access;
 use crate::context::Ctx;
+use crate::ops::access::Access;
 use crate::plan::LABEL_CLUSTER;
 use crate::usage;
 use anyhow::Result;

@@ -1,6 +1,5 @@
 //! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
 
-pub mod access;
 pub mod alerts;
 pub mod backup;
 pub mod certs;
@@ -20,9 +19,7 @@ pub mod reload;
 pub mod render;
 pub mod restart;
 pub mod restore;
-pub mod roll;
 pub mod switchover;
-pub mod tls_switch;
 pub mod top;
 pub mod topology;
 pub mod up;
@@ -30,6 +27,7 @@ pub mod verify;
 
 use crate::cli::{CertsCommand, Cli, Command, ImageCommand};
 use crate::context::Ctx;
+use crate::ops::member::Action;
 use anyhow::Result;
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -46,8 +44,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Switchover(a) => switchover::run(&ctx, &a).await,
         Command::Failover(a) => failover::run(&ctx, &a).await,
         Command::Reinit(a) => reinit::run(&ctx, &a).await,
-        Command::Start(a) => member::run(&ctx, &a, member::Action::Start).await,
-        Command::Stop(a) => member::run(&ctx, &a, member::Action::Stop).await,
+        Command::Start(a) => member::run(&ctx, &a, Action::Start).await,
+        Command::Stop(a) => member::run(&ctx, &a, Action::Stop).await,
         Command::Restart(a) => restart::run(&ctx, &a).await,
         Command::History => history::run(&ctx).await,
         Command::Verify(a) => verify::run(&ctx, &a).await,

@@ -3,12 +3,12 @@
 //! start time read before the POST) streams from the leader.
 
 use crate::cli::ReinitArgs;
-use crate::commands::access::Access;
-use crate::commands::restart;
 use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
+use crate::ops::access::Access;
 use crate::ops::handover;
+use crate::ops::restart;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use anyhow::{bail, Result};

@@ -1,8 +1,8 @@
 //! `pgha reload [M...]`: Patroni's `POST /reload` on members (all by default): re-read the config
 //! and reload PostgreSQL. Reports each member's answer.
 
-use crate::commands::access::Access;
 use crate::context::Ctx;
+use crate::ops::access::Access;
 use crate::output::{json, new_table};
 use crate::usage;
 use anyhow::{bail, Result};

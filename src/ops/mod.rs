@@ -1,10 +1,25 @@
-//! Machinery the commands share: handing leadership over and waiting for it (`handover`), the
-//! write probe through HAProxy (`probe`), the continuous test writer (`writer`), and cluster
-//! health waits and connection targets (`health`), and the archiver on the leader (`archive`).
+//! What several commands share, over the pure core and the adapters: how a command reaches a
+//! cluster (`access`), converging it to its spec (`converge`, with the TLS switch `tls_switch`
+//! and the rolling replacements `roll`), the node image (`image`), handing leadership over
+//! (`handover`), restarting PostgreSQL (`restart`) and members' containers (`member`), writing
+//! Patroni's config key and following it (`config`), new certificates in running containers
+//! (`certs`), the pgBackRest repository (`repo`), the write probe through HAProxy (`probe`), the
+//! continuous test writer (`writer`), cluster health waits and connection targets (`health`),
+//! the archiver on the leader (`archive`) and the monitoring checks (`monitor`).
 
+pub mod access;
 pub mod archive;
+pub mod certs;
+pub mod config;
+pub mod converge;
 pub mod handover;
 pub mod health;
+pub mod image;
+pub mod member;
 pub mod monitor;
 pub mod probe;
+pub mod repo;
+pub mod restart;
+pub mod roll;
+pub mod tls_switch;
 pub mod writer;

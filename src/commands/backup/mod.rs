@@ -3,12 +3,11 @@
 //! WAL and the recoverable window), `backup status` (the last backup's age, the archiver). The
 //! repository is reached through `repo::Repo`.
 
-pub mod repo;
-
 use crate::adapters::pg::Pg;
 use crate::cli::{BackupArgs, BackupCommand};
-use crate::commands::access::Access;
 use crate::context::Ctx;
+use crate::ops::access::Access;
+use crate::ops::repo::{self, now_unix, Repo};
 use crate::output::{fmt_bytes, fmt_time, json};
 use crate::pgbackrest::{self, BackupRow, StanzaInfo};
 use crate::plan;
@@ -16,51 +15,14 @@ use crate::progress::Progress;
 use crate::spec::Spec;
 use crate::usage;
 use anyhow::{bail, Context, Result};
-use repo::Repo;
 use serde::Serialize;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+use std::time::Duration;
 
 fn require_backup(spec: &Spec) -> Result<()> {
     if !spec.backup.enabled {
         usage!(
             "cluster {}: [backup] enabled = false in the spec; turn it on and run `pgha up` to archive WAL and take backups",
             spec.name
-        );
-    }
-    Ok(())
-}
-
-/// The stanza exists and matches the database (`stanza-create` is idempotent), and archiving works
-/// (`check`). Run on the leader's container by `up` after it made or changed the cluster.
-pub async fn ensure_stanza(
-    engine: &crate::adapters::docker::Engine,
-    spec: &Spec,
-    leader: &str,
-) -> Result<()> {
-    let repo = Repo::on(engine, spec, &plan::container_name(spec, leader));
-    let out = repo.run(&["stanza-create"]).await?;
-    if out.code != 0 {
-        bail!(
-            "create the pgBackRest stanza {} on {leader}: {}; WAL is not archived until this works (`pgha verify` checks it)",
-            spec.name,
-            repo::failure(&out)
-        );
-    }
-    // pgBackRest's check switches WAL and waits until the segment is archived. That also wakes an
-    // archiver that gave up for a minute on WAL (a timeline's history file) it could not push
-    // before the stanza existed, as when `up` gives a running cluster archiving.
-    let out = repo.run(&["check"]).await?;
-    if out.code != 0 {
-        bail!(
-            "cluster {} runs, but WAL archiving fails on {leader}: {} (`pgha list` shows the archiver)",
-            spec.name,
-            repo::failure(&out)
         );
     }
     Ok(())

@@ -6,10 +6,10 @@
 //! lock with its restored data; `up` rebuilds the others from it.
 
 use crate::cli::UpArgs;
-use crate::commands::backup::repo::{self, Repo};
-use crate::commands::up;
 use crate::context::Ctx;
+use crate::ops::converge;
 use crate::ops::health;
+use crate::ops::repo::{self, Repo};
 use crate::pgbackrest::{self, Target};
 use crate::plan::{self, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
@@ -131,7 +131,7 @@ pub async fn run(
     p.finish();
 
     // 6. The others come back as replicas.
-    up::run_spec(
+    converge::up_and_report(
         ctx,
         spec,
         &UpArgs {

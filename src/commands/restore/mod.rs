@@ -7,9 +7,9 @@
 //! (`in_place.rs`).
 
 use crate::cli::{RestoreArgs, UpArgs};
-use crate::commands::backup::repo::{self, Repo};
-use crate::commands::up;
 use crate::context::Ctx;
+use crate::ops::converge;
+use crate::ops::repo::{self, Repo};
 use crate::output::fmt_time;
 use crate::pgbackrest::{self, StanzaInfo, Target};
 use crate::plan::LABEL_CLUSTER;
@@ -114,7 +114,7 @@ async fn in_place(ctx: &Ctx, spec: &Spec, t: &Target, args: &RestoreArgs) -> Res
             spec.name
         );
     }
-    crate::commands::access::Access::for_containers(ctx, "restore --in-place")?;
+    crate::ops::access::Access::for_containers(ctx, "restore --in-place")?;
     let engine = ctx.engine().await?;
     let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
     let info = repo.info().await;
@@ -266,7 +266,7 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     global.scope = None;
     global.etcd.clear();
     let new_ctx = Ctx::new(global);
-    up::run_spec(
+    converge::up_and_report(
         &new_ctx,
         &spec,
         &UpArgs {

@@ -9,6 +9,7 @@ use crate::plan::{self, ContainerSpec, Kind, Resources, LABEL_CLUSTER};
 use crate::spec::Spec;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Label of a tool container: the cluster whose repository it opens.
 pub const LABEL_TOOL: &str = "io.pgha.tool";
@@ -229,4 +230,40 @@ pub fn orphan_repository(spec: &Spec, volumes: &[String]) -> bool {
             .names
             .iter()
             .any(|n| volumes.contains(&plan::volume_name(spec, n)))
+}
+
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The stanza exists and matches the database (`stanza-create` is idempotent), and archiving works
+/// (`check`). Run on the leader's container by `up` after it made or changed the cluster.
+pub async fn ensure_stanza(
+    engine: &crate::adapters::docker::Engine,
+    spec: &Spec,
+    leader: &str,
+) -> Result<()> {
+    let repo = Repo::on(engine, spec, &plan::container_name(spec, leader));
+    let out = repo.run(&["stanza-create"]).await?;
+    if out.code != 0 {
+        bail!(
+            "create the pgBackRest stanza {} on {leader}: {}; WAL is not archived until this works (`pgha verify` checks it)",
+            spec.name,
+            failure(&out)
+        );
+    }
+    // pgBackRest's check switches WAL and waits until the segment is archived. That also wakes an
+    // archiver that gave up for a minute on WAL (a timeline's history file) it could not push
+    // before the stanza existed, as when `up` gives a running cluster archiving.
+    let out = repo.run(&["check"]).await?;
+    if out.code != 0 {
+        bail!(
+            "cluster {} runs, but WAL archiving fails on {leader}: {} (`pgha list` shows the archiver)",
+            spec.name,
+            failure(&out)
+        );
+    }
+    Ok(())
 }

@@ -3,8 +3,8 @@
 //! `dynconf::applied` judges from `pg_settings` / `pg_file_settings`), and returns the ones not taken.
 
 use crate::adapters::pg::Pg;
-use crate::commands::access::Access;
 use crate::dynconf::applied;
+use crate::ops::access::Access;
 use crate::ops::health::POLL;
 use crate::progress::Progress;
 use crate::wait::{wait_for, Check};

@@ -9,8 +9,8 @@
 
 use crate::adapters::dcs::{Dcs, Target};
 use crate::adapters::docker::Engine;
-use crate::commands::up::Prepared;
 use crate::context::Ctx;
+use crate::ops::converge::Prepared;
 use crate::ops::health;
 use crate::plan::{self, Inventory, Kind, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;

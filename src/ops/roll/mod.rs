@@ -10,9 +10,8 @@ mod etcd;
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
 use crate::adapters::pg::Pg;
-use crate::commands::access::Access;
-use crate::commands::switchover;
 use crate::decide;
+use crate::ops::access::Access;
 use crate::ops::handover;
 use crate::ops::health;
 use crate::ops::writer::{missing_after_replay, Writer};
@@ -343,7 +342,7 @@ impl Roller<'_> {
             })?;
         let plan = decide::switchover(&view, Some(&candidate), Some(member), false)
             .map_err(|e| anyhow!("switch over from {member}: {e}"))?;
-        let done = switchover::perform(
+        let done = handover::perform(
             self.access,
             &self.dcs,
             Some(self.engine),
