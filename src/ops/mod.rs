@@ -1,5 +1,5 @@
 //! What several commands share, over the pure core and the adapters: how a command reaches a
-//! cluster (`access`), converging it to its spec (`converge`, with the TLS switch `tls_switch`
+//! cluster (`access`), converging it to its spec (`converge`, with its TLS switch
 //! and the rolling replacements `roll`), the node image (`image`), handing leadership over
 //! (`handover`), restarting PostgreSQL (`restart`) and members' containers (`member`), writing
 //! Patroni's config key and following it (`config`), new certificates in running containers
@@ -21,5 +21,4 @@ pub mod probe;
 pub mod repo;
 pub mod restart;
 pub mod roll;
-pub mod tls_switch;
 pub mod writer;

@@ -9,6 +9,7 @@ pub mod config;
 mod containers;
 mod prepare;
 pub mod report;
+mod tls_switch;
 
 pub use config::{config_plan, converge_config, ConfigPlan, Converged};
 pub use prepare::{desired_for, prepare, Prepared};
@@ -73,7 +74,7 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
     let prepared = prepare(&spec, &engine, p, true).await?;
     let want = &prepared.desired;
     let have = if switching {
-        crate::ops::tls_switch::run(ctx, &engine, &spec, &prepared, &have, timeout, p).await?
+        tls_switch::run(ctx, &engine, &spec, &prepared, &have, timeout, p).await?
     } else {
         have
     };

@@ -7,10 +7,10 @@
 //! configuration goes back before any node starts, and `up` then creates the nodes and HAProxy
 //! with the new configuration on their kept data volumes.
 
+use super::Prepared;
 use crate::adapters::dcs::{Dcs, Target};
 use crate::adapters::docker::Engine;
 use crate::context::Ctx;
-use crate::ops::converge::Prepared;
 use crate::ops::health;
 use crate::plan::{self, Inventory, Kind, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
