@@ -26,3 +26,6 @@ pub mod spec;
 pub mod state;
 pub mod tls;
 pub mod wait;
+
+#[cfg(test)]
+mod arch_tests;
