@@ -396,13 +396,16 @@ fn layer_violations(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>)
             i.target.first().map(String::as_str).unwrap_or("crate"),
         );
         let (from_unit, to_unit) = (unit(from), unit(&i.target));
-        if from_top == "commands" && from.len() >= 2 && to_top == "commands" {
-            if i.target.len() >= 2 && from_unit != to_unit {
-                bad.push(format!(
-                    "(a) {} imports another command module ({to_unit}); move what both need to ops/",
-                    describe(i)
-                ));
-            }
+        if from_top == "commands"
+            && from.len() >= 2
+            && to_top == "commands"
+            && i.target.len() >= 2
+            && from_unit != to_unit
+        {
+            bad.push(format!(
+                "(a) {} imports another command module ({to_unit}); move what both need to ops/",
+                describe(i)
+            ));
         }
         if from_top == "ops" && to_top == "commands" {
             bad.push(format!("(b) {} imports commands/ from ops/", describe(i)));

@@ -4,9 +4,8 @@
 //! certificate at every new connection, HAProxy reloads its checks' client certificate on USR2.
 //! Nothing restarts (`ops::certs::apply`, which `up` uses for certificates it reissued).
 
-use crate::context::Ctx;
-use crate::ops::access::Access;
 use crate::ops::certs::apply;
+use crate::ops::session::Session;
 use crate::ops::{converge, image};
 use crate::output::{fmt_time, json, new_table};
 use crate::progress::Progress;
@@ -34,8 +33,8 @@ fn rows_table(rows: &[CertRow]) -> String {
     t.to_string()
 }
 
-fn spec_with_tls(ctx: &Ctx, what: &str) -> Result<Spec> {
-    let access = Access::for_containers(ctx, what)?;
+fn spec_with_tls(session: &Session, what: &str) -> Result<Spec> {
+    let access = session.access_for_containers(what)?;
     let (spec, _) = access.require_pgha(what)?;
     if !spec.tls.enabled {
         usage!(
@@ -46,8 +45,8 @@ fn spec_with_tls(ctx: &Ctx, what: &str) -> Result<Spec> {
     Ok(spec.clone())
 }
 
-pub fn run_status(ctx: &Ctx) -> Result<()> {
-    let spec = spec_with_tls(ctx, "certs status")?;
+pub fn run_status(session: &Session) -> Result<()> {
+    let spec = spec_with_tls(session, "certs status")?;
     let rows = tls::status(&spec)?;
     if rows.is_empty() {
         bail!(
@@ -56,7 +55,7 @@ pub fn run_status(ctx: &Ctx) -> Result<()> {
             tls::tls_dir(&spec.name).display()
         );
     }
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&rows));
     } else {
         crate::sayln!("{}", rows_table(&rows));
@@ -64,11 +63,11 @@ pub fn run_status(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-pub async fn run_rotate(ctx: &Ctx) -> Result<()> {
-    let spec = spec_with_tls(ctx, "certs rotate")?;
-    let engine = ctx.engine().await?;
+pub async fn run_rotate(session: &Session) -> Result<()> {
+    let spec = spec_with_tls(session, "certs rotate")?;
+    let engine = session.engine().await?;
     let p = Progress::new();
-    let images = image::resolve(&spec, &engine, &p, false).await?;
+    let images = image::resolve(&spec, engine, &p, false).await?;
     let Some(secrets) = crate::secrets::load(&spec.name)? else {
         usage!(
             "cluster {} has no secrets: was it made by `pgha up`?",
@@ -78,10 +77,10 @@ pub async fn run_rotate(ctx: &Ctx) -> Result<()> {
     let (certs, issued) = tls::ensure_all(&spec, true)?;
     p.note(format!("issued {} certificates", issued.len()));
     let want = converge::desired_for(&spec, &images, &secrets, &certs)?;
-    let reached = apply(&engine, &want, None, &p).await?;
+    let reached = apply(engine, &want, None, &p).await?;
     p.finish();
     let rows = tls::status(&spec)?;
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             json(&serde_json::json!({"issued": issued, "reloaded": reached, "certificates": rows}))

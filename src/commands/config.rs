@@ -4,12 +4,11 @@
 //! (`ops::config`); a value a member's PostgreSQL did not take is reported, exit 1.
 
 use crate::cli::EditConfigArgs;
-use crate::context::Ctx;
 use crate::dynconf;
 use crate::error::UsageError;
-use crate::ops::access::Access;
 use crate::ops::config::write_and_follow;
 use crate::ops::health::POLL;
+use crate::ops::session::Session;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::usage;
@@ -36,15 +35,15 @@ fn read_yaml(path: &std::path::Path) -> Result<Value> {
     Ok(v)
 }
 
-pub async fn show(ctx: &Ctx) -> Result<()> {
-    let view = ctx.dcs().await?.read_cluster().await?;
+pub async fn show(session: &Session) -> Result<()> {
+    let view = session.dcs().await?.read_cluster().await?;
     let Some(config) = view.config else {
         bail!(
             "cluster {} has no config key in etcd (not bootstrapped yet?)",
             view.scope
         );
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&config));
     } else {
         crate::say!("{}", to_yaml(&config)?);
@@ -110,7 +109,7 @@ fn edit_in_editor(old: &Value) -> Result<Value> {
     }
 }
 
-pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
+pub async fn edit(session: &Session, args: &EditConfigArgs) -> Result<()> {
     let assignments: Vec<(String, String)> = args
         .set
         .iter()
@@ -121,8 +120,8 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         .iter()
         .map(|a| dynconf::split_assignment(a).map_err(UsageError))
         .collect::<Result<_, _>>()?;
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(old) = view.config.clone() else {
         bail!(
@@ -169,11 +168,11 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         return Ok(());
     }
     eprintln!("{}", diff.join("\n"));
-    ctx.confirm(&format!("apply these changes to cluster {}", view.scope))?;
+    session.confirm(&format!("apply these changes to cluster {}", view.scope))?;
     let p = Progress::new();
-    let w = write_and_follow(&access, &dcs, &view.scope, &old, &new, revision, &p).await?;
+    let w = write_and_follow(access, &dcs, &view.scope, &old, &new, revision, &p).await?;
     p.finish();
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             json(&serde_json::json!({
@@ -191,8 +190,8 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
 
 /// `pause`/`resume`: sets or removes `pause` in the config key (CAS); with `wait`, until every
 /// member reports it.
-pub async fn set_pause(ctx: &Ctx, pause: bool, wait: bool) -> Result<()> {
-    let dcs = ctx.dcs().await?;
+pub async fn set_pause(session: &Session, pause: bool, wait: bool) -> Result<()> {
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(mut config) = view.config.clone() else {
         bail!(
@@ -210,7 +209,7 @@ pub async fn set_pause(ctx: &Ctx, pause: bool, wait: bool) -> Result<()> {
         return Ok(());
     }
     if pause {
-        ctx.confirm(&format!(
+        session.confirm(&format!(
             "pause cluster {}: Patroni stops automatic failover until `pgha resume`",
             view.scope
         ))?;

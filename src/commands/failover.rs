@@ -7,29 +7,28 @@
 //! named while the leader key is removed. `--no-fence` leaves detection to Patroni's ttl.
 
 use crate::cli::FailoverArgs;
-use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
-use crate::ops::access::Access;
 use crate::ops::handover::{self, Report, Request, Via};
+use crate::ops::session::Session;
 use crate::progress::Progress;
 use crate::usage;
 use anyhow::Result;
 use std::time::Duration;
 
-pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
+pub async fn run(session: &Session, args: &FailoverArgs) -> Result<()> {
     if args.kill {
-        return kill(ctx, args).await;
+        return kill(session, args).await;
     }
     let Some(candidate) = args.candidate.as_deref() else {
         usage!("failover needs --candidate MEMBER (or --kill for the crash drill)");
     };
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let risk = decide::failover(&view, candidate, args.allow_data_loss).map_err(UsageError)?;
     let old = view.leader.clone();
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "fail over cluster {} to {candidate}{}{}",
         view.scope,
         old.as_deref()
@@ -40,7 +39,7 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
             .unwrap_or_default()
     ))?;
     let engine = match access.pgha {
-        Some(_) => Some(ctx.engine().await?),
+        Some(_) => Some(session.engine().await?),
         None => None,
     };
     let p = Progress::new();
@@ -58,9 +57,9 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     };
     let timeout = Duration::from_secs(args.timeout);
     let (via, t0, to_leader) =
-        handover::request_and_wait(&access, &dcs, &view, &req, timeout, &p).await?;
+        handover::request_and_wait(access, &dcs, &view, &req, timeout, &p).await?;
     p.note(format!("{candidate} is the leader in etcd"));
-    let write = handover::first_write(&access, engine.as_ref(), candidate, t0, &p).await?;
+    let write = handover::first_write(access, engine, candidate, t0, &p).await?;
     let mut rejoined = None;
     let old_running = old
         .as_deref()
@@ -81,13 +80,13 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     r.first_write_server = write.map(|w| w.server);
     r.old_leader_rejoined_s = rejoined;
     r.new_leader_was_sync_standby = Some(view.is_sync_standby(candidate));
-    r.print(ctx.global.json);
+    r.print(session.global.json);
     Ok(())
 }
 
-async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
-    let access = Access::for_containers(ctx, "failover --kill")?;
-    let dcs = ctx.dcs().await?;
+async fn kill(session: &Session, args: &FailoverArgs) -> Result<()> {
+    let access = session.access_for_containers("failover --kill")?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(leader) = view.leader.clone() else {
         usage!("cluster {} has no leader to kill", view.scope);
@@ -106,17 +105,17 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
             view.scope
         );
     }
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "SIGKILL the leader {leader} of cluster {} (crash drill{})",
         view.scope,
         if args.no_fence { ", no fencing" } else { "" }
     ))?;
-    let engine = ctx.engine().await?;
+    let engine = session.engine().await?;
     let p = Progress::new();
     let k = handover::kill_leader(
-        &access,
+        access,
         &dcs,
-        &engine,
+        engine,
         !args.no_fence,
         Duration::from_secs(args.timeout),
         &p,
@@ -146,8 +145,8 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     r.killed = Some(k.killed.clone());
     r.fenced = Some(k.fenced);
     r.new_leader_was_sync_standby = k.new_leader.as_deref().map(|n| k.before.is_sync_standby(n));
-    r.print(ctx.global.json);
-    if !ctx.global.json {
+    r.print(session.global.json);
+    if !session.global.json {
         let killed = &k.killed;
         crate::sayln!("{killed} stays stopped; `pgha start {killed}` brings it back as a replica.");
     }

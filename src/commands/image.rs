@@ -2,19 +2,19 @@
 //! missing, or with `--force`/`--refresh`, and print its name.
 
 use crate::cli::ImageBuildArgs;
-use crate::context::Ctx;
 use crate::image;
 use crate::ops::image::{build, remove_unused};
+use crate::ops::session::Session;
 use crate::progress::Progress;
 use anyhow::Result;
 
-pub fn run_name(_ctx: &Ctx) -> Result<()> {
+pub fn run_name(_ctx: &Session) -> Result<()> {
     crate::sayln!("{}", image::reference());
     Ok(())
 }
 
-pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
-    let engine = ctx.engine().await?;
+pub async fn run_build(session: &Session, args: &ImageBuildArgs) -> Result<()> {
+    let engine = session.engine().await?;
     let p = Progress::new();
     let reference = image::reference();
     let before = engine.image_labels(&reference).await?;
@@ -25,9 +25,9 @@ pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
             "image {reference} exists; nothing to build (--refresh builds it from today's Debian packages)"
         );
     } else {
-        let b = build(&engine, &p, args.refresh).await?;
+        let b = build(engine, &p, args.refresh).await?;
         remove_unused(
-            &engine,
+            engine,
             &[reference.clone(), image::content_reference(&b.content)],
             &p,
         )
@@ -55,7 +55,7 @@ pub async fn run_build(ctx: &Ctx, args: &ImageBuildArgs) -> Result<()> {
         }
         built = Some(b);
     }
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             crate::output::json(&serde_json::json!({

@@ -2,14 +2,14 @@
 //! for (`ops::member`, which `restart --container` shares).
 
 use crate::cli::MemberArgs;
-use crate::context::Ctx;
 use crate::ops::member::{run_members, Action};
+use crate::ops::session::Session;
 use anyhow::Result;
 use std::time::Duration;
 
-pub async fn run(ctx: &Ctx, args: &MemberArgs, action: Action) -> Result<()> {
+pub async fn run(session: &Session, args: &MemberArgs, action: Action) -> Result<()> {
     run_members(
-        ctx,
+        session,
         &args.members,
         Duration::from_secs(args.timeout),
         action,

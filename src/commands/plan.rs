@@ -4,10 +4,9 @@
 //! cluster the steps that give Patroni's config key the spec's `[patroni]` settings
 //! (`ops::converge::config_plan`).
 
-use crate::context::Ctx;
-use crate::ops::access::Access;
 use crate::ops::converge::{self, config_plan};
 use crate::ops::image;
+use crate::ops::session::Session;
 use crate::output::json;
 use crate::plan::dynamic::{ConfigStep, Impact};
 use crate::plan::rolling::{self, RollStep};
@@ -65,18 +64,18 @@ struct PlanReport {
     steps: Vec<Step>,
 }
 
-pub async fn run(ctx: &Ctx) -> Result<()> {
-    let spec = ctx.spec()?;
-    let engine = ctx.engine().await?;
+pub async fn run(session: &Session) -> Result<()> {
+    let spec = session.spec()?;
+    let engine = session.engine().await?;
     let p = Progress::new();
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
-    let images = image::resolve(&spec, &engine, &p, false).await?;
+    let images = image::resolve(spec, engine, &p, false).await?;
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
     // Certificates are secret files, outside the config hash: plan makes none.
     let no_certs = crate::tls::ClusterCerts::default();
-    let mut want = converge::desired_for(&spec, &images, &secrets, &no_certs)?;
-    want.image_ids = image::image_ids(&engine, &want).await?;
+    let mut want = converge::desired_for(spec, &images, &secrets, &no_certs)?;
+    want.image_ids = image::image_ids(engine, &want).await?;
     if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
         crate::usage!("{why}");
     }
@@ -123,7 +122,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let all_run = !switching && plan::not_running(&want, &have).is_empty();
     // The leader decides the order of a rolling change; read it when etcd may answer.
     let view = if !up.replace.is_empty() || !up.remove.is_empty() {
-        match ctx.dcs().await {
+        match session.dcs().await {
             Ok(dcs) => dcs.read_cluster().await.ok(),
             Err(_) => None,
         }
@@ -139,9 +138,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         steps.extend(roll.iter().map(Step::from));
     }
     if all_run {
-        let access = Access::new(ctx)?;
-        let dcs = ctx.dcs().await?;
-        if let Some(cp) = config_plan(&spec, &access, &dcs).await? {
+        let access = session.access()?;
+        let dcs = session.dcs().await?;
+        if let Some(cp) = config_plan(spec, access, &dcs).await? {
             steps.extend(cp.steps.iter().map(Step::from));
         }
     } else if !have.containers.is_empty() {
@@ -153,7 +152,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         changed: !steps.is_empty(),
         steps,
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else if report.steps.is_empty() {
         crate::sayln!("cluster {}: nothing to change", report.cluster);

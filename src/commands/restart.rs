@@ -3,23 +3,22 @@
 //! containers instead (`ops::member`).
 
 use crate::cli::RestartArgs;
-use crate::context::Ctx;
-use crate::ops::access::Access;
 use crate::ops::member::{self, Action};
 use crate::ops::restart::{choose, rolling};
+use crate::ops::session::Session;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::usage;
 use anyhow::Result;
 use std::time::Duration;
 
-pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
+pub async fn run(session: &Session, args: &RestartArgs) -> Result<()> {
     if args.container {
         if args.members.is_empty() {
             usage!("restart --container needs the members to restart");
         }
         return member::run_members(
-            ctx,
+            session,
             &args.members,
             Duration::from_secs(args.timeout),
             Action::Restart,
@@ -27,8 +26,8 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
         )
         .await;
     }
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let chosen = choose(&view, &args.members, args.role, args.pending)?;
     if chosen.is_empty() {
@@ -42,17 +41,17 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<()> {
         );
         return Ok(());
     }
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "restart PostgreSQL on {} (cluster {})",
         chosen.join(", "),
         view.scope
     ))?;
     let p = Progress::new();
     let timeout = Duration::from_secs(args.timeout);
-    let done = rolling(&access, &dcs, &view, &chosen, args.pending, timeout, &p).await?;
+    let done = rolling(access, &dcs, &view, &chosen, args.pending, timeout, &p).await?;
     p.finish();
     let after = dcs.read_cluster().await?;
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             json(&serde_json::json!({"restarted": done, "list": list_report(&after)}))

@@ -4,11 +4,10 @@
 //! write through HAProxy lands on it and the old leader streams from it.
 
 use crate::cli::SwitchoverArgs;
-use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
-use crate::ops::access::Access;
 use crate::ops::handover::{self, Report};
+use crate::ops::session::Session;
 use crate::progress::Progress;
 use crate::usage;
 use anyhow::Result;
@@ -37,14 +36,14 @@ pub fn parse_at(s: &str, now: SystemTime) -> Result<String> {
     Ok(humantime::format_rfc3339_seconds(at).to_string())
 }
 
-pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
+pub async fn run(session: &Session, args: &SwitchoverArgs) -> Result<()> {
     let scheduled_at = args
         .at
         .as_deref()
         .map(|a| parse_at(a, SystemTime::now()))
         .transpose()?;
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let plan = decide::switchover(
         &view,
@@ -53,7 +52,7 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
         scheduled_at.is_some(),
     )
     .map_err(UsageError)?;
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "switch over cluster {} from {} to {}{}",
         view.scope,
         plan.leader,
@@ -64,7 +63,7 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
             .unwrap_or_default()
     ))?;
     let engine = match access.pgha {
-        Some(_) => Some(ctx.engine().await?),
+        Some(_) => Some(session.engine().await?),
         None => None,
     };
     let p = Progress::new();
@@ -91,9 +90,9 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
         return Ok(());
     }
     let done = handover::perform(
-        &access,
+        access,
         &dcs,
-        engine.as_ref(),
+        engine,
         &view,
         &plan,
         Duration::from_secs(args.timeout),
@@ -112,7 +111,7 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
     r.first_write_s = done.first_write.as_ref().map(|w| w.after.as_secs_f64());
     r.first_write_server = done.first_write.map(|w| w.server);
     r.old_leader_rejoined_s = Some(done.rejoined.as_secs_f64());
-    r.print(ctx.global.json);
+    r.print(session.global.json);
     Ok(())
 }
 

@@ -5,10 +5,10 @@
 //! the printed report `ops::converge::report` (`restore` prints the same).
 
 use crate::cli::UpArgs;
-use crate::context::Ctx;
 use crate::ops::converge;
+use crate::ops::session::Session;
 use anyhow::Result;
 
-pub async fn run(ctx: &Ctx, args: &UpArgs) -> Result<()> {
-    converge::up_and_report(ctx, &ctx.spec()?, args).await
+pub async fn run(session: &Session, args: &UpArgs) -> Result<()> {
+    converge::up_and_report(session, args).await
 }

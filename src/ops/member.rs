@@ -7,11 +7,9 @@
 //! etcd quorum or data safety (see `decide::stop_guard`).
 
 use crate::adapters::dcs::endpoint_health;
-use crate::adapters::docker::Engine;
-use crate::context::Ctx;
 use crate::decide::{self, Down, StopFacts};
-use crate::ops::access::Access;
 use crate::ops::health::POLL;
+use crate::ops::session::Session;
 use crate::output::{json, list_report, list_table, secs};
 use crate::plan::STOP_TIMEOUT_SECS;
 use crate::progress::Progress;
@@ -137,7 +135,7 @@ async fn guard(
 }
 
 pub async fn run_members(
-    ctx: &Ctx,
+    session: &Session,
     members: &[String],
     timeout: Duration,
     action: Action,
@@ -148,16 +146,16 @@ pub async fn run_members(
         Action::Stop => "stop",
         Action::Restart => "restart --container",
     };
-    let access = Access::for_containers(ctx, what)?;
+    let access = session.access_for_containers(what)?;
     let (spec, _) = access.require_pgha(what)?;
     let kinds: Vec<Which> = members
         .iter()
         .map(|m| which(spec, m))
         .collect::<Result<_>>()?;
-    let dcs = ctx.dcs().await?;
+    let dcs = session.dcs().await?;
     if action != Action::Start {
         guard(&dcs, spec, members, &kinds, action, force).await?;
-        ctx.confirm(&format!(
+        session.confirm(&format!(
             "{} {} of cluster {}",
             if action == Action::Stop {
                 "stop the containers of"
@@ -168,7 +166,7 @@ pub async fn run_members(
             spec.name
         ))?;
     }
-    let engine = ctx.engine().await?;
+    let engine = session.engine().await?;
     let p = Progress::new();
     let mut results = Vec::new();
     for (m, kind) in members.iter().zip(kinds) {
@@ -214,10 +212,13 @@ pub async fn run_members(
                 p.step(format!("starting {container}"));
                 engine.start(&container).await?;
             }
-            let ready = wait_ready(
-                &engine, &dcs, spec, m, &kind, &container, stale, timeout, &p,
-            )
-            .await?;
+            let waited = Waited {
+                name: m,
+                kind: &kind,
+                container: &container,
+                stale_revision: stale,
+            };
+            let ready = wait_ready(session, &dcs, waited, timeout, &p).await?;
             outcome = if already {
                 format!("already running; {ready}")
             } else {
@@ -234,7 +235,7 @@ pub async fn run_members(
         });
     }
     p.finish();
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&results));
     } else {
         for r in &results {
@@ -252,18 +253,30 @@ pub async fn run_members(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn wait_ready(
-    engine: &Engine,
-    dcs: &crate::adapters::dcs::Dcs,
-    spec: &Spec,
-    m: &str,
-    kind: &Which,
-    container: &str,
+/// A member `run_members` started and waits for.
+struct Waited<'a> {
+    name: &'a str,
+    kind: &'a Which,
+    container: &'a str,
+    /// The member key's revision as the stopped Patroni left it: only a newer one counts.
     stale_revision: i64,
+}
+
+/// Waits until the started member is what it should be (see the module doc).
+async fn wait_ready(
+    session: &Session,
+    dcs: &crate::adapters::dcs::Dcs,
+    waited: Waited<'_>,
     timeout: Duration,
     p: &Progress,
 ) -> Result<String> {
+    let (engine, spec) = (session.engine().await?, session.spec()?);
+    let Waited {
+        name: m,
+        kind,
+        container,
+        stale_revision,
+    } = waited;
     match kind {
         Which::Node => {
             // A member may come back as a replica, or (an old leader whose key survived) as leader.

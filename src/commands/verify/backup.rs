@@ -49,7 +49,7 @@ pub async fn backup(run: &mut Run<'_>) -> Result<String> {
     let view = run.dcs.read_cluster().await?;
     let leader = view.leader.clone().context("no leader")?;
     let container = run.access.container(&leader)?;
-    let repo = Repo::on(&run.engine, run.spec, &container);
+    let repo = Repo::on(run.engine, run.spec, &container);
     let info = repo.info().await?;
     let Some(newest) = info
         .backups
@@ -132,7 +132,7 @@ pub async fn restore_test(run: &mut Run<'_>) -> Result<String> {
     let t0 = std::time::Instant::now();
     let result = async {
         let tool = Repo::tool(
-            &run.engine,
+            run.engine,
             run.spec,
             &crate::ops::repo::tool_image(run.spec),
             "restore-test",

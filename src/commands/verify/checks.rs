@@ -186,7 +186,7 @@ async fn failover(run: &mut Run<'_>) -> Result<String> {
     let k = kill_leader(
         run.access,
         &run.dcs,
-        &run.engine,
+        run.engine,
         true,
         Duration::from_secs(60),
         &run.p,
@@ -346,7 +346,7 @@ async fn switchover_check(run: &mut Run<'_>) -> Result<String> {
     let done = handover::perform(
         run.access,
         &run.dcs,
-        Some(&run.engine),
+        Some(run.engine),
         &view,
         &plan,
         Duration::from_secs(60),

@@ -5,8 +5,8 @@
 use crate::adapters::dcs::Dcs;
 use crate::adapters::pg::Pg;
 use crate::cli::UpArgs;
-use crate::context::Ctx;
 use crate::ops::access::Access;
+use crate::ops::session::Session;
 use crate::ops::{config, restart};
 use crate::plan::dynamic::{self, ConfigStep};
 use crate::progress::Progress;
@@ -100,15 +100,10 @@ pub struct Converged {
 /// a parameter that needs a restart restarts the members one at a time (replicas first) with
 /// `--restart` or a yes on the terminal; otherwise leaves it pending and says so. With
 /// `--restart` and nothing to write, a restart left pending earlier is applied the same way.
-pub async fn converge_config(
-    ctx: &Ctx,
-    spec: &Spec,
-    args: &UpArgs,
-    p: &Progress,
-) -> Result<Converged> {
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
-    let Some(cp) = config_plan(spec, &access, &dcs).await? else {
+pub async fn converge_config(session: &Session, args: &UpArgs, p: &Progress) -> Result<Converged> {
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
+    let Some(cp) = config_plan(session.spec()?, access, &dcs).await? else {
         return Ok(Converged::default());
     };
     let mut out = Converged::default();
@@ -124,7 +119,7 @@ pub async fn converge_config(
         }
         let new = dynamic::apply(&cp.live, &cp.steps);
         let w = config::write_and_follow(
-            &access,
+            access,
             &dcs,
             &cp.view.scope,
             &cp.live,
@@ -159,7 +154,7 @@ pub async fn converge_config(
     let view = dcs.read_cluster().await?;
     let chosen = restart::choose(&view, &[], crate::cli::RoleFilter::Any, true)?;
     let done = restart::rolling(
-        &access,
+        access,
         &dcs,
         &view,
         &chosen,

@@ -14,16 +14,14 @@ mod tls_switch;
 pub use config::{config_plan, converge_config, ConfigPlan, Converged};
 pub use prepare::{desired_for, prepare, Prepared};
 
-use crate::adapters::dcs::{Dcs, Target};
 use crate::cli::UpArgs;
-use crate::context::Ctx;
 use crate::ops::health;
 use crate::ops::image;
 use crate::ops::roll::{self, Rolled};
+use crate::ops::session::Session;
 use crate::plan::{self, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
-use crate::spec::Spec;
 use crate::state::ClusterView;
 use crate::usage;
 use anyhow::Result;
@@ -48,18 +46,18 @@ pub struct Outcome {
     pub view: ClusterView,
 }
 
-/// `up` of `spec` (`restore --into` passes a spec that bootstraps from a backup; everything else
-/// read through `ctx` is the same spec). Ends with `p` finished.
-pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<Outcome> {
-    let spec = spec.clone();
-    let engine = ctx.engine().await?;
+/// `up` of the session's spec (`restore --into` makes a session for a spec that bootstraps from
+/// a backup). Ends with `p` finished.
+pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcome> {
+    let spec = session.spec()?;
+    let engine = session.engine().await?;
     let timeout = Duration::from_secs(args.timeout);
 
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
-    preflight(&spec, &engine, &have).await?;
+    preflight(spec, engine, &have).await?;
     if spec.backup.enabled
         && spec.bootstrap_from.is_none()
-        && crate::ops::repo::orphan_repository(&spec, &have.volumes)
+        && crate::ops::repo::orphan_repository(spec, &have.volumes)
     {
         usage!(
             "cluster {} has no data but its backup repository {} remains (kept by `down --volumes`): restore it with `pgha restore --latest --into NAME`, or remove it with `pgha down --volumes --repository`",
@@ -71,10 +69,10 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
     let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
     // A missing node image is built: containers to create need it, and so do the replacements
     // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
-    let prepared = prepare(&spec, &engine, p, true).await?;
+    let prepared = prepare(spec, engine, p, true).await?;
     let want = &prepared.desired;
     let have = if switching {
-        tls_switch::run(ctx, &engine, &spec, &prepared, &have, timeout, p).await?
+        tls_switch::run(session, &prepared, &have, timeout, p).await?
     } else {
         have
     };
@@ -82,8 +80,8 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
         usage!("{why}");
     }
     let plan = plan::up_plan(want, &have);
-    if let Some(question) = roll::question(&spec, &plan) {
-        p.suspend(|| ctx.confirm(&question))?;
+    if let Some(question) = roll::question(spec, &plan) {
+        p.suspend(|| session.confirm(&question))?;
     }
     if !spec.tls.enabled {
         p.note(format!(
@@ -97,7 +95,7 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
             "reissued certificates: {}",
             prepared.issued.join(", ")
         ));
-        crate::ops::certs::apply(&engine, want, Some(&prepared.issued), p).await?;
+        crate::ops::certs::apply(engine, want, Some(&prepared.issued), p).await?;
     }
 
     if plan.create_network {
@@ -113,18 +111,18 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
             "removed {c}: created but never started (an earlier `up` stopped half-way)"
         ));
     }
-    create_missing(&engine, want, &plan, p).await?;
+    create_missing(engine, want, &plan, p).await?;
     // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
     // first election, and HAProxy finds the leader by its health checks whenever it comes.
-    start_all(&engine, &want.containers, &plan, p).await?;
-    let live = roll::live_etcd(&spec, &plan);
-    let target = ctx.target()?;
+    start_all(engine, &want.containers, &plan, p).await?;
+    let live = roll::live_etcd(spec, &plan);
+    let target = session.target()?;
     health::wait_etcd(&target.auth, &live, timeout.min(Duration::from_secs(60)), p).await?;
     p.note("etcd has a quorum");
     if spec.tls.enabled {
         let setup = crate::adapters::dcs::auth::ensure(
             &live,
-            &crate::security::etcd_root(&spec)?,
+            &crate::security::etcd_root(spec)?,
             (
                 secrets::ETCD_PATRONI,
                 &prepared.secrets.etcd_patroni_password,
@@ -146,40 +144,30 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
     let mut now = want.clone();
     now.containers
         .retain(|c| !plan.etcd_join.iter().any(|j| j.name == c.name));
-    let dcs = Dcs::connect(Target {
-        endpoints: live,
-        ..target
-    })
-    .await?;
-    health::wait_healthy(&dcs, &spec.nodes.names, Some((&engine, &spec)), timeout, p).await?;
-    wait_started_nodes(&engine, &spec, &now, &plan, timeout, p).await?;
+    let dcs = session.dcs_through(live).await?;
+    health::wait_healthy(&dcs, &spec.nodes.names, Some((engine, spec)), timeout, p).await?;
+    wait_started_nodes(engine, spec, &now, &plan, timeout, p).await?;
     let view = dcs.read_cluster().await?;
     p.note(format!(
         "leader {} and every replica streaming",
         view.leader.as_deref().unwrap_or("?")
     ));
-    health::wait_haproxy_primary(&spec, &prepared.secrets, Duration::from_secs(60), p).await?;
+    health::wait_haproxy_primary(spec, &prepared.secrets, Duration::from_secs(60), p).await?;
     p.note("HAProxy routes writes to the leader");
-    all_running(&engine, &spec, &now).await?;
+    all_running(engine, spec, &now).await?;
     let rolled = if !plan.rolls() {
         None
     } else {
         let steps = plan::rolling::order(&plan, view.leader.as_deref(), &view.sync_standbys);
-        let access = crate::ops::access::Access::new(ctx)?;
-        let r = roll::roll(
-            &engine,
-            &dcs,
-            &access,
-            &spec,
+        let rolling = roll::Rolling {
             want,
-            &prepared.secrets,
-            &steps,
-            args.volumes,
+            secrets: &prepared.secrets,
+            steps: &steps,
+            remove_volumes: args.volumes,
             timeout,
-            p,
-        )
-        .await?;
-        all_running(&engine, &spec, want).await?;
+        };
+        let r = roll::roll(session, &dcs, rolling, p).await?;
+        all_running(engine, spec, want).await?;
         Some(r)
     };
     if rolled.is_some() {
@@ -190,23 +178,23 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
             .map(|c| c.image.clone())
             .chain([crate::image::reference()])
             .collect();
-        image::remove_unused(&engine, &keep, p).await?;
+        image::remove_unused(engine, &keep, p).await?;
     }
     // etcd members may have restarted: a new connection, to every member the spec names.
     let dcs = if rolled.is_some() {
-        ctx.dcs().await?
+        session.reconnect_dcs().await?
     } else {
         dcs
     };
     // The spec's [patroni] settings reach a running cluster through the config key.
-    let converged = converge_config(ctx, &spec, args, p).await?;
+    let converged = converge_config(session, args, p).await?;
     let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
     let changed = !plan.is_noop() || config_changed;
     if spec.backup.enabled && !plan.is_noop() {
         // Idempotent: made by Patroni's post_bootstrap on a new cluster; here for a cluster that
         // gained archiving through this `up`.
         if let Some(leader) = &dcs.read_cluster().await?.leader {
-            crate::ops::repo::ensure_stanza(&engine, &spec, leader).await?;
+            crate::ops::repo::ensure_stanza(engine, spec, leader).await?;
             p.note(format!(
                 "pgBackRest stanza {} ready, WAL archived",
                 spec.name
@@ -214,7 +202,7 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
         }
     }
     let scrape_targets = if spec.monitoring.enabled {
-        monitoring_ready(&spec, &prepared.secrets, p).await
+        monitoring_ready(spec, &prepared.secrets, p).await
     } else {
         None
     };
@@ -241,8 +229,11 @@ pub async fn up(ctx: &Ctx, spec: &Spec, args: &UpArgs, p: &Progress) -> Result<O
 
 /// `up` of `spec` and its report: what `pgha up` runs, and `restore` for the cluster it makes or
 /// rebuilds.
-pub async fn up_and_report(ctx: &Ctx, spec: &Spec, args: &UpArgs) -> Result<()> {
+pub async fn up_and_report(session: &Session, args: &UpArgs) -> Result<()> {
+    // The spec and the engine come before the progress display, as `up` always had them.
+    session.spec()?;
+    session.engine().await?;
     let p = Progress::new();
-    let outcome = up(ctx, spec, args, &p).await?;
-    report::print(ctx, spec, outcome, &p)
+    let outcome = up(session, args, &p).await?;
+    report::print(session, outcome, &p)
 }

@@ -2,13 +2,12 @@
 //! what waits for a restart (`--json`: the same as one object). `up` and `restore --into` print it.
 
 use super::{Converged, Outcome};
-use crate::context::Ctx;
 use crate::ops::health;
 use crate::ops::roll::Rolled;
+use crate::ops::session::Session;
 use crate::output::{json, list_report, list_table, ListReport};
 use crate::progress::Progress;
 use crate::secrets;
-use crate::spec::Spec;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -35,8 +34,9 @@ struct UpReport {
     list: ListReport,
 }
 
-/// Writes the password file, then prints the report of `up` for `spec` (after `converge::up`).
-pub fn print(ctx: &Ctx, spec: &Spec, out: Outcome, p: &Progress) -> Result<()> {
+/// Writes the password file, then prints the report of `up` (after `converge::up`).
+pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
+    let spec = session.spec()?;
     let Outcome {
         plan,
         changed,
@@ -69,7 +69,7 @@ pub fn print(ctx: &Ctx, spec: &Spec, out: Outcome, p: &Progress) -> Result<()> {
             .collect(),
         config: converged,
         rolled,
-        image_built: image_built,
+        image_built,
         elapsed_s: p.elapsed().as_secs_f64(),
         primary_dsn: health::primary_target(spec, &cluster_secrets).url(Some(&ca)),
         replica_dsn: health::pg_target(spec, spec.haproxy_replica_port(), &cluster_secrets)
@@ -91,7 +91,7 @@ pub fn print(ctx: &Ctx, spec: &Spec, out: Outcome, p: &Progress) -> Result<()> {
             ", nothing changed"
         }
     );
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else {
         crate::say!("{}", list_table(&report.list));
