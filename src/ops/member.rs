@@ -1,6 +1,6 @@
 //! Starting, stopping or restarting members' containers, for `pgha start|stop M...` and
-//! `pgha restart --container M...`: a member's container (a node,
-//! `etcdN` or `haproxy`), then wait until it is what it should be: a node running in Patroni's
+//! `pgha restart --container M...`: a member's container (a node, `etcdN` or `haproxy`), then
+//! wait until it is what it should be: a node running in Patroni's
 //! view (a replica streaming, an old leader rejoined with pg_rewind where needed), an etcd member
 //! healthy, HAProxy running; a stopped leader handed over to another member. `stop` and
 //! `restart --container` confirm first, and refuse (unless `--force`) when the step would cost

@@ -1,7 +1,8 @@
 //! Reaching a cluster's pgBackRest repository: through one of its running node containers, or,
 //! when none runs (the cluster is down, or gone with only its repository volume left), through a
 //! short-lived tool container from the node image that mounts the repository volume and nothing
-//! else (no network, no ports). Every pgbackrest call goes through `Repo::run`.
+//! else (no network, no ports). Every pgbackrest call goes through `Repo::run`. Also the stanza
+//! `up` makes sure of (`ensure_stanza`), and the orphan check of a repository left without data.
 
 use crate::adapters::docker::{Engine, ExecOutput};
 use crate::pgbackrest::{self, StanzaInfo};
@@ -232,6 +233,7 @@ pub fn orphan_repository(spec: &Spec, volumes: &[String]) -> bool {
             .any(|n| volumes.contains(&plan::volume_name(spec, n)))
 }
 
+/// Now in Unix seconds, to age a backup by (pgBackRest reports its times so).
 pub fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,7 +1,7 @@
 //! `pgha backup`: a pgBackRest backup of the cluster (retention applied after it), `backup
 //! --mark NAME` (a restore point, archived at once), and `backup list` (the backups, the archived
 //! WAL and the recoverable window), `backup status` (the last backup's age, the archiver). The
-//! repository is reached through `repo::Repo`.
+//! repository is reached through `ops::repo::Repo`.
 
 use crate::adapters::pg::Pg;
 use crate::cli::{BackupArgs, BackupCommand};
