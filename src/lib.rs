@@ -3,7 +3,10 @@
 //!
 //! Pure core: `spec`, `render`, `state`, `plan`, `output`, `image` (recipe).
 //! Adapters (one library each): `adapters::docker`, `adapters::dcs`, `adapters::pg`.
-//! Commands: `commands::*`, one file per subcommand.
+//! Ops: `ops::*`, what several commands share (converge, handover, restart, image, repository,
+//! writer probe), over one `ops::session::Session` per command.
+//! Commands: `commands::*`, one thin file (or folder) per subcommand: parse, call ops, print.
+//! `arch_tests` checks these layers' imports.
 
 pub mod adapters;
 pub mod cli;
@@ -26,3 +29,6 @@ pub mod spec;
 pub mod state;
 pub mod tls;
 pub mod wait;
+
+#[cfg(test)]
+mod arch_tests;
