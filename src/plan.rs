@@ -619,8 +619,8 @@ pub mod preflight;
 pub mod rolling;
 mod tls_files;
 pub use converge::{
-    etcd_membership_refusal, needs_create, node_runs, not_running, tls_switch, up_plan, Change,
-    Inventory, ObservedContainer, UpPlan,
+    container_plan, etcd_membership_refusal, needs_create, node_runs, not_running, tls_switch,
+    Change, ContainerPlan, Inventory, ObservedContainer,
 };
 pub use tls_files::etcd_peer_url;
 use tls_files::{etcd_tls_flags, haproxy_files, key_file};

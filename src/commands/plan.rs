@@ -80,7 +80,7 @@ pub async fn run(session: &Session) -> Result<()> {
         crate::usage!("{why}");
     }
     let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
-    let up = plan::up_plan(&want, &have);
+    let up = plan::container_plan(&want, &have);
     let mut steps: Vec<Step> = if switching {
         // Every container is made again: one step says it all.
         vec![Step {

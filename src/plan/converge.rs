@@ -52,9 +52,9 @@ pub fn needs_create(have: &Inventory, name: &str) -> bool {
         .is_none_or(ObservedContainer::never_ran)
 }
 
-/// What `up` must do.
+/// What `up` must do to the containers, network and volumes (one part of `UpPlan`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpPlan {
+pub struct ContainerPlan {
     pub create_network: bool,
     pub create_volumes: Vec<String>,
     /// Containers to create (and then start), by name.
@@ -81,7 +81,7 @@ pub struct Change {
     pub reason: String,
 }
 
-impl UpPlan {
+impl ContainerPlan {
     pub fn is_noop(&self) -> bool {
         !self.create_network
             && self.create_volumes.is_empty()
@@ -156,8 +156,8 @@ fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-pub fn up_plan(want: &Desired, have: &Inventory) -> UpPlan {
-    let mut p = UpPlan {
+pub fn container_plan(want: &Desired, have: &Inventory) -> ContainerPlan {
+    let mut p = ContainerPlan {
         create_network: !have.networks.contains(&want.network),
         create_volumes: want
             .volumes

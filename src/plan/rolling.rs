@@ -7,7 +7,7 @@
 //! `commands::roll`.
 
 use super::dynamic::Impact;
-use super::{Change, Kind, UpPlan};
+use super::{Change, ContainerPlan, Kind};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,7 +62,11 @@ impl RollStep {
 
 /// The steps for `plan`'s replacements and removals, given the leader and the synchronous
 /// standbys etcd names now (`leader` None: none is known, and every node counts as a replica).
-pub fn order(plan: &UpPlan, leader: Option<&str>, sync_standbys: &[String]) -> Vec<RollStep> {
+pub fn order(
+    plan: &ContainerPlan,
+    leader: Option<&str>,
+    sync_standbys: &[String],
+) -> Vec<RollStep> {
     let mut steps: Vec<RollStep> = plan
         .etcd_join
         .iter()
@@ -150,7 +154,7 @@ mod tests {
 
     #[test]
     fn etcd_then_replicas_sync_standby_last_then_one_switchover_then_the_leader_then_haproxy() {
-        let plan = UpPlan {
+        let plan = ContainerPlan {
             replace: vec![
                 change(Kind::Etcd, "etcd1"),
                 change(Kind::Etcd, "etcd2"),
@@ -179,7 +183,7 @@ mod tests {
 
     #[test]
     fn etcd_members_join_and_leave_before_anything_restarts() {
-        let plan = UpPlan {
+        let plan = ContainerPlan {
             etcd_join: vec![change(Kind::Etcd, "etcd2"), change(Kind::Etcd, "etcd4")],
             remove: vec![change(Kind::Etcd, "etcd5")],
             replace: vec![change(Kind::Etcd, "etcd1"), change(Kind::Node, "pg1")],
@@ -199,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_removed_leader_hands_over_first_and_replicas_need_no_switchover() {
-        let plan = UpPlan {
+        let plan = ContainerPlan {
             replace: vec![change(Kind::Haproxy, "haproxy")],
             remove: vec![change(Kind::Node, "pg4"), change(Kind::Node, "pg5")],
             ..Default::default()
@@ -217,6 +221,6 @@ mod tests {
         assert!(steps[1].reason.contains("before it is removed"));
         let replicas_only = order(&plan, Some("pg1"), &[]);
         assert!(replicas_only.iter().all(|s| s.action != Action::Switchover));
-        assert!(order(&UpPlan::default(), Some("pg1"), &[]).is_empty());
+        assert!(order(&ContainerPlan::default(), Some("pg1"), &[]).is_empty());
     }
 }

@@ -95,21 +95,21 @@ fn secrets_do_not_change_the_config_hash_but_configs_do() {
 #[test]
 fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
     let want = desired_for(&Spec::default());
-    let p = up_plan(&want, &Inventory::default());
+    let p = container_plan(&want, &Inventory::default());
     assert!(p.create_network);
     assert_eq!(p.create.len(), 9);
     assert_eq!(p.create_volumes.len(), 8);
     assert!(!p.is_noop());
 
     let have = running(&want);
-    let p = up_plan(&want, &have);
+    let p = container_plan(&want, &have);
     assert!(p.is_noop(), "{p:?}");
     assert!(p.replace.is_empty() && p.remove.is_empty());
 
     let mut stopped = have.clone();
     stopped.containers[4].running = false;
     stopped.containers[4].config_hash = Some("old".into());
-    let p = up_plan(&want, &stopped);
+    let p = container_plan(&want, &stopped);
     assert_eq!(p.start, vec!["pgha-pg2"]);
     let replaced: Vec<&str> = p.replace.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(replaced, vec!["pgha-pg2"]);
@@ -126,12 +126,12 @@ fn another_image_or_a_rebuilt_one_is_a_replacement_with_its_reason() {
     want.image_ids
         .insert("pgha-node:abc".into(), "sha256:1111111111111111".into());
     let mut have = running(&want);
-    assert!(up_plan(&want, &have).is_noop());
+    assert!(container_plan(&want, &have).is_noop());
     // Same reference, another image behind it (a rebuild): every container is replaced.
     for c in &mut have.containers {
         c.image_id = Some("sha256:2222222222222222".into());
     }
-    let p = up_plan(&want, &have);
+    let p = container_plan(&want, &have);
     assert_eq!(p.replace.len(), 9);
     assert_eq!(
         p.replace[0].reason,
@@ -141,7 +141,7 @@ fn another_image_or_a_rebuilt_one_is_a_replacement_with_its_reason() {
     let mut have = running(&want);
     have.containers[3].image = "pgha-node:old".into();
     have.containers[3].config_hash = Some("old".into());
-    let p = up_plan(&want, &have);
+    let p = container_plan(&want, &have);
     assert_eq!(p.replace.len(), 1);
     assert_eq!(p.replace[0].reason, "image pgha-node:old -> pgha-node:abc");
 }
@@ -151,7 +151,7 @@ fn a_node_the_spec_no_longer_names_is_removed_and_a_new_one_created() {
     let four = Spec::parse("[nodes]\nnames = [\"pg1\", \"pg2\", \"pg3\", \"pg4\"]", "t").unwrap();
     let have = running(&desired_for(&four));
     let want = desired_for(&Spec::default());
-    let p = up_plan(&want, &have);
+    let p = container_plan(&want, &have);
     let removed: Vec<&str> = p.remove.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(removed, vec!["pgha-pg4"]);
     assert_eq!(p.remove[0].reason, "the spec no longer names pg4");
@@ -166,7 +166,7 @@ fn a_node_the_spec_no_longer_names_is_removed_and_a_new_one_created() {
         crate::render::haproxy_cfg(&Spec::default()).unwrap()
     );
 
-    let grow = up_plan(&desired_for(&four), &running(&want));
+    let grow = container_plan(&desired_for(&four), &running(&want));
     assert_eq!(grow.create, vec!["pgha-pg4"]);
     assert!(grow.remove.is_empty());
     assert_eq!(grow.create_volumes, vec!["pgha-pg4-data"]);
@@ -178,12 +178,14 @@ fn etcd_grows_and_shrinks_by_two_through_joins_and_removals() {
     let (three, five) = (desired_for(&spec(3)), desired_for(&spec(5)));
     // A new cluster, or the same members: no refusal, nobody joins.
     assert_eq!(etcd_membership_refusal(&five, &Inventory::default()), None);
-    assert!(up_plan(&five, &Inventory::default()).etcd_join.is_empty());
+    assert!(container_plan(&five, &Inventory::default())
+        .etcd_join
+        .is_empty());
     assert_eq!(etcd_membership_refusal(&three, &running(&three)), None);
 
     // 3 -> 5: etcd4 and etcd5 join (not created like new containers), volumes made first.
     assert_eq!(etcd_membership_refusal(&five, &running(&three)), None);
-    let grow = up_plan(&five, &running(&three));
+    let grow = container_plan(&five, &running(&three));
     let joins: Vec<&str> = grow.etcd_join.iter().map(|c| c.member.as_str()).collect();
     assert_eq!(joins, ["etcd4", "etcd5"]);
     assert_eq!(
@@ -196,7 +198,7 @@ fn etcd_grows_and_shrinks_by_two_through_joins_and_removals() {
 
     // 5 -> 3: the highest members leave first.
     assert_eq!(etcd_membership_refusal(&three, &running(&five)), None);
-    let shrink = up_plan(&three, &running(&five));
+    let shrink = container_plan(&three, &running(&five));
     let gone: Vec<&str> = shrink.remove.iter().map(|c| c.member.as_str()).collect();
     assert_eq!(gone, ["etcd5", "etcd4"]);
     assert!(shrink.remove[0]
@@ -208,7 +210,7 @@ fn etcd_grows_and_shrinks_by_two_through_joins_and_removals() {
     lost.volumes.retain(|v| v != "pgha-etcd2-data");
     lost.containers.retain(|c| c.name != "pgha-etcd2");
     assert_eq!(etcd_membership_refusal(&three, &lost), None);
-    let p = up_plan(&three, &lost);
+    let p = container_plan(&three, &lost);
     assert_eq!(p.etcd_join.len(), 1);
     assert!(
         p.etcd_join[0]
@@ -220,7 +222,7 @@ fn etcd_grows_and_shrinks_by_two_through_joins_and_removals() {
     // Removed by hand with its volume kept: it is only re-created.
     let mut kept = running(&three);
     kept.containers.retain(|c| c.name != "pgha-etcd2");
-    let p = up_plan(&three, &kept);
+    let p = container_plan(&three, &kept);
     assert!(p.etcd_join.is_empty());
     assert_eq!(p.create, ["pgha-etcd2"]);
 
@@ -280,7 +282,7 @@ fn a_container_created_but_never_started_is_removed_and_created_again() {
     assert_eq!(pg2.name, "pgha-pg2");
     (pg2.running, pg2.state) = (false, "created".into());
     have.containers.retain(|c| c.name != "pgha-haproxy");
-    let p = up_plan(&want, &have);
+    let p = container_plan(&want, &have);
     assert_eq!(p.recreate, vec!["pgha-pg2"]);
     assert_eq!(p.create, vec!["pgha-pg2", "pgha-haproxy"]);
     assert!(
@@ -294,7 +296,7 @@ fn a_container_created_but_never_started_is_removed_and_created_again() {
 
     // An exited container ran once: it is started, not re-created.
     have.containers[4].state = "exited".into();
-    let p = up_plan(&want, &have);
+    let p = container_plan(&want, &have);
     assert_eq!(p.start, vec!["pgha-pg2"]);
     assert!(p.recreate.is_empty());
 }

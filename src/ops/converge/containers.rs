@@ -75,7 +75,7 @@ pub async fn preflight(spec: &Spec, engine: &Engine, have: &Inventory) -> Result
 pub async fn create_missing(
     engine: &Engine,
     want: &Desired,
-    plan: &plan::UpPlan,
+    plan: &plan::ContainerPlan,
     p: &Progress,
 ) -> Result<()> {
     try_join_all(
@@ -96,7 +96,7 @@ pub async fn create_missing(
 pub async fn start_all(
     engine: &Engine,
     group: &[ContainerSpec],
-    plan: &plan::UpPlan,
+    plan: &plan::ContainerPlan,
     p: &Progress,
 ) -> Result<()> {
     try_join_all(
@@ -134,7 +134,7 @@ pub async fn wait_started_nodes(
     engine: &Engine,
     spec: &Spec,
     want: &Desired,
-    plan: &plan::UpPlan,
+    plan: &plan::ContainerPlan,
     timeout: Duration,
     p: &Progress,
 ) -> Result<()> {

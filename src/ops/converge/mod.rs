@@ -32,7 +32,7 @@ use std::time::Duration;
 
 /// What `up` did, for its report.
 pub struct Outcome {
-    pub plan: plan::UpPlan,
+    pub plan: plan::ContainerPlan,
     pub changed: bool,
     /// What `up` changed in the config key of a running cluster.
     pub converged: Converged,
@@ -79,7 +79,7 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     if let Some(why) = plan::etcd_membership_refusal(want, &have) {
         usage!("{why}");
     }
-    let plan = plan::up_plan(want, &have);
+    let plan = plan::container_plan(want, &have);
     if let Some(question) = roll::question(spec, &plan) {
         p.suspend(|| session.confirm(&question))?;
     }

@@ -26,7 +26,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// What `up` asks before it replaces or removes containers of a running cluster.
-pub fn question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
+pub fn question(spec: &Spec, plan: &plan::ContainerPlan) -> Option<String> {
     if !plan.rolls() {
         return None;
     }
@@ -68,7 +68,7 @@ pub fn question(spec: &Spec, plan: &plan::UpPlan) -> Option<String> {
 
 /// The client endpoints of the etcd members that exist before the rolling part (the spec's,
 /// less the members still to join).
-pub fn live_etcd(spec: &Spec, plan: &plan::UpPlan) -> Vec<String> {
+pub fn live_etcd(spec: &Spec, plan: &plan::ContainerPlan) -> Vec<String> {
     spec.etcd_names()
         .into_iter()
         .zip(spec.etcd_endpoints())
