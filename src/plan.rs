@@ -618,13 +618,17 @@ mod monitor_files;
 pub mod preflight;
 pub mod rolling;
 mod tls_files;
+pub mod up_plan;
 pub use converge::{
     container_plan, etcd_membership_refusal, needs_create, node_runs, not_running, tls_switch,
     Change, ContainerPlan, Inventory, ObservedContainer,
 };
 pub use tls_files::etcd_peer_url;
 use tls_files::{etcd_tls_flags, haproxy_files, key_file};
+pub use up_plan::{up_plan, UpPlan};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tls_tests;
+#[cfg(test)]
+mod up_plan_tests;

@@ -97,28 +97,9 @@ impl ContainerPlan {
         !self.replace.is_empty() || !self.remove.is_empty() || !self.etcd_join.is_empty()
     }
 
-    /// One line per action, for the log.
+    /// One line per action, for the log (`up_plan::Step::action` of its `steps`).
     pub fn describe(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.create_network {
-            out.push("create network".to_string());
-        }
-        for v in &self.create_volumes {
-            out.push(format!("create volume {v}"));
-        }
-        for c in &self.create {
-            if self.recreate.contains(c) {
-                out.push(format!(
-                    "remove container {c} (created but never started) and create and start it again"
-                ));
-            } else {
-                out.push(format!("create and start container {c}"));
-            }
-        }
-        for c in &self.start {
-            out.push(format!("start container {c}"));
-        }
-        out
+        self.steps().iter().filter_map(|s| s.action()).collect()
     }
 }
 
