@@ -1,67 +1,26 @@
-//! `pgha plan`: what `up` would change, and why, without changing anything: the container steps
-//! of the up planner (create, start, re-create), the rolling replacements and removals in the
-//! order `up` takes them (`plan::rolling`, with the leader etcd names now), and on a running
-//! cluster the steps that give Patroni's config key the spec's `[patroni]` settings
-//! (`ops::converge::config_plan`).
+//! `pgha plan`: what `up` would change, and why, without changing anything. It observes the
+//! cluster (Docker's inventory; etcd's view when the leader or the config key matters, and the
+//! leader's restart parameters when a parameter changes) and prints the one plan of `up`
+//! (`plan::up_plan`): the TLS switch, the container steps, the rolling replacements and removals
+//! in the order `up` takes them (with the leader etcd names now), and on a running cluster the
+//! steps that give Patroni's config key the spec's `[patroni]` settings.
 
-use crate::ops::converge::{self, config_plan};
+use crate::ops::converge::{self, restart_params};
 use crate::ops::image;
 use crate::ops::session::Session;
 use crate::output::json;
-use crate::plan::dynamic::{ConfigStep, Impact};
-use crate::plan::rolling::{self, RollStep};
-use crate::plan::{self, LABEL_CLUSTER};
+use crate::plan::up_plan::{self, ConfigIntent, Observed, PlanStep, ViewNeed};
+use crate::plan::{dynamic, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets;
 use anyhow::Result;
 use serde::Serialize;
-use serde_json::Value;
-
-/// One line of the plan.
-#[derive(Debug, Serialize)]
-pub struct Step {
-    /// `container` or `config`.
-    pub kind: &'static str,
-    pub action: String,
-    pub reason: String,
-    /// none, reload or restart.
-    pub impact: Impact,
-}
-
-impl From<&RollStep> for Step {
-    fn from(s: &RollStep) -> Step {
-        Step {
-            kind: "container",
-            action: s.describe(),
-            reason: s.reason.clone(),
-            impact: s.impact,
-        }
-    }
-}
-
-impl From<&ConfigStep> for Step {
-    fn from(s: &ConfigStep) -> Step {
-        Step {
-            kind: "config",
-            action: format!("set {} = {}", s.path, as_text(&s.to)),
-            reason: s.reason.clone(),
-            impact: s.impact,
-        }
-    }
-}
-
-fn as_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 #[derive(Serialize)]
 struct PlanReport {
     cluster: String,
     changed: bool,
-    steps: Vec<Step>,
+    steps: Vec<PlanStep>,
 }
 
 pub async fn run(session: &Session) -> Result<()> {
@@ -76,76 +35,47 @@ pub async fn run(session: &Session) -> Result<()> {
     let no_certs = crate::tls::ClusterCerts::default();
     let mut want = converge::desired_for(spec, &images, &secrets, &no_certs)?;
     want.image_ids = image::image_ids(engine, &want).await?;
-    if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
-        crate::usage!("{why}");
-    }
-    let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
-    let up = plan::container_plan(&want, &have);
-    let mut steps: Vec<Step> = if switching {
-        // Every container is made again: one step says it all.
-        vec![Step {
-            kind: "cluster",
-            action: format!(
-                "restart the whole cluster with TLS {}",
-                if spec.tls.enabled { "on" } else { "off" }
-            ),
-            reason: "the running cluster has the other TLS setting, and etcd cannot switch between http and https member by member: the nodes stop (replicas first), etcd is made anew, Patroni's configuration and every data volume are kept".into(),
-            impact: Impact::Restart,
-        }]
-    } else {
-        up.describe()
-            .into_iter()
-            .map(|action| {
-                let repo = format!(
-                    "create volume {}",
-                    crate::pgbackrest::repo_volume(&spec.name)
-                );
-                let (kind, reason) = if action == repo {
-                    (
-                        "volume",
-                        "the backup repository ([backup] is on), which every node mounts",
-                    )
-                } else if action.starts_with("create volume ") {
-                    ("volume", "the spec asks for it and it does not exist")
-                } else {
-                    ("container", "the spec asks for it and it does not run")
-                };
-                Step {
-                    kind,
-                    action,
-                    reason: reason.into(),
-                    impact: Impact::None,
-                }
-            })
-            .collect()
+    let need = match up_plan::view_need(spec, &want, &have) {
+        Ok(need) => need,
+        Err(why) => crate::usage!("{why}"),
     };
-    let all_run = !switching && plan::not_running(&want, &have).is_empty();
-    // The leader decides the order of a rolling change; read it when etcd may answer.
-    let view = if !up.replace.is_empty() || !up.remove.is_empty() {
-        match session.dcs().await {
+    let view = match need {
+        ViewNeed::None => None,
+        // The leader decides the order of a rolling change; read it when etcd may answer.
+        ViewNeed::Leader => match session.dcs().await {
             Ok(dcs) => dcs.read_cluster().await.ok(),
             Err(_) => None,
+        },
+        ViewNeed::Config => {
+            session.access()?;
+            Some(session.dcs().await?.read_cluster().await?)
         }
-    } else {
-        None
     };
-    let roll = rolling::order(
-        &up,
-        view.as_ref().and_then(|v| v.leader.as_deref()),
-        view.as_ref().map_or(&[][..], |v| &v.sync_standbys[..]),
-    );
-    if !switching {
-        steps.extend(roll.iter().map(Step::from));
-    }
-    if all_run {
-        let access = session.access()?;
-        let dcs = session.dcs().await?;
-        if let Some(cp) = config_plan(spec, access, &dcs).await? {
-            steps.extend(cp.steps.iter().map(Step::from));
+    // The leader's restart parameters, when a parameter changes (the built-in list otherwise).
+    let mut params = dynamic::default_restart_params();
+    if let Some(v) = view.as_ref().filter(|_| need == ViewNeed::Config) {
+        let changes_parameter = v.config.as_ref().is_some_and(|live| {
+            up_plan::config_steps(spec, live, &params)
+                .iter()
+                .any(|s| s.parameter.is_some())
+        });
+        if changes_parameter {
+            params = restart_params(session.access()?, v).await;
         }
-    } else if !have.containers.is_empty() {
+    }
+    let obs = Observed {
+        have: &have,
+        view: view.as_ref(),
+        restart_params: &params,
+    };
+    let up = match up_plan::up_plan(spec, &want, &obs, false) {
+        Ok(up) => up,
+        Err(why) => crate::usage!("{why}"),
+    };
+    if up.config == ConfigIntent::WhenRunning {
         p.note("the config key is compared once the cluster runs (`pgha up` does it)");
     }
+    let steps = up.shown(spec);
     p.finish();
     let report = PlanReport {
         cluster: spec.name.clone(),

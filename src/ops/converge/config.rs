@@ -1,6 +1,7 @@
 //! The config part of converging a running cluster: the steps that give Patroni's config key the
 //! spec's `[patroni]` settings (`config_plan`, shown by `plan`), and `converge_config`, which
 //! `up` runs: write, follow until every member has it, restart where a parameter needs it.
+//! `restart_params` reads which parameters need a restart (for `plan` too).
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::pg::Pg;
@@ -28,7 +29,7 @@ pub struct ConfigPlan {
 
 /// Lower-case names of the parameters PostgreSQL applies only on a restart, from the leader's
 /// `pg_settings`; the built-in list when it cannot be read.
-async fn restart_params(access: &Access, view: &ClusterView) -> BTreeSet<String> {
+pub async fn restart_params(access: &Access, view: &ClusterView) -> BTreeSet<String> {
     let read = async {
         let leader = view
             .leader

@@ -11,7 +11,7 @@ mod prepare;
 pub mod report;
 mod tls_switch;
 
-pub use config::{config_plan, converge_config, ConfigPlan, Converged};
+pub use config::{config_plan, converge_config, restart_params, ConfigPlan, Converged};
 pub use prepare::{desired_for, prepare, Prepared};
 
 use crate::cli::UpArgs;
