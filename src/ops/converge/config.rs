@@ -1,15 +1,17 @@
-//! The config part of converging a running cluster: the steps that give Patroni's config key the
-//! spec's `[patroni]` settings (`config_plan`, shown by `plan`), and `converge_config`, which
-//! `up` runs: write, follow until every member has it, restart where a parameter needs it.
-//! `restart_params` reads which parameters need a restart (for `plan` too).
+//! The config part of converging a running cluster, as `up` executes it after the roll (the
+//! plan's `ConfigIntent` and `Restarts`, resolved at that moment): the steps that give Patroni's
+//! config key the spec's `[patroni]` settings against the key as it is then (`config_plan`,
+//! through `plan::up_plan::config_steps`), and `converge_config`: write, follow until every
+//! member has it, restart where a parameter needs it. `restart_params` reads which parameters
+//! need a restart (for `plan` too).
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::pg::Pg;
-use crate::cli::UpArgs;
 use crate::ops::access::Access;
 use crate::ops::session::Session;
 use crate::ops::{config, restart};
 use crate::plan::dynamic::{self, ConfigStep};
+use crate::plan::up_plan::{config_steps, pending, Restarts};
 use crate::progress::Progress;
 use crate::spec::Spec;
 use crate::state::ClusterView;
@@ -57,20 +59,11 @@ pub async fn config_plan(spec: &Spec, access: &Access, dcs: &Dcs) -> Result<Opti
     let Some(live) = view.config.clone() else {
         return Ok(None);
     };
-    let mut steps = dynamic::config_plan(spec, &live, &dynamic::default_restart_params());
+    let mut steps = config_steps(spec, &live, &dynamic::default_restart_params());
     if steps.iter().any(|s| s.parameter.is_some()) {
-        steps = dynamic::config_plan(spec, &live, &restart_params(access, &view).await);
+        steps = config_steps(spec, &live, &restart_params(access, &view).await);
     }
     Ok(Some(ConfigPlan { view, live, steps }))
-}
-
-/// Members that flag a pending restart.
-fn pending(view: &ClusterView) -> Vec<String> {
-    view.members
-        .iter()
-        .filter(|m| m.data.pending_restart == Some(true))
-        .map(|m| m.name.clone())
-        .collect()
 }
 
 /// Asks on the terminal; `false` off a terminal.
@@ -99,9 +92,14 @@ pub struct Converged {
 /// `up` on a running cluster: writes the spec's changed `[patroni]` settings into the config key
 /// (compare-and-swap), waits until every member applied them (edit-config's machinery), and for
 /// a parameter that needs a restart restarts the members one at a time (replicas first) with
-/// `--restart` or a yes on the terminal; otherwise leaves it pending and says so. With
+/// `--restart` (`restarts.apply`) or a yes on the terminal; otherwise leaves it pending and says so. With
 /// `--restart` and nothing to write, a restart left pending earlier is applied the same way.
-pub async fn converge_config(session: &Session, args: &UpArgs, p: &Progress) -> Result<Converged> {
+pub async fn converge_config(
+    session: &Session,
+    restarts: &Restarts,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<Converged> {
     let access = session.access()?;
     let dcs = session.dcs().await?;
     let Some(cp) = config_plan(session.spec()?, access, &dcs).await? else {
@@ -111,7 +109,7 @@ pub async fn converge_config(session: &Session, args: &UpArgs, p: &Progress) -> 
     if cp.steps.is_empty() {
         // Nothing to write; `--restart` still applies a restart an earlier change left pending.
         out.pending_restart = pending(&cp.view);
-        if !args.restart || out.pending_restart.is_empty() {
+        if !restarts.apply || out.pending_restart.is_empty() {
             return Ok(out);
         }
     } else {
@@ -142,7 +140,7 @@ pub async fn converge_config(session: &Session, args: &UpArgs, p: &Progress) -> 
         }
     }
     let names = out.pending_restart.join(", ");
-    let agreed = args.restart
+    let agreed = restarts.apply
         || ask(&format!(
             "restart PostgreSQL on {names} now (one at a time, replicas first) to apply the change"
         ));
@@ -154,16 +152,7 @@ pub async fn converge_config(session: &Session, args: &UpArgs, p: &Progress) -> 
     }
     let view = dcs.read_cluster().await?;
     let chosen = restart::choose(&view, &[], crate::cli::RoleFilter::Any, true)?;
-    let done = restart::rolling(
-        access,
-        &dcs,
-        &view,
-        &chosen,
-        true,
-        Duration::from_secs(args.timeout),
-        p,
-    )
-    .await?;
+    let done = restart::rolling(access, &dcs, &view, &chosen, true, timeout, p).await?;
     out.restarted = done.into_iter().map(|d| d.member).collect();
     out.pending_restart.clear();
     Ok(out)

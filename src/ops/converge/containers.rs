@@ -1,18 +1,16 @@
-//! The steps of `up` that touch containers and wait on them: the preflight before anything is
-//! made, creating and starting containers, and waiting until they run; and the monitoring check
-//! at the end.
+//! The checks of `up` around its container steps (those are `execute`'s): the preflight before
+//! anything is made, waiting until the containers run; and the monitoring check at the end.
 
 use crate::adapters::docker::Engine;
 use crate::adapters::patroni::Api;
 use crate::ops::health;
-use crate::plan::{self, preflight, ContainerSpec, Desired, Inventory, Kind, LABEL_CLUSTER};
+use crate::plan::{self, preflight, Desired, Inventory, Kind, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::Secrets;
 use crate::spec::Spec;
 use crate::usage;
 use crate::wait::{wait_for, Check};
 use anyhow::{bail, Result};
-use futures_util::future::try_join_all;
 use std::time::Duration;
 
 /// The exporters' role, then every scrape target up; a problem is a warning (the database is up
@@ -68,48 +66,6 @@ pub async fn preflight(spec: &Spec, engine: &Engine, have: &Inventory) -> Result
     if !taken.is_empty() {
         usage!("{}", preflight::ports_taken_message(&taken));
     }
-    Ok(())
-}
-
-/// Creates the missing containers (with their files), all at once.
-pub async fn create_missing(
-    engine: &Engine,
-    want: &Desired,
-    plan: &plan::ContainerPlan,
-    p: &Progress,
-) -> Result<()> {
-    try_join_all(
-        want.containers
-            .iter()
-            .filter(|c| plan.create.contains(&c.name))
-            .map(|c| async move {
-                engine.create_container(c).await?;
-                p.note(format!("created {}", c.name));
-                Ok::<_, anyhow::Error>(())
-            }),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Starts the containers created now or found stopped, in parallel.
-pub async fn start_all(
-    engine: &Engine,
-    group: &[ContainerSpec],
-    plan: &plan::ContainerPlan,
-    p: &Progress,
-) -> Result<()> {
-    try_join_all(
-        group
-            .iter()
-            .filter(|c| plan.create.contains(&c.name) || plan.start.contains(&c.name))
-            .map(|c| async move {
-                engine.start(&c.name).await?;
-                p.note(format!("started {}", c.name));
-                Ok::<_, anyhow::Error>(())
-            }),
-    )
-    .await?;
     Ok(())
 }
 

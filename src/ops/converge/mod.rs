@@ -1,12 +1,16 @@
-//! Converging a cluster to its spec: what `up` does (and `restore` through it). Images, secrets
-//! and rendered configs give the wanted Docker objects (`prepare`); the preflight refuses clashes
-//! before anything is made; missing containers are created and everything starts at once; then
-//! the waits (etcd quorum, a leader and streaming replicas, HAProxy routing writes), the rolling
-//! replacements (`ops::roll`), the config key (`config`), the pgBackRest stanza and monitoring.
-//! `report` turns the outcome into what `up` prints.
+//! Converging a cluster to its spec: what `up` does (and `restore` through it), the executor of
+//! the one plan (`plan::up_plan`, which `pgha plan` prints). Images, secrets and rendered configs
+//! give the wanted Docker objects (`prepare`); the preflight refuses clashes before anything is
+//! made; the plan is computed once from them and the inventory; then its steps in order: the TLS
+//! switch (`tls_switch`), the container steps (`execute`: created, then everything started at
+//! once), the waits (etcd quorum, a leader and streaming replicas, HAProxy routing writes), the
+//! rolling replacements (`ops::roll`, ordered with the leader of that moment), the config key
+//! (`config`, compared after the roll), the pgBackRest stanza and monitoring. `report` turns the
+//! outcome (with the steps performed) into what `up` prints.
 
 pub mod config;
 mod containers;
+pub mod execute;
 mod prepare;
 pub mod report;
 mod tls_switch;
@@ -19,20 +23,23 @@ use crate::ops::health;
 use crate::ops::image;
 use crate::ops::roll::{self, Rolled};
 use crate::ops::session::Session;
-use crate::plan::{self, LABEL_CLUSTER};
+use crate::plan::up_plan::{Observed, Step};
+use crate::plan::{self, dynamic, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
 use crate::state::ClusterView;
 use crate::usage;
 use anyhow::Result;
-use containers::{
-    all_running, create_missing, monitoring_ready, preflight, start_all, wait_started_nodes,
-};
+use containers::{all_running, monitoring_ready, preflight, wait_started_nodes};
+use execute::Performed;
 use std::time::Duration;
 
 /// What `up` did, for its report.
 pub struct Outcome {
-    pub plan: plan::ContainerPlan,
+    /// The plan `up` executed (after a TLS switch, with its containers planned again).
+    pub plan: plan::UpPlan,
+    /// The steps it performed, in order.
+    pub done: Performed,
     pub changed: bool,
     /// What `up` changed in the config key of a running cluster.
     pub converged: Converged,
@@ -65,22 +72,36 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
             crate::pgbackrest::repo_volume(&spec.name)
         );
     }
-    // The running cluster has the other TLS setting: a whole-cluster restart (tls_switch).
-    let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
     // A missing node image is built: containers to create need it, and so do the replacements
     // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
     let prepared = prepare(spec, engine, p, true).await?;
     let want = &prepared.desired;
-    let have = if switching {
-        tls_switch::run(session, &prepared, &have, timeout, p).await?
-    } else {
-        have
+    // The plan, computed once. `up` reads etcd only once the cluster runs: the rolling order
+    // and the config steps are resolved then (see `plan::up_plan`).
+    let params = dynamic::default_restart_params();
+    let observed = Observed {
+        have: &have,
+        view: None,
+        restart_params: &params,
     };
-    if let Some(why) = plan::etcd_membership_refusal(want, &have) {
-        usage!("{why}");
-    }
-    let plan = plan::container_plan(want, &have);
-    if let Some(question) = roll::question(spec, &plan) {
+    let mut plan = match plan::up_plan(spec, want, &observed, args.restart) {
+        Ok(plan) => plan,
+        Err(why) => usage!("{why}"),
+    };
+    let mut done = Performed::default();
+    let have = match plan.tls_switch.clone() {
+        Some(switch) => {
+            // A whole-cluster restart; the containers are planned again against what it left.
+            let left = tls_switch::run(session, &prepared, &have, timeout, p).await?;
+            done.steps.push(Step::TlsSwitch(switch));
+            if let Err(why) = plan.replan(want, &left) {
+                usage!("{why}");
+            }
+            left
+        }
+        None => have,
+    };
+    if let Some(question) = roll::question(spec, &plan.containers) {
         p.suspend(|| session.confirm(&question))?;
     }
     if !spec.tls.enabled {
@@ -97,25 +118,8 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
         ));
         crate::ops::certs::apply(engine, want, Some(&prepared.issued), p).await?;
     }
-
-    if plan.create_network {
-        engine.ensure_network(&want.network, &want.labels).await?;
-        p.note(format!("created network {}", want.network));
-    }
-    for v in &plan.create_volumes {
-        engine.create_volume(v, &want.labels).await?;
-    }
-    for c in &plan.recreate {
-        engine.remove_container(c).await?;
-        p.note(format!(
-            "removed {c}: created but never started (an earlier `up` stopped half-way)"
-        ));
-    }
-    create_missing(engine, want, &plan, p).await?;
-    // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
-    // first election, and HAProxy finds the leader by its health checks whenever it comes.
-    start_all(engine, &want.containers, &plan, p).await?;
-    let live = roll::live_etcd(spec, &plan);
+    execute::containers(engine, want, &plan.containers.steps(), p, &mut done).await?;
+    let live = roll::live_etcd(spec, &plan.containers);
     let target = session.target()?;
     health::wait_etcd(&target.auth, &live, timeout.min(Duration::from_secs(60)), p).await?;
     p.note("etcd has a quorum");
@@ -143,10 +147,10 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     // Until the rolling part has run, the members still to join are not there.
     let mut now = want.clone();
     now.containers
-        .retain(|c| !plan.etcd_join.iter().any(|j| j.name == c.name));
+        .retain(|c| !plan.containers.etcd_join.iter().any(|j| j.name == c.name));
     let dcs = session.dcs_through(live).await?;
     health::wait_healthy(&dcs, &spec.nodes.names, Some((engine, spec)), timeout, p).await?;
-    wait_started_nodes(engine, spec, &now, &plan, timeout, p).await?;
+    wait_started_nodes(engine, spec, &now, &plan.containers, timeout, p).await?;
     let view = dcs.read_cluster().await?;
     p.note(format!(
         "leader {} and every replica streaming",
@@ -155,10 +159,12 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     health::wait_haproxy_primary(spec, &prepared.secrets, Duration::from_secs(60), p).await?;
     p.note("HAProxy routes writes to the leader");
     all_running(engine, spec, &now).await?;
-    let rolled = if !plan.rolls() {
+    let rolled = if !plan.containers.rolls() {
         None
     } else {
-        let steps = plan::rolling::order(&plan, view.leader.as_deref(), &view.sync_standbys);
+        // The rolling order, resolved now: with the leader and sync standbys etcd names after
+        // the waits.
+        let steps = plan.roll_steps(view.leader.as_deref(), &view.sync_standbys);
         let rolling = roll::Rolling {
             want,
             secrets: &prepared.secrets,
@@ -167,6 +173,7 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
             timeout,
         };
         let r = roll::roll(session, &dcs, rolling, p).await?;
+        done.steps.extend(steps.iter().cloned().map(Step::Roll));
         all_running(engine, spec, want).await?;
         Some(r)
     };
@@ -186,11 +193,14 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     } else {
         dcs
     };
-    // The spec's [patroni] settings reach a running cluster through the config key.
-    let converged = converge_config(session, args, p).await?;
+    // The spec's [patroni] settings reach a running cluster through the config key: compared
+    // now, after the roll (the plan's config intent and restarts, resolved at this moment).
+    let converged = converge_config(session, &plan.restarts, timeout, p).await?;
+    done.steps
+        .extend(converged.steps.iter().cloned().map(Step::Config));
     let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
-    let changed = !plan.is_noop() || config_changed;
-    if spec.backup.enabled && !plan.is_noop() {
+    let changed = !plan.containers.is_noop() || config_changed;
+    if spec.backup.enabled && !plan.containers.is_noop() {
         // Idempotent: made by Patroni's post_bootstrap on a new cluster; here for a cluster that
         // gained archiving through this `up`.
         if let Some(leader) = &dcs.read_cluster().await?.leader {
@@ -217,6 +227,7 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     p.finish();
     Ok(Outcome {
         plan,
+        done,
         changed,
         converged,
         rolled,

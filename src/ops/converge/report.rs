@@ -38,7 +38,8 @@ struct UpReport {
 pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
     let spec = session.spec()?;
     let Outcome {
-        plan,
+        plan: _,
+        done,
         changed,
         converged,
         rolled,
@@ -61,12 +62,7 @@ pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
     let report = UpReport {
         cluster: spec.name.clone(),
         changed,
-        actions: plan
-            .describe()
-            .into_iter()
-            .chain(rolled.iter().flat_map(|r| r.steps.iter().cloned()))
-            .chain(converged.steps.iter().map(|s| s.describe()))
-            .collect(),
+        actions: done.actions(),
         config: converged,
         rolled,
         image_built,
