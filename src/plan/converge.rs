@@ -1,7 +1,8 @@
 //! What `up` must do, given what Docker reports of the cluster (its inventory, found by label):
 //! create, re-create, start, replace (a container made from another spec or image) or remove (a
 //! node the spec no longer names); and the etcd membership changes it refuses. The order of the
-//! replacements on a running cluster is `rolling`'s. Pure.
+//! replacements on a running cluster is `rolling`'s; the whole plan of `up` (of which this is the
+//! container part, `ContainerPlan`) is `up_plan`'s. Pure.
 
 use super::{Desired, Kind, LABEL_CONFIG_HASH};
 use std::collections::BTreeMap;
@@ -212,7 +213,7 @@ fn etcd_index(member: &str) -> Option<usize> {
 /// a member whose data volume is gone only while the others keep a quorum.
 /// A cluster whose etcd runs with TLS on when the spec says off, or the other way round: etcd's
 /// members cannot move between http and https peers one at a time (each would lose the others),
-/// so `up` restarts the whole cluster into it (`commands::tls_switch`). Says which, if so.
+/// so `up` restarts the whole cluster into it (`ops::converge::tls_switch`). Says which, if so.
 pub fn tls_switch(spec_tls: bool, have: &Inventory) -> Option<String> {
     let etcd: Vec<&ObservedContainer> = have
         .containers

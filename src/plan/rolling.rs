@@ -4,7 +4,7 @@
 //! then the replicas (the synchronous standby last), then the nodes to remove, then one switchover
 //! off the leader (to an updated sync standby) and the old leader's own replacement or removal,
 //! and HAProxy last, once it can route to every node the spec names. Pure; the executor is
-//! `commands::roll`.
+//! `ops::roll`, given the order `UpPlan::roll_steps` resolves at roll time.
 
 use super::dynamic::Impact;
 use super::{Change, ContainerPlan, Kind};

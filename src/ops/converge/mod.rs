@@ -36,8 +36,6 @@ use std::time::Duration;
 
 /// What `up` did, for its report.
 pub struct Outcome {
-    /// The plan `up` executed (after a TLS switch, with its containers planned again).
-    pub plan: plan::UpPlan,
     /// The steps it performed, in order.
     pub done: Performed,
     pub changed: bool,
@@ -226,7 +224,6 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     };
     p.finish();
     Ok(Outcome {
-        plan,
         done,
         changed,
         converged,

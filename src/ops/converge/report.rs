@@ -38,7 +38,6 @@ struct UpReport {
 pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
     let spec = session.spec()?;
     let Outcome {
-        plan: _,
         done,
         changed,
         converged,
