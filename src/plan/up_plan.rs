@@ -58,8 +58,9 @@ pub struct TlsSwitch {
 /// When the config key is compared with the spec's `[patroni]` settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigIntent {
-    /// A new cluster: its bootstrap writes the spec's settings (`up` compares once it runs).
-    Bootstrap,
+    /// No container exists (a new cluster, whose bootstrap writes the spec's settings, or one
+    /// brought down with its volumes kept): `up` compares once it runs; `plan` says nothing.
+    NoContainers,
     /// Containers exist but not every one runs, or the TLS switch makes them again: compared
     /// once the cluster runs (`up` does it, after the roll).
     WhenRunning,
@@ -231,7 +232,7 @@ pub fn up_plan(
     // A view read before a TLS switch is gone with etcd's data.
     let view = obs.view.filter(|_| switch.is_none());
     let config = if obs.have.containers.is_empty() {
-        ConfigIntent::Bootstrap
+        ConfigIntent::NoContainers
     } else if switch.is_some() || !not_running(want, obs.have).is_empty() {
         ConfigIntent::WhenRunning
     } else {

@@ -79,11 +79,11 @@ fn side_by_side(spec: &Spec, plan: &UpPlan, view: Option<&ClusterView>) -> serde
 }
 
 #[test]
-fn a_new_cluster_is_created_and_its_config_key_comes_from_bootstrap() {
+fn a_new_cluster_is_created_and_its_config_key_is_compared_once_it_runs() {
     let spec = Spec::default();
     let want = desired_for(&spec);
     let plan = plan_for(&spec, &want, &Inventory::default(), None);
-    assert_eq!(plan.config, ConfigIntent::Bootstrap);
+    assert_eq!(plan.config, ConfigIntent::NoContainers);
     assert!(plan.tls_switch.is_none() && plan.rolling.is_empty());
     let printed = side_by_side(&spec, &plan, None);
     let steps = printed.as_array().unwrap();

@@ -94,3 +94,57 @@ pub async fn containers(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::dynamic::{ConfigStep, Impact};
+    use crate::plan::rolling::{Action, RollStep};
+    use crate::plan::{ContainerPlan, Kind};
+
+    /// `up --json` reports the steps performed in `actions`, in the words it always used.
+    #[test]
+    fn the_steps_performed_are_the_actions_up_reports() {
+        let plan = ContainerPlan {
+            create_network: true,
+            create_volumes: vec!["c-pg1-data".into()],
+            create: vec!["c-pg1".into(), "c-pg2".into()],
+            recreate: vec!["c-pg2".into()],
+            start: vec!["c-haproxy".into()],
+            ..Default::default()
+        };
+        let mut done = Performed {
+            steps: plan.steps(),
+        };
+        done.steps.push(Step::Roll(RollStep {
+            action: Action::Replace,
+            kind: Kind::Node,
+            member: "pg3".into(),
+            container: "c-pg3".into(),
+            reason: "its settings changed".into(),
+            impact: Impact::MemberRestart,
+        }));
+        let config = ConfigStep {
+            path: "ttl".into(),
+            parameter: None,
+            from: Some(20.into()),
+            to: 30.into(),
+            reason: "the spec sets ttl = 30".into(),
+            impact: Impact::None,
+        };
+        done.steps.push(Step::Config(config.clone()));
+        let mut want = plan.describe();
+        want.extend(["replace c-pg3".to_string(), config.describe()]);
+        assert_eq!(done.actions(), want);
+        assert_eq!(
+            done.actions()[..5],
+            [
+                "create network",
+                "create volume c-pg1-data",
+                "create and start container c-pg1",
+                "remove container c-pg2 (created but never started) and create and start it again",
+                "start container c-haproxy"
+            ]
+        );
+    }
+}
