@@ -52,17 +52,10 @@ pub async fn run(session: &Session) -> Result<()> {
         }
     };
     // The leader's restart parameters, when a parameter changes (the built-in list otherwise).
-    let mut params = dynamic::default_restart_params();
-    if let Some(v) = view.as_ref().filter(|_| need == ViewNeed::Config) {
-        let changes_parameter = v.config.as_ref().is_some_and(|live| {
-            up_plan::config_steps(spec, live, &params)
-                .iter()
-                .any(|s| s.parameter.is_some())
-        });
-        if changes_parameter {
-            params = restart_params(session.access()?, v).await;
-        }
-    }
+    let params = match view.as_ref().filter(|_| need == ViewNeed::Config) {
+        Some(v) => restart_params(spec, session.access()?, v).await,
+        None => dynamic::default_restart_params(),
+    };
     let obs = Observed {
         have: &have,
         view: view.as_ref(),

@@ -31,7 +31,7 @@ pub struct ConfigPlan {
 
 /// Lower-case names of the parameters PostgreSQL applies only on a restart, from the leader's
 /// `pg_settings`; the built-in list when it cannot be read.
-pub async fn restart_params(access: &Access, view: &ClusterView) -> BTreeSet<String> {
+async fn read_restart_params(access: &Access, view: &ClusterView) -> BTreeSet<String> {
     let read = async {
         let leader = view
             .leader
@@ -53,16 +53,30 @@ pub async fn restart_params(access: &Access, view: &ClusterView) -> BTreeSet<Str
     }
 }
 
+/// The parameters PostgreSQL applies only on a restart, as the config steps for `spec` against
+/// `view`'s key need them: the leader's (`pg_settings`) when a step sets a parameter, the
+/// built-in list otherwise.
+pub async fn restart_params(spec: &Spec, access: &Access, view: &ClusterView) -> BTreeSet<String> {
+    let defaults = dynamic::default_restart_params();
+    let sets_parameter = view.config.as_ref().is_some_and(|live| {
+        config_steps(spec, live, &defaults)
+            .iter()
+            .any(|s| s.parameter.is_some())
+    });
+    if sets_parameter {
+        read_restart_params(access, view).await
+    } else {
+        defaults
+    }
+}
+
 /// The config steps for `spec` against the running cluster; `None` when it has no config key yet.
 pub async fn config_plan(spec: &Spec, access: &Access, dcs: &Dcs) -> Result<Option<ConfigPlan>> {
     let view = dcs.read_cluster().await?;
     let Some(live) = view.config.clone() else {
         return Ok(None);
     };
-    let mut steps = config_steps(spec, &live, &dynamic::default_restart_params());
-    if steps.iter().any(|s| s.parameter.is_some()) {
-        steps = config_steps(spec, &live, &restart_params(access, &view).await);
-    }
+    let steps = config_steps(spec, &live, &restart_params(spec, access, &view).await);
     Ok(Some(ConfigPlan { view, live, steps }))
 }
 
