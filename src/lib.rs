@@ -13,6 +13,7 @@ pub mod decide;
 pub mod dynconf;
 pub mod error;
 pub mod image;
+pub mod layout;
 pub mod monitoring;
 pub mod ops;
 pub mod output;

@@ -4,7 +4,6 @@
 //! pgBackRest exporter, beside Patroni. This module renders their configs and commands; the
 //! alert rules are in `rules`. Pure.
 
-use crate::pgbackrest;
 use crate::spec::Spec;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -13,16 +12,10 @@ pub mod api;
 pub mod rules;
 pub mod view;
 
-/// Config folders inside the containers.
-pub const PROMETHEUS_DIR: &str = "/etc/pgha/prometheus";
-pub const ALERTMANAGER_DIR: &str = "/etc/pgha/alertmanager";
-pub const EXPORTERS_DIR: &str = "/etc/pgha/exporters";
-/// Prometheus's data (a named volume) and Alertmanager's (silences, notification log).
-pub const PROMETHEUS_DATA: &str = "/var/lib/prometheus/data";
-pub const ALERTMANAGER_DATA: &str = "/var/lib/prometheus/alertmanager";
-/// Ports inside the cluster network.
-pub const PROMETHEUS_PORT: u16 = 9090;
-pub const ALERTMANAGER_PORT: u16 = 9093;
+pub use crate::layout::{
+    ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
+    PROMETHEUS_DIR, PROMETHEUS_PORT,
+};
 /// The PostgreSQL role the exporters log in as (member of `pg_monitor`).
 pub const MONITOR_ROLE: &str = "pgha_monitor";
 /// Members (and network aliases) of the two monitoring containers.
@@ -89,7 +82,7 @@ pub fn prometheus_yml(spec: &Spec) -> Result<String> {
         dir: PROMETHEUS_DIR,
         scheme: spec.tls.scheme(),
         tls: spec.tls.enabled,
-        tls_dir: pgbackrest::TLS_DIR,
+        tls_dir: crate::layout::TLS_DIR,
         nodes: &spec.nodes.names,
         etcd: spec.etcd_names(),
         node_jobs: node_jobs(spec),
@@ -133,7 +126,7 @@ pub fn alertmanager_cmd() -> Vec<String> {
 
 /// The exporters' web config: TLS with the node's certificate (`[tls]` on).
 pub fn exporters_web_yml(spec: &Spec) -> Option<String> {
-    let d = pgbackrest::TLS_DIR;
+    let d = crate::layout::TLS_DIR;
     spec.tls.enabled.then(|| {
         format!("tls_server_config:\n  cert_file: {d}/node.crt\n  key_file: {d}/node.key\n  min_version: TLS13\n")
     })
@@ -188,7 +181,7 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
     let ssl = if spec.tls.enabled {
         format!(
             "sslmode=verify-full&sslrootcert={}/ca.crt",
-            pgbackrest::TLS_DIR
+            crate::layout::TLS_DIR
         )
     } else {
         "sslmode=disable".into()
@@ -202,7 +195,7 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
     if spec.backup.enabled {
         sh += &looped(format!(
             "prometheus-pgbackrest-exporter --web.listen-address=:9854{web} --collect.interval=60 --backrest.config={} --log.level=warn",
-            pgbackrest::CONF_PATH
+            crate::layout::PGBACKREST_CONF
         ));
     }
     sh

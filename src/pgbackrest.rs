@@ -12,23 +12,15 @@
 use crate::spec::{RestoreSource, Spec};
 use serde::{Deserialize, Serialize};
 
-/// Where the node containers mount their cluster's repository.
-pub const REPO_PATH: &str = "/var/lib/pgbackrest";
-/// Where a restored cluster's nodes mount the repository they restore from (read-only).
-pub const SOURCE_REPO_PATH: &str = "/var/lib/pgbackrest-source";
-/// pgBackRest's configuration in the node containers; `PGBACKREST_CONFIG` in their environment
-/// points every pgbackrest process (PostgreSQL's archiver, Patroni's, `docker exec`) at it.
-pub const CONF_PATH: &str = "/etc/pgha/pgbackrest.conf";
-pub const PGDATA: &str = "/var/lib/postgresql/data/pgdata";
+// The container layout, at the paths it had here before `layout` (kept for callers).
+pub use crate::layout::{
+    PGBACKREST_CONF as CONF_PATH, PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, REPO_PATH,
+    SOURCE_REPO_PATH, TLS_DIR,
+};
 
 pub fn repo_volume(cluster: &str) -> String {
     format!("{cluster}-backup")
 }
-
-/// The node's certificates for pgBackRest's TLS server (see `tls.rs`).
-pub const TLS_DIR: &str = "/etc/pgha/tls";
-/// pgBackRest's TLS server port on every node (its default).
-pub const TLS_PORT: u16 = 8432;
 
 /// `pgbackrest.conf`: the repository, retention, and the stanza (the cluster name). On a node
 /// (`node`), also its TLS server; a tool container gets the rest only. The other nodes are not in

@@ -2,6 +2,7 @@
 //! commands, ports, resources and config files). What `up` must do given what exists is in
 //! `converge`, its checks before it creates anything in `preflight`. Pure.
 
+use crate::layout;
 use crate::pgbackrest;
 use crate::spec::Spec;
 use sha2::{Digest, Sha256};
@@ -14,10 +15,7 @@ pub const LABEL_CONFIG_HASH: &str = "io.pgha.config-hash";
 /// `on` or `off`: whether the container was made with `[tls]` on (absent: made before TLS, off).
 pub const LABEL_TLS: &str = "io.pgha.tls";
 
-/// A libpq password file in node containers, for `pgha psql` (no password on a command line).
-pub const NODE_PGPASS: &str = "/etc/pgha/pgpass";
-/// Where Patroni's config folder lives in a node container.
-pub const PATRONI_CONFIG_DIR: &str = "/etc/pgha/patroni";
+pub use crate::layout::{NODE_PGPASS, PATRONI_CONFIG_DIR};
 /// Seconds Docker waits after SIGTERM before SIGKILL; longer than `2 * loop_wait` plus a
 /// checkpoint, so a stopping sync standby or leader always shuts down cleanly.
 pub const STOP_TIMEOUT_SECS: i64 = 60;
@@ -209,13 +207,13 @@ pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
         Kind::Monitor => {
             let (cp, hp, what) = if i == 0 {
                 (
-                    crate::monitoring::PROMETHEUS_PORT,
+                    layout::PROMETHEUS_PORT,
                     spec.prometheus_port(),
                     "Prometheus",
                 )
             } else {
                 (
-                    crate::monitoring::ALERTMANAGER_PORT,
+                    layout::ALERTMANAGER_PORT,
                     spec.alertmanager_port(),
                     "Alertmanager",
                 )
@@ -314,7 +312,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         let mut files = vec![];
         if spec.tls.enabled {
             cmd.extend(etcd_tls_flags());
-            let d = pgbackrest::TLS_DIR;
+            let d = layout::TLS_DIR;
             files.push(key_file(format!("{d}/ca.crt"), &inp.tls.ca, inp.etcd_ids));
             if let Some((crt, key)) = inp.tls.get(e) {
                 files.push(key_file(format!("{d}/etcd.crt"), crt, inp.etcd_ids));
@@ -331,7 +329,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             env: vec![],
             labels: BTreeMap::new(),
             ports: ports(spec, Kind::Etcd, i),
-            volumes: vec![(vol, "/var/lib/etcd".into())],
+            volumes: vec![(vol, layout::ETCD_DATA.into())],
             ro_volumes: vec![],
             network: net.clone(),
             init: true,
@@ -351,14 +349,14 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     for (i, n) in spec.nodes.names.iter().enumerate() {
         let vol = volume_name(spec, n);
         volumes.push(vol.clone());
-        let mut mounts = vec![(vol, "/var/lib/postgresql/data".to_string())];
+        let mut mounts = vec![(vol, layout::NODE_DATA.to_string())];
         if let Some(r) = &repo {
-            mounts.push((r.clone(), pgbackrest::REPO_PATH.into()));
+            mounts.push((r.clone(), layout::REPO_PATH.into()));
         }
         let ro_volumes = spec
             .bootstrap_from
             .iter()
-            .map(|src| (src.volume.clone(), pgbackrest::SOURCE_REPO_PATH.into()))
+            .map(|src| (src.volume.clone(), layout::SOURCE_REPO_PATH.into()))
             .collect();
         let mut files = vec![
             FileSpec {
@@ -394,9 +392,8 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         }
         if spec.backup.enabled || spec.tls.enabled {
             let pg = Some((inp.postgres_uid, inp.postgres_gid));
-            let secret = |name: &str, text: &str| {
-                key_file(format!("{}/{name}", pgbackrest::TLS_DIR), text, pg)
-            };
+            let secret =
+                |name: &str, text: &str| key_file(format!("{}/{name}", layout::TLS_DIR), text, pg);
             if let Some((crt, key)) = inp.tls.get(n) {
                 files.push(secret("ca.crt", &inp.tls.ca));
                 files.push(secret("node.crt", crt));
@@ -442,7 +439,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             "-W".into(),
             "-db".into(),
             "-f".into(),
-            "/etc/pgha/haproxy/haproxy.cfg".into(),
+            layout::HAPROXY_CFG.into(),
         ],
         user: Some("haproxy".into()),
         env: vec![],
@@ -505,7 +502,7 @@ fn node_cmd(spec: &Spec) -> Vec<String> {
 /// pgBackRest's configuration file: a node's, or a tool container's (`node` false).
 pub fn pgbackrest_conf_file(spec: &Spec, node: bool) -> FileSpec {
     FileSpec {
-        path: pgbackrest::CONF_PATH.into(),
+        path: layout::PGBACKREST_CONF.into(),
         contents: pgbackrest::config(spec, node).into_bytes(),
         mode: 0o644,
         uid: 0,
@@ -517,7 +514,7 @@ pub fn pgbackrest_conf_file(spec: &Spec, node: bool) -> FileSpec {
 fn node_env(spec: &Spec) -> Vec<String> {
     let mut env = vec!["LANG=C.UTF-8".to_string()];
     if spec.backup.enabled {
-        env.push(format!("PGBACKREST_CONFIG={}", pgbackrest::CONF_PATH));
+        env.push(format!("PGBACKREST_CONFIG={}", layout::PGBACKREST_CONF));
     }
     env
 }

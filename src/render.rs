@@ -60,13 +60,12 @@ struct TlsCtx {
 
 fn tls_ctx(spec: &Spec) -> Option<TlsCtx> {
     spec.tls.enabled.then_some(TlsCtx {
-        dir: pgbackrest::TLS_DIR,
+        dir: crate::layout::TLS_DIR,
         haproxy_dir: HAPROXY_DIR,
     })
 }
 
-/// HAProxy's config, CA and client certificate, inside its container.
-pub const HAPROXY_DIR: &str = "/etc/pgha/haproxy";
+pub use crate::layout::HAPROXY_DIR;
 
 /// Archiving and pgBackRest replica creation (`[backup]` on).
 #[derive(Serialize)]

@@ -3,8 +3,9 @@
 
 use super::tls_files::key_file;
 use super::{container_name, ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
-use crate::monitoring::{self, rules, ALERTMANAGER_DIR, EXPORTERS_DIR, PROMETHEUS_DIR};
-use crate::pgbackrest;
+use crate::layout;
+use crate::layout::{ALERTMANAGER_DIR, EXPORTERS_DIR, PROMETHEUS_DIR};
+use crate::monitoring::{self, rules};
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 
@@ -62,7 +63,7 @@ pub(super) fn containers(
         ),
     ];
     if spec.tls.enabled {
-        let d = pgbackrest::TLS_DIR;
+        let d = layout::TLS_DIR;
         prom_files.push(key_file(
             format!("{d}/ca.crt"),
             &inp.tls.ca,
@@ -109,7 +110,7 @@ pub(super) fn containers(
             0,
             monitoring::PROMETHEUS,
             monitoring::prometheus_cmd(spec),
-            vec![(volume, monitoring::PROMETHEUS_DATA.into())],
+            vec![(volume, layout::PROMETHEUS_DATA.into())],
             prom_files,
         ),
         make(

@@ -2,7 +2,7 @@
 //! certificate files each container gets (owned by its process's user). Pure.
 
 use super::{FileSpec, Inputs};
-use crate::pgbackrest;
+use crate::layout;
 use crate::spec::Spec;
 
 /// The peer URL of etcd member `e`.
@@ -29,7 +29,7 @@ pub(super) fn key_file(path: String, text: &str, ids: Option<(u64, u64)>) -> Fil
 
 /// etcd's TLS flags: client and peer, both requiring a certificate from the cluster's CA.
 pub(super) fn etcd_tls_flags() -> Vec<String> {
-    let d = pgbackrest::TLS_DIR;
+    let d = layout::TLS_DIR;
     vec![
         format!("--cert-file={d}/etcd.crt"),
         format!("--key-file={d}/etcd.key"),
@@ -44,7 +44,7 @@ pub(super) fn etcd_tls_flags() -> Vec<String> {
 
 /// HAProxy's config; with `[tls]` on, the CA its checks trust and its client certificate.
 pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
-    let d = crate::render::HAPROXY_DIR;
+    let d = layout::HAPROXY_DIR;
     let mut files = vec![FileSpec {
         path: format!("{d}/haproxy.cfg"),
         contents: inp.haproxy.as_bytes().to_vec(),
