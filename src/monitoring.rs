@@ -18,9 +18,7 @@ pub use crate::layout::{
 };
 /// The PostgreSQL role the exporters log in as (member of `pg_monitor`).
 pub const MONITOR_ROLE: &str = "pgha_monitor";
-/// Members (and network aliases) of the two monitoring containers.
-pub const PROMETHEUS: &str = "prometheus";
-pub const ALERTMANAGER: &str = "alertmanager";
+pub use crate::spec::names::{ALERTMANAGER, PROMETHEUS};
 
 /// An exporter in every node container.
 #[derive(Debug, Clone, Serialize)]

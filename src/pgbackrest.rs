@@ -18,9 +18,7 @@ pub use crate::layout::{
     SOURCE_REPO_PATH, TLS_DIR,
 };
 
-pub fn repo_volume(cluster: &str) -> String {
-    format!("{cluster}-backup")
-}
+pub use crate::spec::names::repo_volume;
 
 /// `pgbackrest.conf`: the repository, retention, and the stanza (the cluster name). On a node
 /// (`node`), also its TLS server; a tool container gets the rest only. The other nodes are not in

@@ -148,39 +148,9 @@ pub struct Inputs<'a> {
     pub monitor_password: &'a str,
 }
 
-pub fn network_name(spec: &Spec) -> String {
-    format!("{}-net", spec.name)
-}
-
-pub fn container_name(spec: &Spec, member: &str) -> String {
-    format!("{}-{}", spec.name, member)
-}
-
-/// Every container a spec asks for, by name (what `desired` names them).
-pub fn container_names(spec: &Spec) -> Vec<String> {
-    spec.etcd_names()
-        .iter()
-        .chain(&spec.nodes.names)
-        .map(|m| container_name(spec, m))
-        .chain([container_name(spec, "haproxy")])
-        .chain(monitor_members(spec).map(|m| container_name(spec, m)))
-        .collect()
-}
-
-/// The monitoring containers' members, when `[monitoring]` is on.
-pub fn monitor_members(spec: &Spec) -> impl Iterator<Item = &'static str> {
-    let on = spec.monitoring.enabled;
-    [
-        crate::monitoring::PROMETHEUS,
-        crate::monitoring::ALERTMANAGER,
-    ]
-    .into_iter()
-    .filter(move |_| on)
-}
-
-pub fn volume_name(spec: &Spec, member: &str) -> String {
-    format!("{}-{}-data", spec.name, member)
-}
+pub use crate::spec::names::{
+    container_name, container_names, monitor_members, network_name, volume_name,
+};
 
 /// Labels common to every object of the cluster (cluster + the spec's extra labels).
 pub fn base_labels(spec: &Spec) -> BTreeMap<String, String> {
@@ -342,7 +312,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
     let repo = spec
         .backup
         .enabled
-        .then(|| pgbackrest::repo_volume(&spec.name));
+        .then(|| crate::spec::names::repo_volume(&spec.name));
     if let Some(r) = &repo {
         volumes.push(r.clone());
     }
@@ -454,7 +424,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         files: haproxy_files(spec, inp),
     });
     if spec.monitoring.enabled {
-        let vol = volume_name(spec, crate::monitoring::PROMETHEUS);
+        let vol = volume_name(spec, crate::spec::names::PROMETHEUS);
         volumes.push(vol.clone());
         containers.extend(monitor_files::containers(spec, inp, &net, vol));
     }

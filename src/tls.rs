@@ -89,7 +89,7 @@ pub fn wanted(spec: &Spec) -> Vec<Leaf> {
         cn: cn.to_string(),
         dns: vec![
             m.to_string(),
-            crate::plan::container_name(spec, m),
+            crate::spec::names::container_name(spec, m),
             "localhost".into(),
         ],
         ips: ips.clone(),
@@ -111,7 +111,7 @@ pub fn wanted(spec: &Spec) -> Vec<Leaf> {
             let mut l = server(n, CLIENT_CN, "node: PostgreSQL, REST API, pgBackRest");
             l.dns.extend([
                 "haproxy".into(),
-                crate::plan::container_name(spec, "haproxy"),
+                crate::spec::names::container_name(spec, "haproxy"),
             ]);
             l
         })

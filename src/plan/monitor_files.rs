@@ -108,14 +108,14 @@ pub(super) fn containers(
     vec![
         make(
             0,
-            monitoring::PROMETHEUS,
+            crate::spec::names::PROMETHEUS,
             monitoring::prometheus_cmd(spec),
             vec![(volume, layout::PROMETHEUS_DATA.into())],
             prom_files,
         ),
         make(
             1,
-            monitoring::ALERTMANAGER,
+            crate::spec::names::ALERTMANAGER,
             monitoring::alertmanager_cmd(),
             vec![],
             am_files,
