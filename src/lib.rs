@@ -12,6 +12,7 @@ pub mod context;
 pub mod decide;
 pub mod dynconf;
 pub mod error;
+pub mod files;
 pub mod image;
 pub mod layout;
 pub mod monitoring;

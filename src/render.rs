@@ -1,5 +1,5 @@
 //! Rendering: spec → per-node Patroni YAML, the HAProxy config and the monitoring configs, from the minijinja templates in
-//! `templates/` (embedded at build time). Pure, except `write_all` at the bottom.
+//! `templates/` (embedded at build time). Pure (`files::write_all` writes them).
 
 use crate::pgbackrest;
 use crate::spec::Spec;
@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const PATRONI_TEMPLATE: &str = include_str!("../templates/patroni.yml.j2");
 const HAPROXY_TEMPLATE: &str = include_str!("../templates/haproxy.cfg.j2");
@@ -208,22 +207,10 @@ pub fn render_all(spec: &Spec) -> Result<Vec<RenderedFile>> {
     Ok(out)
 }
 
-/// Writes rendered files under `dir`, creating folders as needed.
-pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<()> {
-    for f in files {
-        let path = dir.join(&f.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("create folder {}", parent.display()))?;
-        }
-        std::fs::write(&path, &f.contents).with_context(|| format!("write {}", path.display()))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn repository_folders_are_the_rendering_of_the_default_spec() {

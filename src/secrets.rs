@@ -2,12 +2,11 @@
 //! on the host in `<state dir>/<cluster>/secrets.toml` (mode 0600, folder 0700). They reach the
 //! containers only as Patroni's `90-secrets.yml`, never in rendered files or on command lines.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub const SUPERUSER: &str = "postgres";
@@ -181,27 +180,11 @@ pub fn forget(cluster: &str) -> Result<()> {
     }
 }
 
+/// Into the cluster's state folder, made private (0700) first.
 fn write_private(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().context("secrets path has no folder")?;
-    fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("make {} private", dir.display()))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("create {}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("write {}", tmp.display()))?;
-    f.sync_all().ok();
-    fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))?;
-    if fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
-        bail!("{} is readable by others", path.display());
-    }
-    Ok(())
+    crate::files::private_dir(dir)?;
+    crate::files::write_private(path, text)
 }
 
 #[cfg(test)]

@@ -20,9 +20,8 @@ use rcgen::{
 };
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 
@@ -139,19 +138,7 @@ pub fn tls_dir(cluster: &str) -> PathBuf {
     crate::secrets::cluster_dir(cluster).join("tls")
 }
 
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("write {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("write {}", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-    Ok(())
-}
+use crate::files::write_private;
 
 fn read(path: &Path) -> Result<Option<String>> {
     match fs::read_to_string(path) {
@@ -309,8 +296,7 @@ fn load_ca(dir: &Path, cluster: &str) -> Result<(String, String)> {
 
 fn prepare_dir(cluster: &str) -> Result<PathBuf> {
     let dir = tls_dir(cluster);
-    fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    crate::files::private_dir(&dir)?;
     Ok(dir)
 }
 

@@ -7,7 +7,7 @@ use anyhow::Result;
 pub fn run(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let spec = ctx.spec()?;
     let files = crate::render::render_all(&spec)?;
-    crate::render::write_all(&args.out, &files)?;
+    crate::files::write_all(&args.out, &files)?;
     if ctx.global.json {
         let paths: Vec<String> = files
             .iter()
