@@ -200,13 +200,13 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
 }
 
 /// When each certificate ends (CA and leaves, by stem), for `rules::certificate_rules_yaml`.
-pub fn certificate_ends(certs: &crate::tls::ClusterCerts) -> Vec<(String, i64)> {
+pub fn certificate_ends(certs: &crate::tls::cert::ClusterCerts) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    if let Ok(f) = crate::tls::facts(&certs.ca) {
+    if let Ok(f) = crate::tls::cert::facts(&certs.ca) {
         out.push(("ca".to_string(), f.not_after));
     }
     for (stem, (crt, _)) in &certs.leaves {
-        if let Ok(f) = crate::tls::facts(crt) {
+        if let Ok(f) = crate::tls::cert::facts(crt) {
             out.push((stem.clone(), f.not_after));
         }
     }

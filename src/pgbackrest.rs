@@ -53,7 +53,7 @@ pub fn config(spec: &Spec, node: bool) -> String {
              tls-server-key-file={TLS_DIR}/node.key\n\
              tls-server-ca-file={TLS_DIR}/ca.crt\n\
              tls-server-auth={}={}\n",
-            crate::tls::CLIENT_CN,
+            crate::tls::cert::CLIENT_CN,
             spec.name
         ));
     }

@@ -138,7 +138,7 @@ pub struct Inputs<'a> {
     /// The libpq password file put at `NODE_PGPASS`.
     pub pgpass: &'a str,
     /// The cluster's CA and its certificates (`[tls]`, and pgBackRest's TLS server).
-    pub tls: &'a crate::tls::ClusterCerts,
+    pub tls: &'a crate::tls::cert::ClusterCerts,
     /// uid/gid of the etcd and haproxy users in their images (owners of their keys), when known.
     pub etcd_ids: Option<(u64, u64)>,
     pub haproxy_ids: Option<(u64, u64)>,
@@ -370,8 +370,8 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
                 files.push(secret("node.key", key));
             }
             for (stem, file) in [
-                (crate::tls::REPLICATION_CLIENT, "replicator"),
-                (crate::tls::PATRONI_ETCD_CLIENT, "etcd-client"),
+                (crate::tls::cert::REPLICATION_CLIENT, "replicator"),
+                (crate::tls::cert::PATRONI_ETCD_CLIENT, "etcd-client"),
             ] {
                 if let Some((crt, key)) = inp.tls.get(stem).filter(|_| spec.tls.enabled) {
                     files.push(secret(&format!("{file}.crt"), crt));

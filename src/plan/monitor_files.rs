@@ -69,7 +69,7 @@ pub(super) fn containers(
             &inp.tls.ca,
             inp.prometheus_ids,
         ));
-        if let Some((crt, key)) = inp.tls.get(crate::tls::PROMETHEUS_CLIENT) {
+        if let Some((crt, key)) = inp.tls.get(crate::tls::cert::PROMETHEUS_CLIENT) {
             prom_files.push(key_file(
                 format!("{d}/prometheus.crt"),
                 crt,

@@ -4,12 +4,12 @@ use super::*;
 use crate::spec::Spec;
 
 pub(super) fn desired_for(spec: &Spec) -> Desired {
-    desired_with(spec, &crate::tls::ClusterCerts::default(), None)
+    desired_with(spec, &crate::tls::cert::ClusterCerts::default(), None)
 }
 
 pub(super) fn desired_with(
     spec: &Spec,
-    tls: &crate::tls::ClusterCerts,
+    tls: &crate::tls::cert::ClusterCerts,
     ids: Option<(u64, u64)>,
 ) -> Desired {
     let patroni: BTreeMap<String, String> = spec

@@ -59,7 +59,7 @@ pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
             &inp.tls.ca,
             inp.haproxy_ids,
         ));
-        if let Some((crt, key)) = inp.tls.get(crate::tls::HAPROXY_CLIENT) {
+        if let Some((crt, key)) = inp.tls.get(crate::tls::cert::HAPROXY_CLIENT) {
             let pem = format!("{crt}{key}");
             files.push(key_file(format!("{d}/client.pem"), &pem, inp.haproxy_ids));
         }
