@@ -3,7 +3,6 @@
 //! `converge`, its checks before it creates anything in `preflight`. Pure.
 
 use crate::layout;
-use crate::pgbackrest;
 use crate::spec::Spec;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -130,9 +129,8 @@ pub struct Inputs<'a> {
     /// postgres uid/gid in the node image (owner of the secrets file).
     pub postgres_uid: u64,
     pub postgres_gid: u64,
-    /// Rendered Patroni configs by member, and the HAProxy config.
-    pub patroni: &'a BTreeMap<String, String>,
-    pub haproxy: &'a str,
+    /// Every rendered config file (`render::cluster_files`): `desired` places them.
+    pub files: &'a crate::render::ClusterFiles,
     /// The secrets file for Patroni (YAML).
     pub secrets_yml: &'a str,
     /// The libpq password file put at `NODE_PGPASS`.
@@ -331,7 +329,13 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         let mut files = vec![
             FileSpec {
                 path: format!("{PATRONI_CONFIG_DIR}/00-patroni.yml"),
-                contents: inp.patroni.get(n).cloned().unwrap_or_default().into_bytes(),
+                contents: inp
+                    .files
+                    .patroni
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_bytes(),
                 mode: 0o644,
                 uid: 0,
                 gid: 0,
@@ -355,10 +359,10 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             },
         ];
         if spec.backup.enabled {
-            files.push(pgbackrest_conf_file(spec, true));
+            files.push(conf_file(&inp.files.pgbackrest));
         }
         if spec.monitoring.enabled {
-            files.extend(monitor_files::exporter_files(spec, inp));
+            files.extend(monitor_files::exporter_files(inp));
         }
         if spec.backup.enabled || spec.tls.enabled {
             let pg = Some((inp.postgres_uid, inp.postgres_gid));
@@ -471,9 +475,14 @@ fn node_cmd(spec: &Spec) -> Vec<String> {
 
 /// pgBackRest's configuration file: a node's, or a tool container's (`node` false).
 pub fn pgbackrest_conf_file(spec: &Spec, node: bool) -> FileSpec {
+    conf_file(&crate::render::pgbackrest::config(spec, node))
+}
+
+/// pgBackRest's configuration file with this text.
+fn conf_file(text: &str) -> FileSpec {
     FileSpec {
         path: layout::PGBACKREST_CONF.into(),
-        contents: pgbackrest::config(spec, node).into_bytes(),
+        contents: text.as_bytes().to_vec(),
         mode: 0o644,
         uid: 0,
         gid: 0,

@@ -21,7 +21,6 @@ use crate::wait::{wait_for, Check};
 use anyhow::{bail, Result};
 use futures_util::future::try_join_all;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Serialize)]
@@ -98,13 +97,7 @@ pub fn desired_for(
     secrets: &Secrets,
     tls: &crate::tls::ClusterCerts,
 ) -> Result<Desired> {
-    let patroni: BTreeMap<String, String> = spec
-        .nodes
-        .names
-        .iter()
-        .map(|n| Ok((n.clone(), crate::render::patroni_yml(spec, n)?)))
-        .collect::<Result<_>>()?;
-    let haproxy = crate::render::haproxy_cfg(spec)?;
+    let files = crate::render::cluster_files(spec, tls)?;
     let secrets_yml = secrets.patroni_yaml(spec.tls.enabled);
     let pgpass = format!(
         "*:*:*:{}:{}\n",
@@ -119,8 +112,7 @@ pub fn desired_for(
             haproxy_image: &images.haproxy,
             postgres_uid: images.postgres_uid,
             postgres_gid: images.postgres_gid,
-            patroni: &patroni,
-            haproxy: &haproxy,
+            files: &files,
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
             tls,

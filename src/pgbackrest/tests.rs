@@ -1,4 +1,6 @@
 use super::*;
+use crate::render::pgbackrest::config;
+use crate::spec::Spec;
 
 #[test]
 fn targets_check_their_values() {

@@ -12,12 +12,16 @@ pub(super) fn desired_with(
     tls: &crate::tls::cert::ClusterCerts,
     ids: Option<(u64, u64)>,
 ) -> Desired {
-    let patroni: BTreeMap<String, String> = spec
-        .nodes
-        .names
-        .iter()
-        .map(|n| (n.clone(), format!("name: {n}\n")))
-        .collect();
+    let files = crate::render::ClusterFiles {
+        patroni: spec
+            .nodes
+            .names
+            .iter()
+            .map(|n| (n.clone(), format!("name: {n}\n")))
+            .collect(),
+        haproxy: "global\n".into(),
+        ..crate::render::cluster_files(spec, tls).unwrap()
+    };
     desired(
         spec,
         &Inputs {
@@ -26,8 +30,7 @@ pub(super) fn desired_with(
             haproxy_image: "pgha-node:abc",
             postgres_uid: 102,
             postgres_gid: 104,
-            patroni: &patroni,
-            haproxy: "global\n",
+            files: &files,
             secrets_yml: "secret: x\n",
             pgpass: "*:*:*:postgres:x\n",
             tls,

@@ -47,7 +47,7 @@ pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
     let d = layout::HAPROXY_DIR;
     let mut files = vec![FileSpec {
         path: format!("{d}/haproxy.cfg"),
-        contents: inp.haproxy.as_bytes().to_vec(),
+        contents: inp.files.haproxy.as_bytes().to_vec(),
         mode: 0o644,
         uid: 0,
         gid: 0,

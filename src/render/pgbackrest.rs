@@ -1,0 +1,51 @@
+//! pgBackRest's configuration file (`pgbackrest.conf`) of a node or a tool container.
+
+use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, REPO_PATH, TLS_DIR};
+use crate::spec::Spec;
+
+/// `pgbackrest.conf`: the repository, retention, and the stanza (the cluster name). On a node
+/// (`node`), also its TLS server; a tool container gets the rest only. The other nodes are not in
+/// it (a changed node set would change every node's file): a backup on a standby names the
+/// primary on its command line (`standby_backup_options`).
+pub fn config(spec: &Spec, node: bool) -> String {
+    let b = &spec.backup;
+    let mut s = format!(
+        "# pgBackRest configuration of cluster {name}, written by pgha.\n\
+         [global]\n\
+         repo1-path={REPO_PATH}\n\
+         repo1-retention-full={full}\n",
+        name = spec.name,
+        full = b.retention_full
+    );
+    if b.retention_diff > 0 {
+        s.push_str(&format!("repo1-retention-diff={}\n", b.retention_diff));
+    }
+    s.push_str(
+        "start-fast=y\n\
+         compress-type=zst\n\
+         process-max=2\n\
+         log-level-console=warn\n\
+         log-level-stderr=off\n\
+         log-level-file=off\n",
+    );
+    if node {
+        s.push_str(&format!(
+            "tls-server-address=*\n\
+             tls-server-port={TLS_PORT}\n\
+             tls-server-cert-file={TLS_DIR}/node.crt\n\
+             tls-server-key-file={TLS_DIR}/node.key\n\
+             tls-server-ca-file={TLS_DIR}/ca.crt\n\
+             tls-server-auth={}={}\n",
+            crate::tls::cert::CLIENT_CN,
+            spec.name
+        ));
+    }
+    s.push_str(&format!(
+        "\n[{name}]\n\
+         pg1-path={PGDATA}\n\
+         pg1-socket-path=/tmp\n\
+         pg1-port=5432\n",
+        name = spec.name
+    ));
+    s
+}
