@@ -1,6 +1,6 @@
 use super::*;
 use crate::render::pgbackrest::config;
-use crate::spec::Spec;
+use crate::spec::{RestoreSource, Spec};
 
 #[test]
 fn targets_check_their_values() {

@@ -2,7 +2,7 @@
 //! PostgreSQL parameters under the spec's, and archiving, restore and TLS when they are on.
 
 use super::{render, tls_ctx, TlsCtx};
-use crate::pgbackrest as scripts;
+use crate::pgbackrest::scripts;
 use crate::spec::Spec;
 use anyhow::{Context, Result};
 use serde::Serialize;
