@@ -49,3 +49,44 @@ pub fn config(spec: &Spec, node: bool) -> String {
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_names_the_stanza_and_retention() {
+        let mut spec = Spec::default();
+        spec.backup.retention_full = 3;
+        let c = config(&spec, false);
+        assert!(c.contains("repo1-retention-full=3\n"), "{c}");
+        assert!(!c.contains("repo1-retention-diff"), "{c}");
+        assert!(
+            c.contains("[pgha]\npg1-path=/var/lib/postgresql/data/pgdata\n"),
+            "{c}"
+        );
+        spec.backup.retention_diff = 4;
+        assert!(config(&spec, false).contains("repo1-retention-diff=4\n"));
+    }
+
+    #[test]
+    fn a_node_config_serves_tls_and_a_tool_config_does_not() {
+        let c = config(&Spec::default(), true);
+        assert!(c.contains("tls-server-address=*\n"), "{c}");
+        assert!(c.contains("tls-server-auth=pgha-pgbackrest=pgha\n"), "{c}");
+        assert!(
+            c.contains("pg1-path=/var/lib/postgresql/data/pgdata\n"),
+            "{c}"
+        );
+        assert!(!c.contains("-host="), "no other node in the file: {c}");
+        let four =
+            Spec::parse("[nodes]\nnames = [\"pg1\", \"pg2\", \"pg3\", \"pg4\"]", "t").unwrap();
+        assert_eq!(
+            config(&four, true),
+            c,
+            "the node set does not change the file"
+        );
+        let tool = config(&Spec::default(), false);
+        assert!(!tool.contains("tls-server"), "{tool}");
+    }
+}
