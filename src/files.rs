@@ -1,7 +1,6 @@
 //! Files pgha writes on the host: private ones (secrets, keys, password files), atomically and
 //! readable by their owner only, in private folders; and the folder `pgha render` writes.
 
-use crate::render::RenderedFile;
 use anyhow::{Context, Result};
 use std::fs;
 use std::io::Write;
@@ -54,15 +53,19 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes files under `dir`, creating folders as needed (`pgha render`).
-pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<()> {
-    for f in files {
-        let path = dir.join(&f.path);
+/// Writes files under `dir`, creating folders as needed (`pgha render`): each is its path
+/// relative to `dir`, and its text.
+pub fn write_all<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<()> {
+    for (rel, text) in files {
+        let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("create folder {}", parent.display()))?;
         }
-        fs::write(&path, &f.contents).with_context(|| format!("write {}", path.display()))?;
+        fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
     }
     Ok(())
 }

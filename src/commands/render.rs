@@ -7,7 +7,10 @@ use anyhow::Result;
 pub fn run(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let spec = ctx.spec()?;
     let files = crate::render::render_all(&spec)?;
-    crate::files::write_all(&args.out, &files)?;
+    crate::files::write_all(
+        &args.out,
+        files.iter().map(|f| (f.path.as_str(), f.contents.as_str())),
+    )?;
     if ctx.global.json {
         let paths: Vec<String> = files
             .iter()
