@@ -12,6 +12,8 @@
 //!   source repository read-only at `SOURCE_REPO_PATH`; the exporters' files in `EXPORTERS_DIR`.
 //! - etcd containers: the data volume at `ETCD_DATA`.
 //! - HAProxy: its config, CA and client certificate in `HAPROXY_DIR`.
+//! - Ports: each program listens on its usual port inside the network (`PG_PORT`, `REST_PORT`,
+//!   etcd's, HAProxy's, the exporters'); the spec publishes them on host ports.
 //! - Monitoring (`[monitoring]`): Prometheus's config in `PROMETHEUS_DIR` and its data volume at
 //!   `PROMETHEUS_DATA`; Alertmanager's config in `ALERTMANAGER_DIR` and its state at
 //!   `ALERTMANAGER_DATA`.
@@ -52,6 +54,20 @@ pub const EXPORTERS_DIR: &str = "/etc/pgha/exporters";
 /// Prometheus's data (a named volume) and Alertmanager's (silences, notification log).
 pub const PROMETHEUS_DATA: &str = "/var/lib/prometheus/data";
 pub const ALERTMANAGER_DATA: &str = "/var/lib/prometheus/alertmanager";
-/// Ports inside the cluster network.
+
+/// Ports inside the cluster network (what the containers listen on; the host ports are the
+/// spec's). The templates in `templates/` write the same numbers.
+pub const PG_PORT: u16 = 5432;
+/// Patroni's REST API.
+pub const REST_PORT: u16 = 8008;
+pub const ETCD_CLIENT_PORT: u16 = 2379;
+pub const ETCD_PEER_PORT: u16 = 2380;
+pub const HAPROXY_PRIMARY_PORT: u16 = 5000;
+pub const HAPROXY_REPLICA_PORT: u16 = 5001;
+pub const HAPROXY_STATS_PORT: u16 = 7000;
 pub const PROMETHEUS_PORT: u16 = 9090;
 pub const ALERTMANAGER_PORT: u16 = 9093;
+/// The exporters in every node container.
+pub const POSTGRES_EXPORTER_PORT: u16 = 9187;
+pub const NODE_EXPORTER_PORT: u16 = 9100;
+pub const PGBACKREST_EXPORTER_PORT: u16 = 9854;

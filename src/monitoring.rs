@@ -4,6 +4,7 @@
 //! pgBackRest exporter, beside Patroni. This module says which exporters run and their commands;
 //! the alert rules are in `rules`; `render::monitoring` renders the config files. Pure.
 
+use crate::layout;
 use crate::spec::Spec;
 use serde::Serialize;
 
@@ -32,19 +33,19 @@ pub fn node_jobs(spec: &Spec) -> Vec<NodeJob> {
     let mut jobs = vec![
         NodeJob {
             name: "postgres",
-            port: 9187,
+            port: layout::POSTGRES_EXPORTER_PORT,
             what: "PostgreSQL's statistics (postgres_exporter, role pgha_monitor)",
         },
         NodeJob {
             name: "disk",
-            port: 9100,
+            port: layout::NODE_EXPORTER_PORT,
             what: "The data and backup volumes' file systems (node_exporter)",
         },
     ];
     if spec.backup.enabled {
         jobs.push(NodeJob {
             name: "pgbackrest",
-            port: 9854,
+            port: layout::PGBACKREST_EXPORTER_PORT,
             what: "The backups in the repository (pgbackrest_exporter)",
         });
     }
@@ -89,23 +90,24 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
     let looped = |cmd: String| format!("(while :; do {cmd}; sleep 5; done) & ");
     // Over TCP on loopback, as pg_hba lets a password in (TLS checked against the CA when on).
     let ssl = if spec.tls.enabled {
-        format!(
-            "sslmode=verify-full&sslrootcert={}/ca.crt",
-            crate::layout::TLS_DIR
-        )
+        format!("sslmode=verify-full&sslrootcert={}/ca.crt", layout::TLS_DIR)
     } else {
         "sslmode=disable".into()
     };
     let mut sh = looped(format!(
-        "DATA_SOURCE_URI='localhost:5432/postgres?{ssl}' DATA_SOURCE_USER={MONITOR_ROLE} DATA_SOURCE_PASS_FILE={d}/monitor.pass prometheus-postgres-exporter --web.listen-address=:9187{web} --extend.query-path={d}/queries.yml --log.level=warn"
+        "DATA_SOURCE_URI='localhost:{pg}/postgres?{ssl}' DATA_SOURCE_USER={MONITOR_ROLE} DATA_SOURCE_PASS_FILE={d}/monitor.pass prometheus-postgres-exporter --web.listen-address=:{pe}{web} --extend.query-path={d}/queries.yml --log.level=warn",
+        pg = layout::PG_PORT,
+        pe = layout::POSTGRES_EXPORTER_PORT
     ));
     sh += &looped(format!(
-        "prometheus-node-exporter --web.listen-address=:9100{web} --collector.disable-defaults --collector.filesystem '--collector.filesystem.mount-points-include=^/var/lib/(postgresql/data|pgbackrest)$' --log.level=warn"
+        "prometheus-node-exporter --web.listen-address=:{}{web} --collector.disable-defaults --collector.filesystem '--collector.filesystem.mount-points-include=^/var/lib/(postgresql/data|pgbackrest)$' --log.level=warn",
+        layout::NODE_EXPORTER_PORT
     ));
     if spec.backup.enabled {
         sh += &looped(format!(
-            "prometheus-pgbackrest-exporter --web.listen-address=:9854{web} --collect.interval=60 --backrest.config={} --log.level=warn",
-            crate::layout::PGBACKREST_CONF
+            "prometheus-pgbackrest-exporter --web.listen-address=:{}{web} --collect.interval=60 --backrest.config={} --log.level=warn",
+            layout::PGBACKREST_EXPORTER_PORT,
+            layout::PGBACKREST_CONF
         ));
     }
     sh

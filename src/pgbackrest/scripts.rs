@@ -3,7 +3,7 @@
 //! the scripts of an in-place restore and of verify's restore test in a tool container.
 
 use super::sql::{DATABASES_SQL, ROW_COUNTS_SQL};
-use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, SOURCE_REPO_PATH, TLS_DIR};
+use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, PG_PORT, SOURCE_REPO_PATH, TLS_DIR};
 use crate::spec::RestoreSource;
 
 /// The options of a backup on a standby (pg1, local): the primary as pg2, reached through its
@@ -19,7 +19,7 @@ pub fn standby_backup_options(primary: &str) -> Vec<String> {
         format!("--pg2-host-ca-file={TLS_DIR}/ca.crt"),
         format!("--pg2-path={PGDATA}"),
         "--pg2-socket-path=/tmp".into(),
-        "--pg2-port=5432".into(),
+        format!("--pg2-port={PG_PORT}"),
     ]
 }
 

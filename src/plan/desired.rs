@@ -10,7 +10,7 @@ use super::{
     Desired, FileSpec, Inputs, Kind, LABEL_CONFIG_HASH, LABEL_MEMBER, LABEL_ROLE, LABEL_TLS,
     NODE_PGPASS, PATRONI_CONFIG_DIR, STOP_TIMEOUT_SECS,
 };
-use crate::layout;
+use crate::layout::{self, ETCD_CLIENT_PORT, ETCD_PEER_PORT};
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 
@@ -34,9 +34,9 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
             "etcd".to_string(),
             format!("--name={e}"),
             "--data-dir=/var/lib/etcd/data".into(),
-            format!("--listen-client-urls={sch}://0.0.0.0:2379"),
-            format!("--advertise-client-urls={sch}://{e}:2379"),
-            format!("--listen-peer-urls={sch}://0.0.0.0:2380"),
+            format!("--listen-client-urls={sch}://0.0.0.0:{ETCD_CLIENT_PORT}"),
+            format!("--advertise-client-urls={sch}://{e}:{ETCD_CLIENT_PORT}"),
+            format!("--listen-peer-urls={sch}://0.0.0.0:{ETCD_PEER_PORT}"),
             format!("--initial-advertise-peer-urls={}", etcd_peer_url(spec, e)),
             format!("--initial-cluster={initial_cluster}"),
             format!("--initial-cluster-token={}", spec.name),

@@ -167,10 +167,14 @@ pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
         what,
     };
     match kind {
-        Kind::Etcd => vec![port(2379, spec.etcd_client_port(i), "etcd client API")],
+        Kind::Etcd => vec![port(
+            layout::ETCD_CLIENT_PORT,
+            spec.etcd_client_port(i),
+            "etcd client API",
+        )],
         Kind::Node => vec![
-            port(5432, spec.node_pg_port(i), "PostgreSQL"),
-            port(8008, spec.node_api_port(i), "Patroni REST API"),
+            port(layout::PG_PORT, spec.node_pg_port(i), "PostgreSQL"),
+            port(layout::REST_PORT, spec.node_api_port(i), "Patroni REST API"),
         ],
         // Prometheus (i 0) and Alertmanager (i 1) have no password: on loopback, like the stats page.
         Kind::Monitor => {
@@ -193,12 +197,24 @@ pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
             }]
         }
         Kind::Haproxy => vec![
-            port(5000, spec.haproxy_primary_port(), "HAProxy primary"),
-            port(5001, spec.haproxy_replica_port(), "HAProxy replicas"),
+            port(
+                layout::HAPROXY_PRIMARY_PORT,
+                spec.haproxy_primary_port(),
+                "HAProxy primary",
+            ),
+            port(
+                layout::HAPROXY_REPLICA_PORT,
+                spec.haproxy_replica_port(),
+                "HAProxy replicas",
+            ),
             // The stats page has no password: it stays on loopback whatever `bind` says.
             PortSpec {
                 host_ip: "127.0.0.1".into(),
-                ..port(7000, spec.haproxy_stats_port(), "HAProxy stats")
+                ..port(
+                    layout::HAPROXY_STATS_PORT,
+                    spec.haproxy_stats_port(),
+                    "HAProxy stats",
+                )
             },
         ],
     }

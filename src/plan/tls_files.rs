@@ -7,7 +7,7 @@ use crate::spec::Spec;
 
 /// The peer URL of etcd member `e`.
 pub fn etcd_peer_url(spec: &Spec, e: &str) -> String {
-    format!("{}://{e}:2380", spec.tls.scheme())
+    format!("{}://{e}:{}", spec.tls.scheme(), layout::ETCD_PEER_PORT)
 }
 
 /// A private file: 0600 for its owner when the owner is known, else root's and readable (an

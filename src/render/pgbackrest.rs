@@ -1,6 +1,6 @@
 //! pgBackRest's configuration file (`pgbackrest.conf`) of a node or a tool container.
 
-use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, REPO_PATH, TLS_DIR};
+use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, PG_PORT, REPO_PATH, TLS_DIR};
 use crate::spec::Spec;
 
 /// `pgbackrest.conf`: the repository, retention, and the stanza (the cluster name). On a node
@@ -44,7 +44,7 @@ pub fn config(spec: &Spec, node: bool) -> String {
         "\n[{name}]\n\
          pg1-path={PGDATA}\n\
          pg1-socket-path=/tmp\n\
-         pg1-port=5432\n",
+         pg1-port={PG_PORT}\n",
         name = spec.name
     ));
     s
