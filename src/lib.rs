@@ -18,6 +18,8 @@ pub mod dynconf;
 pub mod error;
 pub mod files;
 pub mod image;
+#[cfg(test)]
+mod layering_tests;
 pub mod layout;
 pub mod monitoring;
 pub mod ops;
