@@ -23,7 +23,12 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    // Per process, so that two pgha writing the same file do not share one.
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     // Left over by a write that did not finish: never reuse it (its mode is not ours to trust).
     match fs::remove_file(&tmp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -37,8 +42,10 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("create {}", tmp.display()))?;
+    // Whatever the umask took away: the owner reads and writes it, nobody else.
     let written = f
-        .write_all(text.as_bytes())
+        .set_permissions(fs::Permissions::from_mode(0o600))
+        .and_then(|_| f.write_all(text.as_bytes()))
         .and_then(|_| f.sync_all())
         .with_context(|| format!("write {}", tmp.display()))
         .and_then(|_| fs::rename(&tmp, path).with_context(|| format!("write {}", path.display())));

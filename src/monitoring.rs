@@ -113,7 +113,7 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
     sh
 }
 
-/// When each certificate ends (CA and leaves, by stem), for `rules::certificate_rules_yaml`.
+/// When each certificate ends (CA and leaves, by stem), for `render::monitoring::certificates_yml`.
 pub fn certificate_ends(certs: &crate::tls::cert::ClusterCerts) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     if let Ok(f) = crate::tls::cert::facts(&certs.ca) {
