@@ -12,6 +12,7 @@ pub mod api;
 pub mod rules;
 pub mod view;
 
+// At the paths they had here before `layout` and `spec::names` (kept for callers).
 pub use crate::layout::{
     ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
     PROMETHEUS_DIR, PROMETHEUS_PORT,

@@ -6,11 +6,11 @@ use super::hash::config_hash;
 use super::monitor_files;
 use super::tls_files::{etcd_peer_url, etcd_tls_flags, haproxy_files, key_file};
 use super::{
-    base_labels, container_name, network_name, ports, resources, volume_name, ContainerSpec,
-    Desired, FileSpec, Inputs, Kind, LABEL_CONFIG_HASH, LABEL_MEMBER, LABEL_ROLE, LABEL_TLS,
-    NODE_PGPASS, PATRONI_CONFIG_DIR, STOP_TIMEOUT_SECS,
+    base_labels, ports, resources, ContainerSpec, Desired, FileSpec, Inputs, Kind,
+    LABEL_CONFIG_HASH, LABEL_MEMBER, LABEL_ROLE, LABEL_TLS, STOP_TIMEOUT_SECS,
 };
-use crate::layout::{self, ETCD_CLIENT_PORT, ETCD_PEER_PORT};
+use crate::layout::{self, ETCD_CLIENT_PORT, ETCD_PEER_PORT, NODE_PGPASS, PATRONI_CONFIG_DIR};
+use crate::spec::names::{container_name, network_name, volume_name};
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 

@@ -88,6 +88,7 @@ pub const POSTMASTER_PARAMETERS: &[&str] = &[
     "wal_log_hints",
 ];
 
+// At the path it had here before it moved to `dynconf` (kept for callers).
 pub use crate::dynconf::toml_param;
 
 /// The settings the spec owns: (dotted path, parameter name, value).

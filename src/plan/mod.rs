@@ -15,7 +15,9 @@ pub const LABEL_CONFIG_HASH: &str = "io.pgha.config-hash";
 /// `on` or `off`: whether the container was made with `[tls]` on (absent: made before TLS, off).
 pub const LABEL_TLS: &str = "io.pgha.tls";
 
+// At the paths they had here before `layout` (kept for callers).
 pub use crate::layout::{NODE_PGPASS, PATRONI_CONFIG_DIR};
+
 /// Seconds Docker waits after SIGTERM before SIGKILL; longer than `2 * loop_wait` plus a
 /// checkpoint, so a stopping sync standby or leader always shuts down cleanly.
 pub const STOP_TIMEOUT_SECS: i64 = 60;
@@ -147,6 +149,7 @@ pub struct Inputs<'a> {
     pub monitor_password: &'a str,
 }
 
+// The names, at the paths they had here before `spec::names` (kept for callers).
 pub use crate::spec::names::{
     container_name, container_names, monitor_members, network_name, volume_name,
 };

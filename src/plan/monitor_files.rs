@@ -2,10 +2,11 @@
 //! node container, and the Prometheus and Alertmanager containers with theirs. Pure.
 
 use super::tls_files::key_file;
-use super::{container_name, ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
+use super::{ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
 use crate::layout;
 use crate::layout::{ALERTMANAGER_DIR, EXPORTERS_DIR, PROMETHEUS_DIR};
 use crate::monitoring;
+use crate::spec::names::container_name;
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 
