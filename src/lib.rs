@@ -13,13 +13,13 @@ pub mod adapters;
 pub mod cli;
 pub mod commands;
 pub mod context;
+#[cfg(test)]
+mod core_io_tests;
 pub mod decide;
 pub mod dynconf;
 pub mod error;
 pub mod files;
 pub mod image;
-#[cfg(test)]
-mod layering_tests;
 pub mod layout;
 pub mod monitoring;
 pub mod ops;
