@@ -1,8 +1,8 @@
-//! What every command starts from: the global options, the spec they select, and the ways to
-//! reach the cluster (etcd target, Docker engine), plus confirmation of destructive operations.
+//! The global options and what they select: the spec's source, an external cluster's etcd
+//! target and credentials (--etcd, --scope, --cacert...), and confirmation of destructive
+//! operations. A command reaches all of it through its `ops::session::Session`.
 
-use crate::adapters::dcs::{Dcs, EtcdAuth, Target};
-use crate::adapters::docker::Engine;
+use crate::adapters::dcs::{EtcdAuth, Target};
 use crate::cli::Global;
 use crate::spec::{Spec, DEFAULT_SPEC_TOML};
 use crate::tls::ClientTls;
@@ -29,8 +29,9 @@ impl Ctx {
         Ctx { global }
     }
 
-    /// The spec: --spec FILE, else ./pgha.toml, else the built-in default. Validated.
-    pub fn spec(&self) -> Result<Spec> {
+    /// Reads the spec: --spec FILE, else ./pgha.toml, else the built-in default. Validated.
+    /// A command reads it once, through its `ops::session::Session`.
+    pub fn read_spec(&self) -> Result<Spec> {
         match spec_source(&self.global) {
             Some(path) => {
                 let text = match std::fs::read_to_string(&path) {
@@ -54,32 +55,40 @@ impl Ctx {
         !self.global.etcd.is_empty()
     }
 
-    /// Where the cluster's Patroni state is: --etcd/--scope, or the spec's etcd members.
-    pub fn target(&self) -> Result<Target> {
-        if self.external() {
-            let Some(scope) = self.global.scope.clone() else {
-                usage!("--etcd needs --scope NAME (the Patroni scope of the cluster to read)")
-            };
-            let user = match &self.global.etcd_user {
-                None => None,
-                Some(u) => Some((u.clone(), password_env("--etcd-user", ETCD_PASSWORD_ENV)?)),
-            };
-            return Ok(Target {
-                endpoints: self.global.etcd.clone(),
-                namespace: self.global.namespace.clone(),
-                scope,
-                auth: EtcdAuth {
-                    tls: self.external_tls()?,
-                    user,
-                },
-            });
+    /// Where an external cluster's Patroni state is (--etcd/--scope); `None` without --etcd.
+    pub fn external_target(&self) -> Result<Option<Target>> {
+        if !self.external() {
+            return Ok(None);
         }
-        let spec = self.spec()?;
+        let Some(scope) = self.global.scope.clone() else {
+            usage!("--etcd needs --scope NAME (the Patroni scope of the cluster to read)")
+        };
+        let user = match &self.global.etcd_user {
+            None => None,
+            Some(u) => Some((u.clone(), password_env("--etcd-user", ETCD_PASSWORD_ENV)?)),
+        };
+        Ok(Some(Target {
+            endpoints: self.global.etcd.clone(),
+            namespace: self.global.namespace.clone(),
+            scope,
+            auth: EtcdAuth {
+                tls: self.external_tls()?,
+                user,
+            },
+        }))
+    }
+
+    /// Where the Patroni state of `spec`'s cluster is (--scope may name another scope).
+    pub fn spec_target(&self, spec: &Spec) -> Result<Target> {
         Ok(Target {
             endpoints: spec.etcd_endpoints(),
             namespace: self.global.namespace.clone(),
-            auth: crate::security::etcd_auth(&spec)?,
-            scope: self.global.scope.clone().unwrap_or(spec.name),
+            auth: crate::security::etcd_auth(spec)?,
+            scope: self
+                .global
+                .scope
+                .clone()
+                .unwrap_or_else(|| spec.name.clone()),
         })
     }
 
@@ -115,14 +124,6 @@ impl Ctx {
                 password_env("--rest-user", REST_PASSWORD_ENV)?,
             ))),
         }
-    }
-
-    pub async fn dcs(&self) -> Result<Dcs> {
-        Dcs::connect(self.target()?).await
-    }
-
-    pub async fn engine(&self) -> Result<Engine> {
-        Engine::connect().await
     }
 
     /// Asks before a destructive step: --yes, or "y" typed on a terminal. Otherwise a usage error.

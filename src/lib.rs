@@ -7,7 +7,10 @@
 //! a module that does.
 //! Host files and stdout: `files` (private, atomic writes), `secrets::store`, `tls::store`, `stdout`.
 //! Adapters (one library each): `adapters::docker`, `adapters::dcs`, `adapters::pg`.
-//! Commands: `commands::*`, one file per subcommand.
+//! Ops: `ops::*`, what several commands share (converge, handover, restart, image, repository,
+//! writer probe), over one `ops::session::Session` per command.
+//! Commands: `commands::*`, one thin file (or folder) per subcommand: parse, call ops, print.
+//! `arch_tests` checks these layers' imports.
 
 pub mod adapters;
 pub mod cli;
@@ -35,3 +38,6 @@ pub mod state;
 pub mod stdout;
 pub mod tls;
 pub mod wait;
+
+#[cfg(test)]
+mod arch_tests;

@@ -2,8 +2,8 @@
 //! alert's runbook line below it, or `--json`.
 
 use crate::adapters::prom::Prom;
-use crate::context::Ctx;
 use crate::monitoring::api::Alert;
+use crate::ops::session::Session;
 use crate::output::{json, new_table, short_age};
 use crate::spec::Spec;
 use crate::usage;
@@ -44,9 +44,9 @@ pub fn alerts_table(alerts: &[Alert]) -> String {
     t.to_string()
 }
 
-pub async fn run(ctx: &Ctx) -> Result<()> {
-    let spec = ctx.spec()?;
-    let prom = prom(&spec)?;
+pub async fn run(session: &Session) -> Result<()> {
+    let spec = session.spec()?;
+    let prom = prom(spec)?;
     let alerts = prom.alerts().await.map_err(|e| {
         anyhow!(
             "Alertmanager of cluster {} does not answer on {} (`pgha up` starts it): {e:#}",
@@ -54,7 +54,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             prom.alertmanager.trim_start_matches("http://")
         )
     })?;
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&alerts));
         return Ok(());
     }

@@ -2,96 +2,17 @@
 //! reissues every leaf (the CA stays) and applies them to the running containers with a reload:
 //! PostgreSQL and Patroni's REST API reload on SIGHUP and `pg_reload_conf()`, etcd reads its
 //! certificate at every new connection, HAProxy reloads its checks' client certificate on USR2.
-//! Nothing restarts. `up` applies certificates it reissued (ending within 7 days) the same way.
+//! Nothing restarts (`ops::certs::apply`, which `up` uses for certificates it reissued).
 
-use crate::adapters::docker::Engine;
-use crate::commands::access::Access;
-use crate::context::Ctx;
+use crate::ops::certs::apply;
+use crate::ops::session::Session;
+use crate::ops::{converge, image};
 use crate::output::{fmt_time, json, new_table};
-use crate::plan::{ContainerSpec, Desired, Kind};
 use crate::progress::Progress;
 use crate::spec::Spec;
 use crate::tls::{self, CertRow};
 use crate::usage;
 use anyhow::{bail, Result};
-
-/// The certificate files of a container (its secret files under the TLS folders).
-fn cert_files(c: &ContainerSpec) -> ContainerSpec {
-    let mut only = c.clone();
-    only.files.retain(|f| {
-        f.secret
-            && (f.path.starts_with(crate::pgbackrest::TLS_DIR)
-                || f.path.starts_with(crate::render::HAPROXY_DIR)
-                || f.path.starts_with(crate::monitoring::PROMETHEUS_DIR))
-    });
-    only
-}
-
-/// Whether container `c` holds one of the certificates `issued` (file stems).
-fn holds(c: &ContainerSpec, issued: &[String]) -> bool {
-    let has = |stem: &str| issued.iter().any(|s| s == stem);
-    has(&c.member)
-        || match c.kind {
-            Kind::Node => has(tls::REPLICATION_CLIENT) || has(tls::PATRONI_ETCD_CLIENT),
-            Kind::Haproxy => has(tls::HAPROXY_CLIENT),
-            // Prometheus's rules record every certificate's end.
-            Kind::Monitor => c.member == crate::monitoring::PROMETHEUS && !issued.is_empty(),
-            Kind::Etcd => false,
-        }
-}
-
-/// Puts the certificates of the running containers of `want` in place (those holding one of
-/// `only`, or all) and makes their processes read them. Returns the containers it reached.
-pub async fn apply(
-    engine: &Engine,
-    want: &Desired,
-    only: Option<&[String]>,
-    p: &Progress,
-) -> Result<Vec<String>> {
-    let mut done = Vec::new();
-    for c in &want.containers {
-        if only.is_some_and(|issued| !holds(c, issued)) {
-            continue;
-        }
-        if engine.running(&c.name).await? != Some(true) {
-            continue;
-        }
-        let files = cert_files(c);
-        if files.files.is_empty() {
-            continue;
-        }
-        engine.put_files(&files).await?;
-        match c.kind {
-            Kind::Node => {
-                // Patroni reloads its REST API's certificate; PostgreSQL its TLS files.
-                engine.signal(&c.name, "SIGHUP").await?;
-                let out = engine
-                    .exec(
-                        &c.name,
-                        &["psql", "-h", "/tmp", "-Atc", "select pg_reload_conf()"],
-                        Some("postgres"),
-                        &[],
-                    )
-                    .await?;
-                if out.code != 0 {
-                    bail!(
-                        "reload PostgreSQL in {}: {}",
-                        c.name,
-                        out.stderr.lines().next().unwrap_or("psql failed")
-                    );
-                }
-            }
-            Kind::Haproxy => engine.signal(&c.name, "SIGUSR2").await?,
-            // Prometheus reads its rules (the certificates' ends) again.
-            Kind::Monitor => engine.signal(&c.name, "SIGHUP").await?,
-            // etcd loads its certificate anew for every connection.
-            Kind::Etcd => {}
-        }
-        p.note(format!("{}: new certificates in place, reloaded", c.name));
-        done.push(c.name.clone());
-    }
-    Ok(done)
-}
 
 fn rows_table(rows: &[CertRow]) -> String {
     let mut t = new_table(&["Certificate", "For", "Names", "Expires", "Days left"]);
@@ -112,8 +33,8 @@ fn rows_table(rows: &[CertRow]) -> String {
     t.to_string()
 }
 
-fn spec_with_tls(ctx: &Ctx, what: &str) -> Result<Spec> {
-    let access = Access::for_containers(ctx, what)?;
+fn spec_with_tls(session: &Session, what: &str) -> Result<Spec> {
+    let access = session.access_for_containers(what)?;
     let (spec, _) = access.require_pgha(what)?;
     if !spec.tls.enabled {
         usage!(
@@ -124,8 +45,8 @@ fn spec_with_tls(ctx: &Ctx, what: &str) -> Result<Spec> {
     Ok(spec.clone())
 }
 
-pub fn run_status(ctx: &Ctx) -> Result<()> {
-    let spec = spec_with_tls(ctx, "certs status")?;
+pub fn run_status(session: &Session) -> Result<()> {
+    let spec = spec_with_tls(session, "certs status")?;
     let rows = tls::status(&spec)?;
     if rows.is_empty() {
         bail!(
@@ -134,7 +55,7 @@ pub fn run_status(ctx: &Ctx) -> Result<()> {
             tls::tls_dir(&spec.name).display()
         );
     }
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&rows));
     } else {
         crate::sayln!("{}", rows_table(&rows));
@@ -142,11 +63,11 @@ pub fn run_status(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-pub async fn run_rotate(ctx: &Ctx) -> Result<()> {
-    let spec = spec_with_tls(ctx, "certs rotate")?;
-    let engine = ctx.engine().await?;
+pub async fn run_rotate(session: &Session) -> Result<()> {
+    let spec = spec_with_tls(session, "certs rotate")?;
+    let engine = session.engine().await?;
     let p = Progress::new();
-    let images = crate::commands::image::resolve(&spec, &engine, &p, false).await?;
+    let images = image::resolve(&spec, engine, &p, false).await?;
     let Some(secrets) = crate::secrets::load(&spec.name)? else {
         usage!(
             "cluster {} has no secrets: was it made by `pgha up`?",
@@ -155,11 +76,11 @@ pub async fn run_rotate(ctx: &Ctx) -> Result<()> {
     };
     let (certs, issued) = tls::ensure_all(&spec, true)?;
     p.note(format!("issued {} certificates", issued.len()));
-    let want = crate::commands::up::desired_for(&spec, &images, &secrets, &certs)?;
-    let reached = apply(&engine, &want, None, &p).await?;
+    let want = converge::desired_for(&spec, &images, &secrets, &certs)?;
+    let reached = apply(engine, &want, None, &p).await?;
     p.finish();
     let rows = tls::status(&spec)?;
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             json(&serde_json::json!({"issued": issued, "reloaded": reached, "certificates": rows}))

@@ -1,14 +1,14 @@
 //! `pgha show-config` and `pgha edit-config`: Patroni's dynamic configuration (the `config` key).
 //! Edits are validated (see `dynconf::problems`), shown as a diff, confirmed, written with
 //! compare-and-swap on the key's mod_revision, and followed until every member has them
-//! (`follow`); a value a member's PostgreSQL did not take is reported, exit 1.
+//! (`ops::config`); a value a member's PostgreSQL did not take is reported, exit 1.
 
 use crate::cli::EditConfigArgs;
-use crate::commands::access::Access;
-use crate::context::Ctx;
 use crate::dynconf;
 use crate::error::UsageError;
+use crate::ops::config::write_and_follow;
 use crate::ops::health::POLL;
+use crate::ops::session::Session;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::usage;
@@ -16,10 +16,7 @@ use crate::wait::{wait_for, Check};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::io::IsTerminal;
-use std::time::{Duration, Instant, SystemTime};
-
-mod follow;
-use follow::wait_applied;
+use std::time::{Duration, Instant};
 
 pub fn to_yaml(v: &Value) -> Result<String> {
     serde_saphyr::to_string(v).context("write the configuration as YAML")
@@ -38,15 +35,15 @@ fn read_yaml(path: &std::path::Path) -> Result<Value> {
     Ok(v)
 }
 
-pub async fn show(ctx: &Ctx) -> Result<()> {
-    let view = ctx.dcs().await?.read_cluster().await?;
+pub async fn show(session: &Session) -> Result<()> {
+    let view = session.dcs().await?.read_cluster().await?;
     let Some(config) = view.config else {
         bail!(
             "cluster {} has no config key in etcd (not bootstrapped yet?)",
             view.scope
         );
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&config));
     } else {
         crate::say!("{}", to_yaml(&config)?);
@@ -112,7 +109,7 @@ fn edit_in_editor(old: &Value) -> Result<Value> {
     }
 }
 
-pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
+pub async fn edit(session: &Session, args: &EditConfigArgs) -> Result<()> {
     let assignments: Vec<(String, String)> = args
         .set
         .iter()
@@ -123,8 +120,8 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         .iter()
         .map(|a| dynconf::split_assignment(a).map_err(UsageError))
         .collect::<Result<_, _>>()?;
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(old) = view.config.clone() else {
         bail!(
@@ -171,11 +168,11 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
         return Ok(());
     }
     eprintln!("{}", diff.join("\n"));
-    ctx.confirm(&format!("apply these changes to cluster {}", view.scope))?;
+    session.confirm(&format!("apply these changes to cluster {}", view.scope))?;
     let p = Progress::new();
-    let w = write_and_follow(&access, &dcs, &view.scope, &old, &new, revision, &p).await?;
+    let w = write_and_follow(access, &dcs, &view.scope, &old, &new, revision, &p).await?;
     p.finish();
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             json(&serde_json::json!({
@@ -191,96 +188,10 @@ pub async fn edit(ctx: &Ctx, args: &EditConfigArgs) -> Result<()> {
     w.fail_on_rejections(&view.scope)
 }
 
-/// What a configuration write came to (see `write_and_follow`).
-pub struct Written {
-    pub applied_s: f64,
-    /// Members that flag a pending restart afterwards.
-    pub pending: Vec<String>,
-    /// Parameters a member's PostgreSQL did not take as asked.
-    pub rejected: Vec<follow::Rejection>,
-    /// The cluster after the write.
-    pub after: crate::state::ClusterView,
-}
-
-impl Written {
-    /// The outcome in lines for a person (stdout).
-    pub fn say_outcome(&self) {
-        let took = secs(Duration::from_secs_f64(self.applied_s));
-        if self.rejected.is_empty() {
-            crate::sayln!("Applied on every member after {took}.");
-        } else {
-            crate::sayln!("Written; every member processed it after {took}.");
-        }
-        if !self.pending.is_empty() {
-            crate::sayln!(
-                "Pending restart on {} (`pgha list` shows it; `pgha restart --pending` applies it).",
-                self.pending.join(", ")
-            );
-        }
-    }
-
-    /// Exit 1 naming the parameters some member did not take (each printed on stderr).
-    pub fn fail_on_rejections(&self, scope: &str) -> Result<()> {
-        if self.rejected.is_empty() {
-            return Ok(());
-        }
-        for r in &self.rejected {
-            eprintln!("{}", r.line());
-        }
-        let mut names: Vec<&str> = self.rejected.iter().map(|r| r.parameter.as_str()).collect();
-        names.sort();
-        names.dedup();
-        bail!(
-            "the configuration of cluster {scope} was written, but PostgreSQL does not run with {} as asked on {} of {} members (see above); change or remove it with `pgha edit-config`",
-            names.join(", "),
-            self.rejected.iter().map(|r| &r.member).collect::<std::collections::BTreeSet<_>>().len(),
-            self.after.members.len()
-        );
-    }
-}
-
-/// Writes `new` over `old` into the config key with compare-and-swap on `revision`, then waits
-/// until every member's Patroni has it and its PostgreSQL applied each changed parameter (or
-/// flags a pending restart, or did not take it: `Written::rejected`). Fails, writing nothing,
-/// when the key changed since it was read.
-pub async fn write_and_follow(
-    access: &Access,
-    dcs: &crate::adapters::dcs::Dcs,
-    scope: &str,
-    old: &Value,
-    new: &Value,
-    revision: i64,
-    p: &Progress,
-) -> Result<Written> {
-    let text = serde_json::to_string(new)?;
-    let written_at = SystemTime::now();
-    if !dcs.cas_put("config", &text, revision).await? {
-        bail!(
-            "the configuration of cluster {scope} changed since it was read (someone else edited it); nothing was written: run the command again"
-        );
-    }
-    let t0 = Instant::now();
-    let params = dynconf::changed_parameters(old, new);
-    let rejected = wait_applied(access, dcs, new, &params, written_at, p).await?;
-    let after = dcs.read_cluster().await?;
-    let pending = after
-        .members
-        .iter()
-        .filter(|m| m.data.pending_restart == Some(true))
-        .map(|m| m.name.clone())
-        .collect();
-    Ok(Written {
-        applied_s: t0.elapsed().as_secs_f64(),
-        pending,
-        rejected,
-        after,
-    })
-}
-
 /// `pause`/`resume`: sets or removes `pause` in the config key (CAS); with `wait`, until every
 /// member reports it.
-pub async fn set_pause(ctx: &Ctx, pause: bool, wait: bool) -> Result<()> {
-    let dcs = ctx.dcs().await?;
+pub async fn set_pause(session: &Session, pause: bool, wait: bool) -> Result<()> {
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(mut config) = view.config.clone() else {
         bail!(
@@ -298,7 +209,7 @@ pub async fn set_pause(ctx: &Ctx, pause: bool, wait: bool) -> Result<()> {
         return Ok(());
     }
     if pause {
-        ctx.confirm(&format!(
+        session.confirm(&format!(
             "pause cluster {}: Patroni stops automatic failover until `pgha resume`",
             view.scope
         ))?;

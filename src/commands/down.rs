@@ -4,7 +4,7 @@
 //! `--repository` as well. Twice is fine.
 
 use crate::cli::DownArgs;
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use crate::output::json;
 use crate::pgbackrest;
 use crate::plan::{Kind, LABEL_CLUSTER, STOP_TIMEOUT_SECS};
@@ -25,9 +25,9 @@ struct DownReport {
     repository_kept: Option<String>,
 }
 
-pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
-    let spec = ctx.spec()?;
-    let engine = ctx.engine().await?;
+pub async fn run(session: &Session, args: &DownArgs) -> Result<()> {
+    let spec = session.spec()?;
+    let engine = session.engine().await?;
     let mut inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
     // Backups outlive the cluster: the repository goes only when named.
     let repo = pgbackrest::repo_volume(&spec.name);
@@ -36,14 +36,14 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         inv.volumes.retain(|v| *v != repo);
     }
     if args.volumes && (!inv.volumes.is_empty() || secrets::load(&spec.name)?.is_some()) {
-        ctx.confirm(&format!(
+        session.confirm(&format!(
             "remove cluster {} with its data ({} volumes) and its passwords",
             spec.name,
             inv.volumes.len()
         ))?;
     }
     if args.repository && inv.volumes.contains(&repo) {
-        ctx.confirm(&format!(
+        session.confirm(&format!(
             "also remove the backup repository {repo}: every backup and archived WAL of {} is lost for good",
             spec.name
         ))?;
@@ -104,7 +104,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
         secrets_removed,
         repository_kept: kept_repo.then(|| repo.clone()),
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else if report.containers.is_empty()
         && report.networks.is_empty()
@@ -128,7 +128,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<()> {
             }
         );
     }
-    if !ctx.global.json {
+    if !session.global.json {
         if let Some(r) = &report.repository_kept {
             crate::sayln!(
                 "kept backup repository {r}: `pgha restore --latest --into NAME` rebuilds from it; `down --volumes --repository` removes it"

@@ -4,9 +4,8 @@
 //! one pgha put in the container.
 
 use crate::cli::{DsnArgs, DsnRole, PsqlArgs};
-use crate::commands::access::Access;
-use crate::context::Ctx;
 use crate::ops::health;
+use crate::ops::session::Session;
 use crate::output::json;
 use crate::plan::NODE_PGPASS;
 use crate::secrets;
@@ -14,8 +13,8 @@ use crate::usage;
 use anyhow::{bail, Context, Result};
 use std::io::IsTerminal;
 
-pub fn run_dsn(ctx: &Ctx, args: &DsnArgs) -> Result<()> {
-    let access = Access::new(ctx)?;
+pub fn run_dsn(session: &Session, args: &DsnArgs) -> Result<()> {
+    let access = session.access()?;
     let (spec, s) = access.require_pgha("dsn")?;
     let target = match (&args.member, args.role) {
         (Some(m), _) => match access.member_pg(m) {
@@ -31,7 +30,7 @@ pub fn run_dsn(ctx: &Ctx, args: &DsnArgs) -> Result<()> {
     };
     let pgpass = secrets::pgpass_path(&spec.name);
     let ca = crate::tls::ca_path(&spec.name);
-    if ctx.global.json {
+    if session.global.json {
         crate::say!(
             "{}",
             json(&serde_json::json!({"dsn": target.url(Some(&ca)), "pgpass": pgpass}))
@@ -48,10 +47,10 @@ pub fn run_dsn(ctx: &Ctx, args: &DsnArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn run_psql(ctx: &Ctx, args: &PsqlArgs) -> Result<()> {
-    let access = Access::new(ctx)?;
+pub async fn run_psql(session: &Session, args: &PsqlArgs) -> Result<()> {
+    let access = session.access()?;
     let (spec, _) = access.require_pgha("psql")?;
-    let engine = ctx.engine().await?;
+    let engine = session.engine().await?;
     // Through HAProxy by default, from any running node; a named member over its own socket.
     let (container, conn): (String, Vec<String>) = match &args.member {
         Some(m) => {

@@ -6,35 +6,29 @@
 //! lease), so Patroni's own election runs at once, sync-standby rule included. No candidate is ever
 //! named while the leader key is removed. `--no-fence` leaves detection to Patroni's ttl.
 
-use crate::adapters::dcs::Dcs;
-use crate::adapters::docker::Engine;
 use crate::cli::FailoverArgs;
-use crate::commands::access::Access;
-use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
 use crate::ops::handover::{self, Report, Request, Via};
-use crate::ops::probe;
+use crate::ops::session::Session;
 use crate::progress::Progress;
-use crate::state::ClusterView;
 use crate::usage;
-use crate::wait::{wait_for, Check};
-use anyhow::{bail, Result};
-use std::time::{Duration, Instant};
+use anyhow::Result;
+use std::time::Duration;
 
-pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
+pub async fn run(session: &Session, args: &FailoverArgs) -> Result<()> {
     if args.kill {
-        return kill(ctx, args).await;
+        return kill(session, args).await;
     }
     let Some(candidate) = args.candidate.as_deref() else {
         usage!("failover needs --candidate MEMBER (or --kill for the crash drill)");
     };
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let risk = decide::failover(&view, candidate, args.allow_data_loss).map_err(UsageError)?;
     let old = view.leader.clone();
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "fail over cluster {} to {candidate}{}{}",
         view.scope,
         old.as_deref()
@@ -45,7 +39,7 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
             .unwrap_or_default()
     ))?;
     let engine = match access.pgha {
-        Some(_) => Some(ctx.engine().await?),
+        Some(_) => Some(session.engine().await?),
         None => None,
     };
     let p = Progress::new();
@@ -63,9 +57,9 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     };
     let timeout = Duration::from_secs(args.timeout);
     let (via, t0, to_leader) =
-        handover::request_and_wait(&access, &dcs, &view, &req, timeout, &p).await?;
+        handover::request_and_wait(access, &dcs, &view, &req, timeout, &p).await?;
     p.note(format!("{candidate} is the leader in etcd"));
-    let write = handover::first_write(&access, engine.as_ref(), candidate, t0, &p).await?;
+    let write = handover::first_write(access, engine, candidate, t0, &p).await?;
     let mut rejoined = None;
     let old_running = old
         .as_deref()
@@ -86,13 +80,13 @@ pub async fn run(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     r.first_write_server = write.map(|w| w.server);
     r.old_leader_rejoined_s = rejoined;
     r.new_leader_was_sync_standby = Some(view.is_sync_standby(candidate));
-    r.print(ctx.global.json);
+    r.print(session.global.json);
     Ok(())
 }
 
-async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
-    let access = Access::for_containers(ctx, "failover --kill")?;
-    let dcs = ctx.dcs().await?;
+async fn kill(session: &Session, args: &FailoverArgs) -> Result<()> {
+    let access = session.access_for_containers("failover --kill")?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some(leader) = view.leader.clone() else {
         usage!("cluster {} has no leader to kill", view.scope);
@@ -111,17 +105,17 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
             view.scope
         );
     }
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "SIGKILL the leader {leader} of cluster {} (crash drill{})",
         view.scope,
         if args.no_fence { ", no fencing" } else { "" }
     ))?;
-    let engine = ctx.engine().await?;
+    let engine = session.engine().await?;
     let p = Progress::new();
-    let k = kill_leader(
-        &access,
+    let k = handover::kill_leader(
+        access,
         &dcs,
-        &engine,
+        engine,
         !args.no_fence,
         Duration::from_secs(args.timeout),
         &p,
@@ -151,136 +145,10 @@ async fn kill(ctx: &Ctx, args: &FailoverArgs) -> Result<()> {
     r.killed = Some(k.killed.clone());
     r.fenced = Some(k.fenced);
     r.new_leader_was_sync_standby = k.new_leader.as_deref().map(|n| k.before.is_sync_standby(n));
-    r.print(ctx.global.json);
-    if !ctx.global.json {
+    r.print(session.global.json);
+    if !session.global.json {
         let killed = &k.killed;
         crate::sayln!("{killed} stays stopped; `pgha start {killed}` brings it back as a replica.");
     }
     Ok(())
-}
-
-#[derive(Debug, Clone)]
-pub struct Killed {
-    pub killed: String,
-    /// The cluster as read right before the kill.
-    pub before: ClusterView,
-    /// None when the cluster is paused (Patroni does not fail over).
-    pub new_leader: Option<String>,
-    pub to_leader: Duration,
-    pub first_write: Option<probe::Write>,
-    /// True only when the fencing transaction succeeded.
-    pub fenced: bool,
-    /// Why fencing was asked for but not done (leadership moved, paused, no lease).
-    pub not_fenced: Option<String>,
-}
-
-/// Reads the leader (name, lease, leader key revision) right now, SIGKILLs its container; once
-/// Docker confirms it is not running, fences it (with `fence`, unless paused) with a transaction
-/// that only succeeds while the leader key is unchanged; waits for a new leader and the first
-/// write through HAProxy.
-pub async fn kill_leader(
-    access: &Access,
-    dcs: &Dcs,
-    engine: &Engine,
-    fence: bool,
-    timeout: Duration,
-    p: &Progress,
-) -> Result<Killed> {
-    let view = dcs.read_cluster().await?;
-    let Some(leader) = view.leader.clone() else {
-        bail!("cluster {} has no leader to kill", view.scope);
-    };
-    let container = access.container(&leader)?;
-    let t0 = Instant::now();
-    engine.kill(&container).await?;
-    wait_for(
-        &format!("Docker to report {container} stopped"),
-        Duration::from_secs(15),
-        Duration::from_millis(20),
-        Some(p),
-        || async {
-            Ok(match engine.running(&container).await? {
-                Some(true) => Check::NotYet("still running".into()),
-                _ => Check::Ready(()),
-            })
-        },
-    )
-    .await?;
-    p.note(format!(
-        "killed {container}; Docker confirms it is not running"
-    ));
-    let paused = view.paused();
-    let mut fenced = false;
-    let mut not_fenced = None;
-    if fence && paused {
-        not_fenced = Some(format!("cluster {} is paused", view.scope));
-    } else if fence {
-        // The container is dead, so its PostgreSQL cannot write: removing its leader key (and
-        // its lease) is safe, but only if the key still names it at the revision read above.
-        fenced = dcs
-            .fence_leader(&leader, view.leader_revision, view.leader_lease)
-            .await?;
-        if fenced {
-            p.note(format!(
-                "fenced {leader}: deleted its leader key (revision {}) and revoked its etcd lease",
-                view.leader_revision
-            ));
-        } else {
-            let now = dcs.read_cluster().await.ok();
-            let why = match now.as_ref().and_then(|v| v.leader.clone()) {
-                Some(l) => format!(
-                    "the leader key changed since it was read ({leader} at revision {}; now {l} at revision {}): leadership moved, nothing deleted",
-                    view.leader_revision,
-                    now.as_ref().map(|v| v.leader_revision).unwrap_or(0)
-                ),
-                None => format!(
-                    "the leader key of {leader} (revision {}) is gone already: Patroni removed it, nothing deleted",
-                    view.leader_revision
-                ),
-            };
-            p.note(format!("not fenced: {why}"));
-            not_fenced = Some(why);
-        }
-    }
-    if paused {
-        return Ok(Killed {
-            killed: leader,
-            before: view,
-            new_leader: None,
-            to_leader: t0.elapsed(),
-            first_write: None,
-            fenced,
-            not_fenced,
-        });
-    }
-    let new_leader = wait_for(
-        "a new leader",
-        timeout,
-        Duration::from_millis(50),
-        Some(p),
-        || {
-            let leader = leader.clone();
-            async move {
-                let v = dcs.read_cluster().await?;
-                Ok(match v.leader {
-                    Some(l) if l != leader => Check::Ready(l),
-                    Some(l) => Check::NotYet(format!("{l} still holds the leader key")),
-                    None => Check::NotYet("no leader yet".into()),
-                })
-            }
-        },
-    )
-    .await?;
-    let to_leader = t0.elapsed();
-    p.note(format!("{new_leader} is the leader in etcd"));
-    let first_write = handover::first_write(access, Some(engine), &new_leader, t0, p).await?;
-    Ok(Killed {
-        killed: leader,
-        before: view,
-        new_leader: Some(new_leader),
-        to_leader,
-        first_write,
-        fenced,
-        not_fenced,
-    })
 }

@@ -1,12 +1,12 @@
 //! `pgha history`: the cluster's timeline history from the `history` key, like patronictl.
 
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use crate::output::{json, new_table};
 use anyhow::Result;
 
-pub async fn run(ctx: &Ctx) -> Result<()> {
-    let view = ctx.dcs().await?.read_cluster().await?;
-    if ctx.global.json {
+pub async fn run(session: &Session) -> Result<()> {
+    let view = session.dcs().await?.read_cluster().await?;
+    if session.global.json {
         crate::say!("{}", json(&view.history));
         return Ok(());
     }

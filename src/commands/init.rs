@@ -1,12 +1,12 @@
 //! `pgha init`: write the default spec out for editing.
 
 use crate::cli::InitArgs;
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use crate::spec::DEFAULT_SPEC_TOML;
 use crate::usage;
 use anyhow::{Context, Result};
 
-pub fn run(_ctx: &Ctx, args: &InitArgs) -> Result<()> {
+pub fn run(_ctx: &Session, args: &InitArgs) -> Result<()> {
     if args.out.exists() && !args.force {
         usage!(
             "{} exists; pass --force to overwrite it",

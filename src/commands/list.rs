@@ -5,7 +5,7 @@
 use crate::adapters::dcs::{Dcs, EtcdUnavailable, Problem};
 use crate::adapters::pg::{Pg, PgTarget};
 use crate::cli::ListArgs;
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use crate::ops::{archive, health};
 use crate::output::{json, list_report, list_table, ListReport};
 use crate::pgbackrest::ArchiveStatus;
@@ -24,11 +24,11 @@ struct Listed {
     archive: Option<ArchiveStatus>,
 }
 
-pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
-    let dcs = ctx.dcs().await?;
-    let spec = (!ctx.external()).then(|| ctx.spec().ok()).flatten();
-    let primary = spec.as_ref().and_then(archiving_primary);
-    let name = spec.map(|s| s.name).unwrap_or_default();
+pub async fn run(session: &Session, args: &ListArgs) -> Result<()> {
+    let dcs = session.dcs().await?;
+    let spec = (!session.external()).then(|| session.spec().ok()).flatten();
+    let primary = spec.and_then(archiving_primary);
+    let name = spec.map(|s| s.name.clone()).unwrap_or_default();
     loop {
         // The archiver is asked while etcd is read, so `list` costs no more than the slower one.
         let ask = async {
@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         let report = report?;
         let archive = archive.filter(|_| report.leader.is_some() && !report.stale);
         let failing = archive.as_ref().is_some_and(|a| a.failing());
-        let text = if ctx.global.json {
+        let text = if session.global.json {
             json(&Listed { report, archive })
         } else {
             let mut t = list_table(&report);

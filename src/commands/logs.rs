@@ -3,8 +3,7 @@
 //! `docker compose logs` does.
 
 use crate::cli::LogsArgs;
-use crate::commands::access::Access;
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use crate::plan::LABEL_CLUSTER;
 use crate::usage;
 use anyhow::Result;
@@ -30,10 +29,10 @@ fn split_ts(line: &str) -> (&str, &str) {
     line.split_once(' ').unwrap_or(("", line))
 }
 
-pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<()> {
-    let access = Access::new(ctx)?;
+pub async fn run(session: &Session, args: &LogsArgs) -> Result<()> {
+    let access = session.access()?;
     let (spec, _) = access.require_pgha("logs")?;
-    let engine = ctx.engine().await?;
+    let engine = session.engine().await?;
     let since = args
         .since
         .as_deref()

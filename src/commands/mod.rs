@@ -1,6 +1,7 @@
-//! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports.
+//! One module per subcommand; each observes, decides (with the pure core), acts, waits and reports,
+//! through `ops` and the one `Session` built here for the command. No command module imports
+//! another: what two of them need is in `ops` (`arch_tests` checks it).
 
-pub mod access;
 pub mod alerts;
 pub mod backup;
 pub mod certs;
@@ -20,9 +21,7 @@ pub mod reload;
 pub mod render;
 pub mod restart;
 pub mod restore;
-pub mod roll;
 pub mod switchover;
-pub mod tls_switch;
 pub mod top;
 pub mod topology;
 pub mod up;
@@ -30,41 +29,44 @@ pub mod verify;
 
 use crate::cli::{CertsCommand, Cli, Command, ImageCommand};
 use crate::context::Ctx;
+use crate::ops::member::Action;
+use crate::ops::session::Session;
 use anyhow::Result;
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let ctx = Ctx::new(cli.global);
+    // One session per command: the spec, the engine, etcd and the members' access, each made once.
+    let session = Session::new(Ctx::new(cli.global));
     match cli.command {
-        Command::Init(a) => init::run(&ctx, &a),
-        Command::Render(a) => render::run(&ctx, &a),
-        Command::Image(ImageCommand::Build(a)) => image::run_build(&ctx, &a).await,
-        Command::Image(ImageCommand::Name) => image::run_name(&ctx),
-        Command::Up(a) => up::run(&ctx, &a).await,
-        Command::Plan => plan::run(&ctx).await,
-        Command::Down(a) => down::run(&ctx, &a).await,
-        Command::List(a) => list::run(&ctx, &a).await,
-        Command::Switchover(a) => switchover::run(&ctx, &a).await,
-        Command::Failover(a) => failover::run(&ctx, &a).await,
-        Command::Reinit(a) => reinit::run(&ctx, &a).await,
-        Command::Start(a) => member::run(&ctx, &a, member::Action::Start).await,
-        Command::Stop(a) => member::run(&ctx, &a, member::Action::Stop).await,
-        Command::Restart(a) => restart::run(&ctx, &a).await,
-        Command::History => history::run(&ctx).await,
-        Command::Verify(a) => verify::run(&ctx, &a).await,
-        Command::ShowConfig => config::show(&ctx).await,
-        Command::EditConfig(a) => config::edit(&ctx, &a).await,
-        Command::Pause(a) => config::set_pause(&ctx, true, a.wait).await,
-        Command::Resume(a) => config::set_pause(&ctx, false, a.wait).await,
-        Command::Reload(a) => reload::run(&ctx, &a.members).await,
-        Command::Dsn(a) => dsn::run_dsn(&ctx, &a),
-        Command::Psql(a) => dsn::run_psql(&ctx, &a).await,
-        Command::Logs(a) => logs::run(&ctx, &a).await,
-        Command::Topology => topology::run(&ctx).await,
-        Command::Backup(a) => backup::run(&ctx, &a).await,
-        Command::Certs(CertsCommand::Status) => certs::run_status(&ctx),
-        Command::Certs(CertsCommand::Rotate) => certs::run_rotate(&ctx).await,
-        Command::Restore(a) => restore::run(&ctx, &a).await,
-        Command::Alerts => alerts::run(&ctx).await,
-        Command::Top(a) => top::run(&ctx, &a).await,
+        Command::Init(a) => init::run(&session, &a),
+        Command::Render(a) => render::run(&session, &a),
+        Command::Image(ImageCommand::Build(a)) => image::run_build(&session, &a).await,
+        Command::Image(ImageCommand::Name) => image::run_name(&session),
+        Command::Up(a) => up::run(&session, &a).await,
+        Command::Plan => plan::run(&session).await,
+        Command::Down(a) => down::run(&session, &a).await,
+        Command::List(a) => list::run(&session, &a).await,
+        Command::Switchover(a) => switchover::run(&session, &a).await,
+        Command::Failover(a) => failover::run(&session, &a).await,
+        Command::Reinit(a) => reinit::run(&session, &a).await,
+        Command::Start(a) => member::run(&session, &a, Action::Start).await,
+        Command::Stop(a) => member::run(&session, &a, Action::Stop).await,
+        Command::Restart(a) => restart::run(&session, &a).await,
+        Command::History => history::run(&session).await,
+        Command::Verify(a) => verify::run(&session, &a).await,
+        Command::ShowConfig => config::show(&session).await,
+        Command::EditConfig(a) => config::edit(&session, &a).await,
+        Command::Pause(a) => config::set_pause(&session, true, a.wait).await,
+        Command::Resume(a) => config::set_pause(&session, false, a.wait).await,
+        Command::Reload(a) => reload::run(&session, &a.members).await,
+        Command::Dsn(a) => dsn::run_dsn(&session, &a),
+        Command::Psql(a) => dsn::run_psql(&session, &a).await,
+        Command::Logs(a) => logs::run(&session, &a).await,
+        Command::Topology => topology::run(&session).await,
+        Command::Backup(a) => backup::run(&session, &a).await,
+        Command::Certs(CertsCommand::Status) => certs::run_status(&session),
+        Command::Certs(CertsCommand::Rotate) => certs::run_rotate(&session).await,
+        Command::Restore(a) => restore::run(&session, &a).await,
+        Command::Alerts => alerts::run(&session).await,
+        Command::Top(a) => top::run(&session, &a).await,
     }
 }

@@ -2,29 +2,20 @@
 //! of the up planner (create, start, re-create), the rolling replacements and removals in the
 //! order `up` takes them (`plan::rolling`, with the leader etcd names now), and on a running
 //! cluster the steps that give Patroni's config key the spec's `[patroni]` settings
-//! (`plan::dynamic`). Also the config part of `up` on a running cluster (`converge_config`):
-//! write, follow, restart.
+//! (`ops::converge::config_plan`).
 
-use crate::adapters::dcs::Dcs;
-use crate::adapters::pg::Pg;
-use crate::cli::UpArgs;
-use crate::commands::access::Access;
-use crate::commands::{config, image, restart};
-use crate::context::Ctx;
+use crate::ops::converge::{self, config_plan};
+use crate::ops::image;
+use crate::ops::session::Session;
 use crate::output::json;
-use crate::plan::dynamic::{self, ConfigStep, Impact};
+use crate::plan::dynamic::{ConfigStep, Impact};
 use crate::plan::rolling::{self, RollStep};
 use crate::plan::{self, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets;
-use crate::spec::Spec;
-use crate::state::ClusterView;
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
-use std::time::Duration;
 
 /// One line of the plan.
 #[derive(Debug, Serialize)]
@@ -66,160 +57,6 @@ fn as_text(v: &Value) -> String {
     }
 }
 
-/// The config key as it is and the steps that give it the spec's settings.
-pub struct ConfigPlan {
-    pub view: ClusterView,
-    pub live: Value,
-    pub steps: Vec<ConfigStep>,
-}
-
-/// Lower-case names of the parameters PostgreSQL applies only on a restart, from the leader's
-/// `pg_settings`; the built-in list when it cannot be read.
-async fn restart_params(access: &Access, view: &ClusterView) -> BTreeSet<String> {
-    let read = async {
-        let leader = view
-            .leader
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("no leader"))?;
-        let target = access
-            .member_pg(leader)
-            .ok_or_else(|| anyhow::anyhow!("no port for {leader}"))?;
-        let pg = Pg::connect(&target, Duration::from_secs(3)).await?;
-        let text = pg
-            .query_text("select coalesce(json_agg(lower(name)), '[]')::text from pg_settings where context = 'postmaster'")
-            .await?
-            .unwrap_or_default();
-        Ok::<_, anyhow::Error>(serde_json::from_str::<BTreeSet<String>>(&text)?)
-    };
-    match read.await {
-        Ok(set) if !set.is_empty() => set,
-        _ => dynamic::default_restart_params(),
-    }
-}
-
-/// The config steps for `spec` against the running cluster; `None` when it has no config key yet.
-pub async fn config_plan(spec: &Spec, access: &Access, dcs: &Dcs) -> Result<Option<ConfigPlan>> {
-    let view = dcs.read_cluster().await?;
-    let Some(live) = view.config.clone() else {
-        return Ok(None);
-    };
-    let mut steps = dynamic::config_plan(spec, &live, &dynamic::default_restart_params());
-    if steps.iter().any(|s| s.parameter.is_some()) {
-        steps = dynamic::config_plan(spec, &live, &restart_params(access, &view).await);
-    }
-    Ok(Some(ConfigPlan { view, live, steps }))
-}
-
-/// Members that flag a pending restart.
-fn pending(view: &ClusterView) -> Vec<String> {
-    view.members
-        .iter()
-        .filter(|m| m.data.pending_restart == Some(true))
-        .map(|m| m.name.clone())
-        .collect()
-}
-
-/// Asks on the terminal; `false` off a terminal.
-fn ask(question: &str) -> bool {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return false;
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
-}
-
-/// What `up` did to the config key.
-#[derive(Debug, Default, Serialize)]
-pub struct Converged {
-    pub steps: Vec<ConfigStep>,
-    pub applied_s: f64,
-    pub pending_restart: Vec<String>,
-    pub restarted: Vec<String>,
-}
-
-/// `up` on a running cluster: writes the spec's changed `[patroni]` settings into the config key
-/// (compare-and-swap), waits until every member applied them (edit-config's machinery), and for
-/// a parameter that needs a restart restarts the members one at a time (replicas first) with
-/// `--restart` or a yes on the terminal; otherwise leaves it pending and says so. With
-/// `--restart` and nothing to write, a restart left pending earlier is applied the same way.
-pub async fn converge_config(
-    ctx: &Ctx,
-    spec: &Spec,
-    args: &UpArgs,
-    p: &Progress,
-) -> Result<Converged> {
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
-    let Some(cp) = config_plan(spec, &access, &dcs).await? else {
-        return Ok(Converged::default());
-    };
-    let mut out = Converged::default();
-    if cp.steps.is_empty() {
-        // Nothing to write; `--restart` still applies a restart an earlier change left pending.
-        out.pending_restart = pending(&cp.view);
-        if !args.restart || out.pending_restart.is_empty() {
-            return Ok(out);
-        }
-    } else {
-        for s in &cp.steps {
-            p.note(format!("config: {}", s.describe()));
-        }
-        let new = dynamic::apply(&cp.live, &cp.steps);
-        let w = config::write_and_follow(
-            &access,
-            &dcs,
-            &cp.view.scope,
-            &cp.live,
-            &new,
-            cp.view.config_revision,
-            p,
-        )
-        .await?;
-        p.note(format!(
-            "config key of cluster {} written; every member has it after {:.1} s",
-            cp.view.scope, w.applied_s
-        ));
-        w.fail_on_rejections(&cp.view.scope)?;
-        out.steps = cp.steps;
-        out.applied_s = w.applied_s;
-        out.pending_restart = w.pending;
-        if out.pending_restart.is_empty() {
-            return Ok(out);
-        }
-    }
-    let names = out.pending_restart.join(", ");
-    let agreed = args.restart
-        || ask(&format!(
-            "restart PostgreSQL on {names} now (one at a time, replicas first) to apply the change"
-        ));
-    if !agreed {
-        p.note(format!(
-            "pending restart on {names}: `pgha list` shows it pending, `pgha restart --pending` (or `pgha up --restart`) applies it"
-        ));
-        return Ok(out);
-    }
-    let view = dcs.read_cluster().await?;
-    let chosen = restart::choose(&view, &[], crate::cli::RoleFilter::Any, true)?;
-    let done = restart::rolling(
-        &access,
-        &dcs,
-        &view,
-        &chosen,
-        true,
-        Duration::from_secs(args.timeout),
-        p,
-    )
-    .await?;
-    out.restarted = done.into_iter().map(|d| d.member).collect();
-    out.pending_restart.clear();
-    Ok(out)
-}
-
 #[derive(Serialize)]
 struct PlanReport {
     cluster: String,
@@ -227,18 +64,18 @@ struct PlanReport {
     steps: Vec<Step>,
 }
 
-pub async fn run(ctx: &Ctx) -> Result<()> {
-    let spec = ctx.spec()?;
-    let engine = ctx.engine().await?;
+pub async fn run(session: &Session) -> Result<()> {
+    let spec = session.spec()?;
+    let engine = session.engine().await?;
     let p = Progress::new();
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
-    let images = image::resolve(&spec, &engine, &p, false).await?;
+    let images = image::resolve(spec, engine, &p, false).await?;
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
     // Certificates are secret files, outside the config hash: plan makes none.
     let no_certs = crate::tls::ClusterCerts::default();
-    let mut want = crate::commands::up::desired_for(&spec, &images, &secrets, &no_certs)?;
-    want.image_ids = image::image_ids(&engine, &want).await?;
+    let mut want = converge::desired_for(spec, &images, &secrets, &no_certs)?;
+    want.image_ids = image::image_ids(engine, &want).await?;
     if let Some(why) = plan::etcd_membership_refusal(&want, &have) {
         crate::usage!("{why}");
     }
@@ -285,7 +122,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     let all_run = !switching && plan::not_running(&want, &have).is_empty();
     // The leader decides the order of a rolling change; read it when etcd may answer.
     let view = if !up.replace.is_empty() || !up.remove.is_empty() {
-        match ctx.dcs().await {
+        match session.dcs().await {
             Ok(dcs) => dcs.read_cluster().await.ok(),
             Err(_) => None,
         }
@@ -301,9 +138,9 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         steps.extend(roll.iter().map(Step::from));
     }
     if all_run {
-        let access = Access::new(ctx)?;
-        let dcs = ctx.dcs().await?;
-        if let Some(cp) = config_plan(&spec, &access, &dcs).await? {
+        let access = session.access()?;
+        let dcs = session.dcs().await?;
+        if let Some(cp) = config_plan(spec, access, &dcs).await? {
             steps.extend(cp.steps.iter().map(Step::from));
         }
     } else if !have.containers.is_empty() {
@@ -315,7 +152,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         changed: !steps.is_empty(),
         steps,
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else if report.steps.is_empty() {
         crate::sayln!("cluster {}: nothing to change", report.cluster);

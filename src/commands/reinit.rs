@@ -3,12 +3,11 @@
 //! start time read before the POST) streams from the leader.
 
 use crate::cli::ReinitArgs;
-use crate::commands::access::Access;
-use crate::commands::restart;
-use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
 use crate::ops::handover;
+use crate::ops::restart;
+use crate::ops::session::Session;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use anyhow::{bail, Result};
@@ -23,12 +22,12 @@ struct ReinitReport {
     timeline: Option<u64>,
 }
 
-pub async fn run(ctx: &Ctx, args: &ReinitArgs) -> Result<()> {
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+pub async fn run(session: &Session, args: &ReinitArgs) -> Result<()> {
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     decide::reinit(&view, &args.member).map_err(UsageError)?;
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "reinit {} of cluster {}: delete its data and copy it again from the leader {}",
         args.member,
         view.scope,
@@ -74,7 +73,7 @@ pub async fn run(ctx: &Ctx, args: &ReinitArgs) -> Result<()> {
         seconds: t0.elapsed().as_secs_f64(),
         timeline: after.member(&args.member).and_then(|m| m.data.timeline),
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&r));
     } else {
         crate::sayln!(

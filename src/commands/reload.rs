@@ -1,8 +1,7 @@
 //! `pgha reload [M...]`: Patroni's `POST /reload` on members (all by default): re-read the config
 //! and reload PostgreSQL. Reports each member's answer.
 
-use crate::commands::access::Access;
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use crate::output::{json, new_table};
 use crate::usage;
 use anyhow::{bail, Result};
@@ -16,9 +15,9 @@ struct Reloaded {
     answer: String,
 }
 
-pub async fn run(ctx: &Ctx, members: &[String]) -> Result<()> {
-    let access = Access::new(ctx)?;
-    let view = ctx.dcs().await?.read_cluster().await?;
+pub async fn run(session: &Session, members: &[String]) -> Result<()> {
+    let access = session.access()?;
+    let view = session.dcs().await?.read_cluster().await?;
     for m in members {
         if view.member(m).is_none() {
             usage!("member {m} is not in cluster {}", view.scope);
@@ -47,7 +46,7 @@ pub async fn run(ctx: &Ctx, members: &[String]) -> Result<()> {
             },
         });
     }
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&out));
     } else {
         let mut t = new_table(&["Member", "HTTP", "Answer"]);

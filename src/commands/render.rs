@@ -1,17 +1,17 @@
 //! `pgha render`: write the spec's Patroni and HAProxy configs into a folder.
 
 use crate::cli::RenderArgs;
-use crate::context::Ctx;
+use crate::ops::session::Session;
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
-    let spec = ctx.spec()?;
-    let files = crate::render::render_all(&spec)?;
+pub fn run(session: &Session, args: &RenderArgs) -> Result<()> {
+    let spec = session.spec()?;
+    let files = crate::render::render_all(spec)?;
     crate::files::write_all(
         &args.out,
         files.iter().map(|f| (f.path.as_str(), f.contents.as_str())),
     )?;
-    if ctx.global.json {
+    if session.global.json {
         let paths: Vec<String> = files
             .iter()
             .map(|f| args.out.join(&f.path).display().to_string())

@@ -3,17 +3,12 @@
 //! or the `failover` key when that API does not answer; done when etcd shows the new leader, a
 //! write through HAProxy lands on it and the old leader streams from it.
 
-use crate::adapters::dcs::Dcs;
-use crate::adapters::docker::Engine;
 use crate::cli::SwitchoverArgs;
-use crate::commands::access::Access;
-use crate::context::Ctx;
 use crate::decide;
 use crate::error::UsageError;
-use crate::ops::handover::{self, Report, Request, Via};
-use crate::ops::probe;
+use crate::ops::handover::{self, Report};
+use crate::ops::session::Session;
 use crate::progress::Progress;
-use crate::state::ClusterView;
 use crate::usage;
 use anyhow::Result;
 use std::time::{Duration, SystemTime};
@@ -41,14 +36,14 @@ pub fn parse_at(s: &str, now: SystemTime) -> Result<String> {
     Ok(humantime::format_rfc3339_seconds(at).to_string())
 }
 
-pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
+pub async fn run(session: &Session, args: &SwitchoverArgs) -> Result<()> {
     let scheduled_at = args
         .at
         .as_deref()
         .map(|a| parse_at(a, SystemTime::now()))
         .transpose()?;
-    let access = Access::new(ctx)?;
-    let dcs = ctx.dcs().await?;
+    let access = session.access()?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let plan = decide::switchover(
         &view,
@@ -57,7 +52,7 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
         scheduled_at.is_some(),
     )
     .map_err(UsageError)?;
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "switch over cluster {} from {} to {}{}",
         view.scope,
         plan.leader,
@@ -68,7 +63,7 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
             .unwrap_or_default()
     ))?;
     let engine = match access.pgha {
-        Some(_) => Some(ctx.engine().await?),
+        Some(_) => Some(session.engine().await?),
         None => None,
     };
     let p = Progress::new();
@@ -94,10 +89,10 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let done = perform(
-        &access,
+    let done = handover::perform(
+        access,
         &dcs,
-        engine.as_ref(),
+        engine,
         &view,
         &plan,
         Duration::from_secs(args.timeout),
@@ -116,50 +111,8 @@ pub async fn run(ctx: &Ctx, args: &SwitchoverArgs) -> Result<()> {
     r.first_write_s = done.first_write.as_ref().map(|w| w.after.as_secs_f64());
     r.first_write_server = done.first_write.map(|w| w.server);
     r.old_leader_rejoined_s = Some(done.rejoined.as_secs_f64());
-    r.print(ctx.global.json);
+    r.print(session.global.json);
     Ok(())
-}
-
-/// What a switchover did.
-pub struct Done {
-    pub via: Via,
-    pub to_leader: Duration,
-    pub first_write: Option<probe::Write>,
-    /// Until the old leader streamed from the new one.
-    pub rejoined: Duration,
-    pub after: ClusterView,
-}
-
-/// Requests a validated switchover now and waits until the new leader is in etcd, a write through
-/// HAProxy lands on it, and the old leader streams from it.
-pub async fn perform(
-    access: &Access,
-    dcs: &Dcs,
-    engine: Option<&Engine>,
-    view: &ClusterView,
-    plan: &decide::Switchover,
-    timeout: Duration,
-    p: &Progress,
-) -> Result<Done> {
-    let req = Request {
-        path: "/switchover",
-        leader: Some(&plan.leader),
-        candidate: &plan.candidate,
-        scheduled_at: None,
-        via_member: &plan.leader,
-    };
-    let (via, t0, to_leader) =
-        handover::request_and_wait(access, dcs, view, &req, timeout, p).await?;
-    p.note(format!("{} is the leader in etcd", plan.candidate));
-    let first_write = handover::first_write(access, engine, &plan.candidate, t0, p).await?;
-    let after = handover::wait_streaming(dcs, &plan.leader, 0, timeout, p).await?;
-    Ok(Done {
-        via,
-        to_leader,
-        first_write,
-        rejoined: t0.elapsed(),
-        after,
-    })
 }
 
 #[cfg(test)]

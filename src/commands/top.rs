@@ -7,8 +7,8 @@
 use crate::adapters::pg::{Pg, PgTarget};
 use crate::adapters::prom::Prom;
 use crate::cli::TopArgs;
-use crate::context::Ctx;
 use crate::monitoring::view::{self, AlertLine, Frame, History, MemberLine};
+use crate::ops::session::Session;
 use crate::output::list_report;
 use crate::spec::Spec;
 use anyhow::{anyhow, Result};
@@ -169,8 +169,8 @@ fn direct_targets(spec: &Spec, secrets: &crate::secrets::Secrets) -> BTreeMap<St
         .collect()
 }
 
-pub async fn run(ctx: &Ctx, args: &TopArgs) -> Result<()> {
-    let spec = ctx.spec()?;
+pub async fn run(session: &Session, args: &TopArgs) -> Result<()> {
+    let spec = session.spec()?;
     let secrets = crate::secrets::load(&spec.name)?.ok_or_else(|| {
         anyhow!(
             "cluster {} has no secrets file {}: is it up? (`pgha up`)",
@@ -178,9 +178,9 @@ pub async fn run(ctx: &Ctx, args: &TopArgs) -> Result<()> {
             crate::secrets::secrets_path(&spec.name).display()
         )
     })?;
-    let dcs = ctx.dcs().await?;
-    let prom = spec.monitoring.enabled.then(|| Prom::for_spec(&spec));
-    let mut direct = direct_targets(&spec, &secrets);
+    let dcs = session.dcs().await?;
+    let prom = spec.monitoring.enabled.then(|| Prom::for_spec(spec));
+    let mut direct = direct_targets(spec, &secrets);
     let mut history = History::default();
     let tty = std::io::stdout().is_terminal();
     let mut members: Vec<MemberLine> = Vec::new();

@@ -237,7 +237,7 @@ fn nodes_mount_the_repository_and_a_restored_cluster_its_source_read_only() {
 fn a_kept_repository_without_node_data_is_an_orphan() {
     let spec = Spec::default();
     let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    use crate::commands::backup::repo::orphan_repository;
+    use crate::ops::repo::orphan_repository;
     assert!(orphan_repository(&spec, &v(&["pgha-backup"])));
     assert!(!orphan_repository(
         &spec,

@@ -21,6 +21,24 @@ static DOCKER: Mutex<()> = Mutex::new(());
 pub struct DockerLock {
     _file: std::fs::File,
     _guard: MutexGuard<'static, ()>,
+    /// The test holding the lock (libtest names each test's thread after it) and since when.
+    test: String,
+    since: Instant,
+}
+
+impl Drop for DockerLock {
+    /// Prints the test's duration, past libtest's capture of `eprintln!` (which would show it only
+    /// for a failed test), so every run shows what each end-to-end test costs.
+    fn drop(&mut self) {
+        use std::io::Write;
+        let line = format!(
+            "e2e time: {} {:.1} s{}\n",
+            self.test,
+            self.since.elapsed().as_secs_f64(),
+            if std::thread::panicking() { " (failed)" } else { "" }
+        );
+        std::io::stderr().write_all(line.as_bytes()).ok();
+    }
 }
 
 pub fn docker_lock() -> DockerLock {
@@ -30,6 +48,11 @@ pub fn docker_lock() -> DockerLock {
     DockerLock {
         _file: file,
         _guard: guard,
+        test: std::thread::current()
+            .name()
+            .unwrap_or("unnamed test")
+            .to_string(),
+        since: Instant::now(),
     }
 }
 

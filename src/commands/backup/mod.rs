@@ -1,14 +1,12 @@
 //! `pgha backup`: a pgBackRest backup of the cluster (retention applied after it), `backup
 //! --mark NAME` (a restore point, archived at once), and `backup list` (the backups, the archived
 //! WAL and the recoverable window), `backup status` (the last backup's age, the archiver). The
-//! repository is reached through `repo::Repo`.
-
-pub mod repo;
+//! repository is reached through `ops::repo::Repo`.
 
 use crate::adapters::pg::Pg;
 use crate::cli::{BackupArgs, BackupCommand};
-use crate::commands::access::Access;
-use crate::context::Ctx;
+use crate::ops::repo::{self, now_unix, Repo};
+use crate::ops::session::Session;
 use crate::output::{fmt_bytes, fmt_time, json};
 use crate::pgbackrest::{self, BackupRow, StanzaInfo};
 use crate::plan;
@@ -16,51 +14,14 @@ use crate::progress::Progress;
 use crate::spec::Spec;
 use crate::usage;
 use anyhow::{bail, Context, Result};
-use repo::Repo;
 use serde::Serialize;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+use std::time::Duration;
 
 fn require_backup(spec: &Spec) -> Result<()> {
     if !spec.backup.enabled {
         usage!(
             "cluster {}: [backup] enabled = false in the spec; turn it on and run `pgha up` to archive WAL and take backups",
             spec.name
-        );
-    }
-    Ok(())
-}
-
-/// The stanza exists and matches the database (`stanza-create` is idempotent), and archiving works
-/// (`check`). Run on the leader's container by `up` after it made or changed the cluster.
-pub async fn ensure_stanza(
-    engine: &crate::adapters::docker::Engine,
-    spec: &Spec,
-    leader: &str,
-) -> Result<()> {
-    let repo = Repo::on(engine, spec, &plan::container_name(spec, leader));
-    let out = repo.run(&["stanza-create"]).await?;
-    if out.code != 0 {
-        bail!(
-            "create the pgBackRest stanza {} on {leader}: {}; WAL is not archived until this works (`pgha verify` checks it)",
-            spec.name,
-            repo::failure(&out)
-        );
-    }
-    // pgBackRest's check switches WAL and waits until the segment is archived. That also wakes an
-    // archiver that gave up for a minute on WAL (a timeline's history file) it could not push
-    // before the stanza existed, as when `up` gives a running cluster archiving.
-    let out = repo.run(&["check"]).await?;
-    if out.code != 0 {
-        bail!(
-            "cluster {} runs, but WAL archiving fails on {leader}: {} (`pgha list` shows the archiver)",
-            spec.name,
-            repo::failure(&out)
         );
     }
     Ok(())
@@ -95,22 +56,22 @@ fn window(info: &StanzaInfo, newest_archived: Option<i64>) -> Window {
     }
 }
 
-pub async fn run(ctx: &Ctx, args: &BackupArgs) -> Result<()> {
-    let spec = ctx.spec()?;
-    require_backup(&spec)?;
+pub async fn run(session: &Session, args: &BackupArgs) -> Result<()> {
+    let spec = session.spec()?;
+    require_backup(spec)?;
     match &args.command {
-        Some(BackupCommand::List) => list(ctx, &spec).await,
-        Some(BackupCommand::Status) => status(ctx, &spec).await,
+        Some(BackupCommand::List) => list(session, spec).await,
+        Some(BackupCommand::Status) => status(session, spec).await,
         None => match &args.mark {
-            Some(name) => mark(ctx, &spec, name).await,
-            None => backup(ctx, &spec, args).await,
+            Some(name) => mark(session, spec, name).await,
+            None => backup(session, spec, args).await,
         },
     }
 }
 
-async fn list(ctx: &Ctx, spec: &Spec) -> Result<()> {
-    let engine = ctx.engine().await?;
-    let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
+async fn list(session: &Session, spec: &Spec) -> Result<()> {
+    let engine = session.engine().await?;
+    let repo = Repo::open(engine, spec, &repo::tool_image(spec)).await?;
     let result = async {
         let info = repo.info().await?;
         let newest = repo.newest_archived_at().await?;
@@ -123,7 +84,7 @@ async fn list(ctx: &Ctx, spec: &Spec) -> Result<()> {
         window: window(&info, newest),
         info,
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
         return Ok(());
     }
@@ -155,9 +116,9 @@ struct StatusReport {
     archive: Option<crate::pgbackrest::ArchiveStatus>,
 }
 
-async fn status(ctx: &Ctx, spec: &Spec) -> Result<()> {
-    let engine = ctx.engine().await?;
-    let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
+async fn status(session: &Session, spec: &Spec) -> Result<()> {
+    let engine = session.engine().await?;
+    let repo = Repo::open(engine, spec, &repo::tool_image(spec)).await?;
     let info = repo.info().await;
     repo.close().await?;
     let info = info?;
@@ -167,7 +128,7 @@ async fn status(ctx: &Ctx, spec: &Spec) -> Result<()> {
         .filter(|b| !b.error)
         .max_by_key(|b| b.stop)
         .cloned();
-    let access = Access::new(ctx)?;
+    let access = session.access()?;
     let archive = match access.primary() {
         Some(t) => match Pg::connect(&t, Duration::from_secs(3)).await {
             Ok(pg) => crate::ops::archive::status(&pg).await.ok(),
@@ -182,7 +143,7 @@ async fn status(ctx: &Ctx, spec: &Spec) -> Result<()> {
         archive,
     };
     let failing = report.archive.as_ref().is_some_and(|a| a.failing());
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else {
         crate::sayln!(
@@ -275,9 +236,9 @@ pub fn backup_member(view: &crate::state::ClusterView) -> Option<(String, bool)>
 /// Takes the backup and prints the new backup's row. On a standby, pgBackRest copies the
 /// standby's files and reaches the primary (for the backup's start and stop) through the
 /// primary's pgBackRest TLS server. `start-fast` makes the primary's checkpoint immediate.
-async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
-    let engine = ctx.engine().await?;
-    let dcs = ctx.dcs().await?;
+async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()> {
+    let engine = session.engine().await?;
+    let dcs = session.dcs().await?;
     let view = dcs.read_cluster().await?;
     let Some((member, standby)) = backup_member(&view) else {
         bail!(
@@ -286,7 +247,7 @@ async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
         );
     };
     let container = plan::container_name(spec, &member);
-    let repo = Repo::on(&engine, spec, &container);
+    let repo = Repo::on(engine, spec, &container);
     let before = repo.info().await?;
     let p = Progress::new();
     p.step(format!(
@@ -345,7 +306,7 @@ async fn backup(ctx: &Ctx, spec: &Spec, args: &BackupArgs) -> Result<()> {
         backup: new,
         expired,
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
         return Ok(());
     }
@@ -383,11 +344,11 @@ struct MarkReport {
 }
 
 /// A restore point on the leader, then a WAL switch so that it reaches the archive now.
-async fn mark(ctx: &Ctx, spec: &Spec, name: &str) -> Result<()> {
+async fn mark(session: &Session, spec: &Spec, name: &str) -> Result<()> {
     if let Err(why) = pgbackrest::check_mark(name) {
         usage!("--mark {name:?} {why}");
     }
-    let access = Access::new(ctx)?;
+    let access = session.access()?;
     let Some(target) = access.primary() else {
         bail!(
             "cluster {}: no secrets file, so pgha cannot log in",
@@ -407,7 +368,7 @@ async fn mark(ctx: &Ctx, spec: &Spec, name: &str) -> Result<()> {
         name: name.into(),
         lsn,
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else {
         crate::sayln!(

@@ -6,10 +6,10 @@
 //! lock with its restored data; `up` rebuilds the others from it.
 
 use crate::cli::UpArgs;
-use crate::commands::backup::repo::{self, Repo};
-use crate::commands::up;
-use crate::context::Ctx;
+use crate::ops::converge;
 use crate::ops::health;
+use crate::ops::repo::{self, Repo};
+use crate::ops::session::Session;
 use crate::pgbackrest::{self, Target};
 use crate::plan::{self, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
@@ -46,14 +46,14 @@ pub fn steps(spec: &Spec, t: &Target, set: Option<&str>) -> Vec<String> {
 }
 
 pub async fn run(
-    ctx: &Ctx,
+    session: &Session,
     spec: &Spec,
     t: &Target,
     options: &[String],
     timeout: Duration,
 ) -> Result<()> {
-    let engine = ctx.engine().await?;
-    let dcs = ctx.dcs().await?;
+    let engine = session.engine().await?;
+    let dcs = session.dcs().await?;
     let first = spec.nodes.names[0].clone();
     let p = Progress::new();
 
@@ -76,7 +76,7 @@ pub async fn run(
         "/var/lib/postgresql/data".to_string(),
     );
     let tool = Repo::tool(
-        &engine,
+        engine,
         spec,
         &repo::tool_image(spec),
         "restore-tool",
@@ -106,7 +106,7 @@ pub async fn run(
 
     // 3. Patroni's state, except the dynamic configuration.
     let keys = dcs.read_kvs().await?;
-    let prefix = ctx.target()?.prefix();
+    let prefix = session.target()?.prefix();
     for kv in keys {
         let rel = kv.key.strip_prefix(&prefix).unwrap_or(&kv.key).to_string();
         if rel != "config" {
@@ -126,14 +126,13 @@ pub async fn run(
 
     // 5. The first node leads with the restored data.
     engine.start(&plan::container_name(spec, &first)).await?;
-    wait_leader(ctx, &first, timeout, &p).await?;
+    wait_leader(session, &first, timeout, &p).await?;
     p.note(format!("{first} leads"));
     p.finish();
 
     // 6. The others come back as replicas.
-    up::run_spec(
-        ctx,
-        spec,
+    converge::up_and_report(
+        session,
         &UpArgs {
             timeout: timeout.as_secs(),
             restart: false,
@@ -144,14 +143,14 @@ pub async fn run(
     .context("rebuild the other nodes (`pgha up` again finishes it)")?;
     // Patroni starts the restored data as a standby before it takes the lock, and promotes it
     // once more: the cluster runs on the timeline after the restore's.
-    let now = ctx.dcs().await?.read_cluster().await?;
+    let now = session.dcs().await?.read_cluster().await?;
     let running_tl = now
         .members
         .iter()
         .find(|m| Some(&m.name) == now.leader.as_ref())
         .and_then(|m| m.data.timeline)
         .map_or("?".to_string(), |t| t.to_string());
-    if !ctx.global.json {
+    if !session.global.json {
         crate::sayln!(
             "Restored {} in place to {}: PostgreSQL promoted there on timeline {timeline}; {first} leads on timeline {running_tl}, and the others were rebuilt from it.",
             spec.name,
@@ -161,8 +160,13 @@ pub async fn run(
     Ok(())
 }
 
-async fn wait_leader(ctx: &Ctx, first: &str, timeout: Duration, p: &Progress) -> Result<()> {
-    let dcs = ctx.dcs().await?;
+async fn wait_leader(
+    session: &Session,
+    first: &str,
+    timeout: Duration,
+    p: &Progress,
+) -> Result<()> {
+    let dcs = session.dcs().await?;
     wait_for(
         &format!("{first} to take the leader lock"),
         timeout,

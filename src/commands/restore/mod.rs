@@ -7,9 +7,10 @@
 //! (`in_place.rs`).
 
 use crate::cli::{RestoreArgs, UpArgs};
-use crate::commands::backup::repo::{self, Repo};
-use crate::commands::up;
 use crate::context::Ctx;
+use crate::ops::converge;
+use crate::ops::repo::{self, Repo};
+use crate::ops::session::Session;
 use crate::output::fmt_time;
 use crate::pgbackrest::{self, StanzaInfo, Target};
 use crate::plan::LABEL_CLUSTER;
@@ -52,8 +53,8 @@ fn new_spec(src: &Spec, name: &str, port_base: u32, options: Vec<String>) -> Res
 
 /// The text of the new cluster's spec file: the source's file (or the default) with the new name
 /// and port_base.
-fn spec_text(ctx: &Ctx, name: &str, port_base: u32) -> Result<String> {
-    let text = match crate::context::spec_source(&ctx.global) {
+fn spec_text(session: &Session, name: &str, port_base: u32) -> Result<String> {
+    let text = match crate::context::spec_source(&session.global) {
         Some(p) => std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?,
         None => DEFAULT_SPEC_TOML.to_string(),
     };
@@ -107,25 +108,25 @@ fn restore_options(t: &Target, set: Option<&str>) -> Vec<String> {
     options
 }
 
-async fn in_place(ctx: &Ctx, spec: &Spec, t: &Target, args: &RestoreArgs) -> Result<()> {
+async fn in_place(session: &Session, spec: &Spec, t: &Target, args: &RestoreArgs) -> Result<()> {
     if !spec.backup.enabled {
         usage!(
             "cluster {}: [backup] enabled = false in the spec, so there is nothing to restore from",
             spec.name
         );
     }
-    crate::commands::access::Access::for_containers(ctx, "restore --in-place")?;
-    let engine = ctx.engine().await?;
-    let repo = Repo::open(&engine, spec, &repo::tool_image(spec)).await?;
+    session.access_for_containers("restore --in-place")?;
+    let engine = session.engine().await?;
+    let repo = Repo::open(engine, spec, &repo::tool_image(spec)).await?;
     let info = repo.info().await;
     repo.close().await?;
     check_against(&info?, t, args.set.as_deref(), &spec.name)?;
     let steps = in_place::steps(spec, t, args.set.as_deref());
     if args.plan {
-        print_steps(ctx, &steps);
+        print_steps(session, &steps);
         return Ok(());
     }
-    ctx.confirm(&format!(
+    session.confirm(&format!(
         "restore cluster {} in place to {}: the data of {} is replaced and every write after that point is lost (backups and archived WAL stay)",
         spec.name,
         t.describe(),
@@ -133,7 +134,14 @@ async fn in_place(ctx: &Ctx, spec: &Spec, t: &Target, args: &RestoreArgs) -> Res
     ))?;
     flush_archive(spec).await;
     let options = restore_options(t, args.set.as_deref());
-    in_place::run(ctx, spec, t, &options, Duration::from_secs(args.timeout)).await
+    in_place::run(
+        session,
+        spec,
+        t,
+        &options,
+        Duration::from_secs(args.timeout),
+    )
+    .await
 }
 
 /// When the source cluster runs, its leader switches WAL and waits until the segment is archived,
@@ -163,8 +171,8 @@ async fn flush_archive(spec: &Spec) {
     }
 }
 
-fn print_steps(ctx: &Ctx, steps: &[String]) {
-    if ctx.global.json {
+fn print_steps(session: &Session, steps: &[String]) {
+    if session.global.json {
         crate::say!("{}", crate::output::json(&steps));
     } else {
         for (i, s) in steps.iter().enumerate() {
@@ -173,8 +181,8 @@ fn print_steps(ctx: &Ctx, steps: &[String]) {
     }
 }
 
-pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
-    let src = ctx.spec()?;
+pub async fn run(session: &Session, args: &RestoreArgs) -> Result<()> {
+    let src = session.spec()?;
     let t = target(args);
     if let Err(why) = t.check() {
         usage!("{why}");
@@ -185,7 +193,7 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         }
     }
     if args.in_place {
-        return in_place(ctx, &src, &t, args).await;
+        return in_place(session, src, &t, args).await;
     }
     let Some(name) = args.into.clone() else {
         usage!(
@@ -200,14 +208,14 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     }
     let port_base = args.port_base.unwrap_or(src.port_base + 100);
     let spec = new_spec(
-        &src,
+        src,
         &name,
         port_base,
         restore_options(&t, args.set.as_deref()),
     )?;
     let spec_file = PathBuf::from(format!("{name}.toml"));
 
-    let engine = ctx.engine().await?;
+    let engine = session.engine().await?;
     let existing = engine.inventory(&[(LABEL_CLUSTER, &name)]).await?;
     if !existing.containers.is_empty() || !existing.volumes.is_empty() {
         usage!(
@@ -222,7 +230,7 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
             spec_file.display()
         );
     }
-    let repo = Repo::open(&engine, &src, &repo::tool_image(&src)).await?;
+    let repo = Repo::open(engine, src, &repo::tool_image(src)).await?;
     let info = repo.info().await;
     repo.close().await?;
     let info = info?;
@@ -249,11 +257,11 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         format!("{} is not touched", src.name),
     ];
     if args.plan {
-        print_steps(ctx, &steps);
+        print_steps(session, &steps);
         return Ok(());
     }
-    flush_archive(&src).await;
-    std::fs::write(&spec_file, spec_text(ctx, &name, port_base)?)
+    flush_archive(src).await;
+    std::fs::write(&spec_file, spec_text(session, &name, port_base)?)
         .with_context(|| format!("write {}", spec_file.display()))?;
     eprintln!(
         "restoring {} to {} into new cluster {name} (spec {})",
@@ -261,14 +269,14 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         t.describe(),
         spec_file.display()
     );
-    let mut global = ctx.global.clone();
+    let mut global = session.global.clone();
     global.spec = Some(spec_file.clone());
     global.scope = None;
     global.etcd.clear();
-    let new_ctx = Ctx::new(global);
-    up::run_spec(
-        &new_ctx,
-        &spec,
+    // The new cluster's own session, for the spec made here (the same Docker engine).
+    let new_session = session.for_other_cluster(Ctx::new(global), spec);
+    converge::up_and_report(
+        &new_session,
         &UpArgs {
             timeout: args.timeout,
             restart: false,
@@ -283,7 +291,7 @@ pub async fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
             spec_file.display()
         )
     })?;
-    if !ctx.global.json {
+    if !session.global.json {
         crate::sayln!(
             "Restored {} to {} as cluster {name}; manage it with `pgha --spec {} ...`.",
             src.name,

@@ -5,9 +5,9 @@
 
 use super::Run;
 use crate::adapters::pg::Pg;
-use crate::commands::backup::now_unix;
-use crate::commands::backup::repo::Repo;
 use crate::ops::archive;
+use crate::ops::repo::now_unix;
+use crate::ops::repo::Repo;
 use crate::output::fmt_age;
 use crate::pgbackrest;
 use anyhow::{bail, Context, Result};
@@ -49,7 +49,7 @@ pub async fn backup(run: &mut Run<'_>) -> Result<String> {
     let view = run.dcs.read_cluster().await?;
     let leader = view.leader.clone().context("no leader")?;
     let container = run.access.container(&leader)?;
-    let repo = Repo::on(&run.engine, run.spec, &container);
+    let repo = Repo::on(run.engine, run.spec, &container);
     let info = repo.info().await?;
     let Some(newest) = info
         .backups
@@ -126,18 +126,15 @@ pub async fn restore_test(run: &mut Run<'_>) -> Result<String> {
     }
     let volume = format!("{}-restore-test", run.spec.name);
     let mut labels = run.spec.labels.clone();
-    labels.insert(
-        crate::commands::backup::repo::LABEL_TOOL.into(),
-        run.spec.name.clone(),
-    );
+    labels.insert(crate::ops::repo::LABEL_TOOL.into(), run.spec.name.clone());
     let _ = run.engine.remove_volume(&volume).await;
     run.engine.create_volume(&volume, &labels).await?;
     let t0 = std::time::Instant::now();
     let result = async {
         let tool = Repo::tool(
-            &run.engine,
+            run.engine,
             run.spec,
-            &crate::commands::backup::repo::tool_image(run.spec),
+            &crate::ops::repo::tool_image(run.spec),
             "restore-test",
             vec![(volume.clone(), "/var/lib/postgresql/data".into())],
         )
@@ -150,7 +147,7 @@ pub async fn restore_test(run: &mut Run<'_>) -> Result<String> {
         if out.code != 0 {
             bail!(
                 "the restore test failed: {}",
-                crate::commands::backup::repo::failure(&out)
+                crate::ops::repo::failure(&out)
             );
         }
         Ok(out.stdout)

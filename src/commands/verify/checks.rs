@@ -4,9 +4,8 @@
 use super::{proof, Run, DATABASE, MIN_ACKED};
 use crate::adapters::dcs::endpoint_health;
 use crate::adapters::pg::{Pg, PgTarget};
-use crate::commands::failover::kill_leader;
-use crate::commands::switchover;
 use crate::decide;
+use crate::ops::handover::{self, kill_leader};
 use crate::ops::health::{self, POLL};
 use crate::ops::writer::Writer;
 use crate::state::{health as cluster_health, ClusterView};
@@ -187,7 +186,7 @@ async fn failover(run: &mut Run<'_>) -> Result<String> {
     let k = kill_leader(
         run.access,
         &run.dcs,
-        &run.engine,
+        run.engine,
         true,
         Duration::from_secs(60),
         &run.p,
@@ -344,10 +343,10 @@ async fn switchover_check(run: &mut Run<'_>) -> Result<String> {
     let plan = decide::switchover(&view, None, None, false).map_err(|e| anyhow!(e))?;
     let writer = Writer::start(run.primary_db(), "verify_rows", 10_000_000);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let done = switchover::perform(
+    let done = handover::perform(
         run.access,
         &run.dcs,
-        Some(&run.engine),
+        Some(run.engine),
         &view,
         &plan,
         Duration::from_secs(60),

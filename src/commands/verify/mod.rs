@@ -12,9 +12,9 @@ use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
 use crate::adapters::pg::PgTarget;
 use crate::cli::VerifyArgs;
-use crate::commands::access::Access;
-use crate::context::Ctx;
+use crate::ops::access::Access;
 use crate::ops::health;
+use crate::ops::session::Session;
 use crate::ops::writer::Writer;
 use crate::output::{json, new_table};
 use crate::plan::LABEL_CLUSTER;
@@ -107,7 +107,7 @@ pub struct Run<'a> {
     pub spec: &'a Spec,
     pub secrets: &'a Secrets,
     pub access: &'a Access,
-    pub engine: Engine,
+    pub engine: &'a Engine,
     pub dcs: Dcs,
     pub p: Progress,
     pub results: Vec<CheckResult>,
@@ -160,7 +160,7 @@ impl Run<'_> {
     }
 }
 
-pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
+pub async fn run(session: &Session, args: &VerifyArgs) -> Result<()> {
     for c in &args.only {
         if !CHECKS.iter().any(|(n, _)| n == c) {
             let names: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
@@ -174,20 +174,20 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
         // The restore test runs only when asked for.
         .filter(|n| *n != "restore-test" || args.restore_test || !args.only.is_empty())
         .collect();
-    let access = Access::new(ctx)?;
+    let access = session.access()?;
     let (spec, secrets) = access.require_pgha("verify")?;
     if selected.iter().any(|c| DESTRUCTIVE.contains(c)) {
-        ctx.confirm(&format!(
+        session.confirm(&format!(
             "verify cluster {}: it kills the leader, switches over and stops an etcd member (and restores all of it)",
             spec.name
         ))?;
     }
-    let engine = ctx.engine().await?;
-    let dcs = ctx.dcs().await?;
+    let engine = session.engine().await?;
+    let dcs = session.dcs().await?;
     let mut run = Run {
         spec,
         secrets,
-        access: &access,
+        access,
         engine,
         dcs,
         p: Progress::new(),
@@ -213,7 +213,7 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
             figure,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        if !ctx.global.json {
+        if !session.global.json {
             run.p
                 .note(format!("{} {}: {}", r.result, r.check, r.figure));
         }
@@ -232,7 +232,7 @@ pub async fn run(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
             Err(e) => format!("FAILED: {e:#}"),
         },
     };
-    if ctx.global.json {
+    if session.global.json {
         crate::say!("{}", json(&report));
     } else {
         let mut t = new_table(&["Check", "Result", "Figure", "Time"]);
@@ -332,7 +332,7 @@ async fn restore(run: &Run<'_>) -> Result<String> {
     health::wait_healthy(
         &run.dcs,
         &run.spec.nodes.names,
-        Some((&run.engine, run.spec)),
+        Some((run.engine, run.spec)),
         timeout,
         &run.p,
     )

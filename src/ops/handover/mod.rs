@@ -1,10 +1,17 @@
 //! What switchover and failover share: asking Patroni for a new leader (REST first, the `failover`
 //! key in etcd when the REST API does not answer), waiting for it in etcd, timing the first write
-//! through HAProxy, waiting for the old leader to rejoin, and the report.
+//! through HAProxy, waiting for the old leader to rejoin, and the report. A whole switchover
+//! (`perform`) and killing the leader (`kill_leader`) are built on these.
+
+mod kill;
+mod switchover;
+
+pub use kill::{kill_leader, Killed};
+pub use switchover::{perform, Done};
 
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
-use crate::commands::access::Access;
+use crate::ops::access::Access;
 use crate::ops::health::POLL;
 use crate::ops::probe;
 use crate::output::{json, list_report, list_table, secs, ListReport};

@@ -1,7 +1,8 @@
 //! Reaching a cluster's pgBackRest repository: through one of its running node containers, or,
 //! when none runs (the cluster is down, or gone with only its repository volume left), through a
 //! short-lived tool container from the node image that mounts the repository volume and nothing
-//! else (no network, no ports). Every pgbackrest call goes through `Repo::run`.
+//! else (no network, no ports). Every pgbackrest call goes through `Repo::run`. Also the stanza
+//! `up` makes sure of (`ensure_stanza`), and the orphan check of a repository left without data.
 
 use crate::adapters::docker::{Engine, ExecOutput};
 use crate::pgbackrest::{self, StanzaInfo};
@@ -9,6 +10,7 @@ use crate::plan::{self, ContainerSpec, Kind, Resources, LABEL_CLUSTER};
 use crate::spec::Spec;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Label of a tool container: the cluster whose repository it opens.
 pub const LABEL_TOOL: &str = "io.pgha.tool";
@@ -229,4 +231,41 @@ pub fn orphan_repository(spec: &Spec, volumes: &[String]) -> bool {
             .names
             .iter()
             .any(|n| volumes.contains(&plan::volume_name(spec, n)))
+}
+
+/// Now in Unix seconds, to age a backup by (pgBackRest reports its times so).
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The stanza exists and matches the database (`stanza-create` is idempotent), and archiving works
+/// (`check`). Run on the leader's container by `up` after it made or changed the cluster.
+pub async fn ensure_stanza(
+    engine: &crate::adapters::docker::Engine,
+    spec: &Spec,
+    leader: &str,
+) -> Result<()> {
+    let repo = Repo::on(engine, spec, &plan::container_name(spec, leader));
+    let out = repo.run(&["stanza-create"]).await?;
+    if out.code != 0 {
+        bail!(
+            "create the pgBackRest stanza {} on {leader}: {}; WAL is not archived until this works (`pgha verify` checks it)",
+            spec.name,
+            failure(&out)
+        );
+    }
+    // pgBackRest's check switches WAL and waits until the segment is archived. That also wakes an
+    // archiver that gave up for a minute on WAL (a timeline's history file) it could not push
+    // before the stanza existed, as when `up` gives a running cluster archiving.
+    let out = repo.run(&["check"]).await?;
+    if out.code != 0 {
+        bail!(
+            "cluster {} runs, but WAL archiving fails on {leader}: {} (`pgha list` shows the archiver)",
+            spec.name,
+            failure(&out)
+        );
+    }
+    Ok(())
 }

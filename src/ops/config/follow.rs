@@ -1,10 +1,10 @@
-//! `edit-config` after the write: waits until every member's Patroni has the new configuration
+//! After a write of the config key (`edit-config`, `up`): waits until every member's Patroni has the new configuration
 //! and its PostgreSQL shows each changed parameter applied, pending a restart, or not taken (what
 //! `dynconf::applied` judges from `pg_settings` / `pg_file_settings`), and returns the ones not taken.
 
 use crate::adapters::pg::Pg;
-use crate::commands::access::Access;
 use crate::dynconf::applied;
+use crate::ops::access::Access;
 use crate::ops::health::POLL;
 use crate::progress::Progress;
 use crate::wait::{wait_for, Check};

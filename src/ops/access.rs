@@ -1,10 +1,10 @@
 //! How commands reach a cluster's members: Patroni's REST API, PostgreSQL through HAProxy, and
 //! (for clusters made by `pgha up`) their Docker containers. External clusters (--etcd/--scope)
-//! are reached through the addresses their member keys advertise.
+//! are reached through the addresses their member keys advertise. A command's `Session` builds
+//! its `Access` once.
 
 use crate::adapters::patroni::Api;
 use crate::adapters::pg::PgTarget;
-use crate::context::Ctx;
 use crate::plan;
 use crate::secrets::{self, Secrets, REST_USER};
 use crate::spec::Spec;
@@ -24,16 +24,20 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn new(ctx: &Ctx) -> Result<Access> {
-        if ctx.external() {
-            return Ok(Access {
-                pgha: None,
-                scope_without_etcd: None,
-                external_tls: ctx.external_tls()?,
-                external_rest: ctx.external_rest_auth()?,
-            });
+    /// A cluster pgha did not make (--etcd): its REST API with --cacert/--cert/--key and
+    /// --rest-user.
+    pub fn external(tls: Option<crate::tls::ClientTls>, rest: Option<(String, String)>) -> Access {
+        Access {
+            pgha: None,
+            scope_without_etcd: None,
+            external_tls: tls,
+            external_rest: rest,
         }
-        let spec = ctx.spec()?;
+    }
+
+    /// A cluster made by `pgha up`: its spec and secrets (`scope_without_etcd`: --scope given
+    /// without --etcd). Refuses a cluster without secrets.
+    pub fn pgha(spec: &Spec, scope_without_etcd: Option<String>) -> Result<Access> {
         let Some(s) = secrets::load(&spec.name)? else {
             usage!(
                 "cluster {} has no secrets at {}; was it made by `pgha up` with this spec? (for another Patroni cluster use --etcd and --scope)",
@@ -42,24 +46,11 @@ impl Access {
             );
         };
         Ok(Access {
-            pgha: Some((spec, s)),
-            scope_without_etcd: ctx.global.scope.clone(),
+            pgha: Some((spec.clone(), s)),
+            scope_without_etcd,
             external_tls: None,
             external_rest: None,
         })
-    }
-
-    /// For a command that acts on Docker containers: refuses `--scope` without `--etcd` before
-    /// anything else is read, then requires a cluster made by pgha (see `require_pgha`).
-    pub fn for_containers(ctx: &Ctx, what: &str) -> Result<Access> {
-        if !ctx.external() {
-            if let Some(scope) = &ctx.global.scope {
-                scope_refusal(what, scope)?;
-            }
-        }
-        let a = Access::new(ctx)?;
-        a.require_pgha(what)?;
-        Ok(a)
     }
 
     pub fn spec(&self) -> Option<&Spec> {
@@ -121,6 +112,6 @@ impl Access {
     }
 }
 
-fn scope_refusal(what: &str, scope: &str) -> Result<()> {
+pub fn scope_refusal(what: &str, scope: &str) -> Result<()> {
     usage!("{what} acts on the spec's Docker containers: --scope {scope} needs --etcd (another Patroni cluster), or leave --scope out")
 }

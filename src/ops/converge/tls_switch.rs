@@ -7,11 +7,10 @@
 //! configuration goes back before any node starts, and `up` then creates the nodes and HAProxy
 //! with the new configuration on their kept data volumes.
 
+use super::Prepared;
 use crate::adapters::dcs::{Dcs, Target};
-use crate::adapters::docker::Engine;
-use crate::commands::up::Prepared;
-use crate::context::Ctx;
 use crate::ops::health;
+use crate::ops::session::Session;
 use crate::plan::{self, Inventory, Kind, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
 use crate::secrets;
@@ -42,16 +41,15 @@ fn running_spec(spec: &Spec) -> Spec {
 /// Stops and removes what must go; makes etcd anew with the wanted setting and puts the saved
 /// configuration back. Returns the inventory left (node data volumes and the repository).
 pub async fn run(
-    ctx: &Ctx,
-    engine: &Engine,
-    spec: &Spec,
+    session: &Session,
     prepared: &Prepared,
     have: &Inventory,
     timeout: Duration,
     p: &Progress,
 ) -> Result<Inventory> {
+    let (engine, spec) = (session.engine().await?, session.spec()?);
     let (want, secrets) = (&prepared.desired, &prepared.secrets);
-    p.suspend(|| ctx.confirm(&question(spec)))?;
+    p.suspend(|| session.confirm(&question(spec)))?;
     p.note(format!(
         "restarting the whole cluster {} to turn TLS {}",
         spec.name,
@@ -60,7 +58,7 @@ pub async fn run(
     let old = running_spec(spec);
     let old_target = Target {
         endpoints: spec.etcd_endpoints(),
-        namespace: ctx.global.namespace.clone(),
+        namespace: session.global.namespace.clone(),
         scope: spec.name.clone(),
         auth: crate::security::etcd_auth(&old)?,
     };
@@ -115,7 +113,7 @@ pub async fn run(
         engine.create_container(c).await?;
         engine.start(&c.name).await?;
     }
-    let target = ctx.target()?;
+    let target = session.target()?;
     health::wait_etcd(&target.auth, &spec.etcd_endpoints(), timeout, p).await?;
     if spec.tls.enabled {
         crate::adapters::dcs::auth::ensure(
@@ -127,7 +125,7 @@ pub async fn run(
         .await?;
     }
     if let Some(config) = config {
-        let dcs = Dcs::connect(target).await?;
+        let dcs = session.dcs().await?;
         dcs.cas_put("config", &config, 0).await?;
         p.note("Patroni's dynamic configuration kept");
     }

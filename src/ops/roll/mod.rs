@@ -10,11 +10,11 @@ mod etcd;
 use crate::adapters::dcs::Dcs;
 use crate::adapters::docker::Engine;
 use crate::adapters::pg::Pg;
-use crate::commands::access::Access;
-use crate::commands::switchover;
 use crate::decide;
+use crate::ops::access::Access;
 use crate::ops::handover;
 use crate::ops::health;
+use crate::ops::session::Session;
 use crate::ops::writer::{missing_after_replay, Writer};
 use crate::plan::rolling::{Action, RollStep};
 use crate::plan::{self, ContainerSpec, Desired, Kind};
@@ -113,20 +113,36 @@ struct Roller<'a> {
     p: &'a Progress,
 }
 
-/// Carries out `steps` on the running cluster (see the module doc).
-#[allow(clippy::too_many_arguments)]
+/// What `up` rolls through the running cluster.
+#[derive(Clone, Copy)]
+pub struct Rolling<'a> {
+    pub want: &'a Desired,
+    pub secrets: &'a Secrets,
+    /// In order (see `plan::rolling::order`).
+    pub steps: &'a [RollStep],
+    /// `up --volumes`: a removed member's volumes go too.
+    pub remove_volumes: bool,
+    pub timeout: Duration,
+}
+
+/// Carries out the steps on the running cluster (see the module doc), through `dcs` (the etcd
+/// members that run now).
 pub async fn roll(
-    engine: &Engine,
+    session: &Session,
     dcs: &Dcs,
-    access: &Access,
-    spec: &Spec,
-    want: &Desired,
-    secrets: &Secrets,
-    steps: &[RollStep],
-    remove_volumes: bool,
-    timeout: Duration,
+    rolling: Rolling<'_>,
     p: &Progress,
 ) -> Result<Rolled> {
+    let Rolling {
+        want,
+        secrets,
+        steps,
+        remove_volumes,
+        timeout,
+    } = rolling;
+    let engine = session.engine().await?;
+    let access = session.access()?;
+    let spec = session.spec()?;
     let mut r = Roller {
         engine,
         dcs: dcs.clone(),
@@ -343,7 +359,7 @@ impl Roller<'_> {
             })?;
         let plan = decide::switchover(&view, Some(&candidate), Some(member), false)
             .map_err(|e| anyhow!("switch over from {member}: {e}"))?;
-        let done = switchover::perform(
+        let done = handover::perform(
             self.access,
             &self.dcs,
             Some(self.engine),

@@ -1,0 +1,239 @@
+//! Converging a cluster to its spec: what `up` does (and `restore` through it). Images, secrets
+//! and rendered configs give the wanted Docker objects (`prepare`); the preflight refuses clashes
+//! before anything is made; missing containers are created and everything starts at once; then
+//! the waits (etcd quorum, a leader and streaming replicas, HAProxy routing writes), the rolling
+//! replacements (`ops::roll`), the config key (`config`), the pgBackRest stanza and monitoring.
+//! `report` turns the outcome into what `up` prints.
+
+pub mod config;
+mod containers;
+mod prepare;
+pub mod report;
+mod tls_switch;
+
+pub use config::{config_plan, converge_config, ConfigPlan, Converged};
+pub use prepare::{desired_for, prepare, Prepared};
+
+use crate::cli::UpArgs;
+use crate::ops::health;
+use crate::ops::image;
+use crate::ops::roll::{self, Rolled};
+use crate::ops::session::Session;
+use crate::plan::{self, LABEL_CLUSTER};
+use crate::progress::Progress;
+use crate::secrets::{self, Secrets};
+use crate::state::ClusterView;
+use crate::usage;
+use anyhow::Result;
+use containers::{
+    all_running, create_missing, monitoring_ready, preflight, start_all, wait_started_nodes,
+};
+use std::time::Duration;
+
+/// What `up` did, for its report.
+pub struct Outcome {
+    pub plan: plan::UpPlan,
+    pub changed: bool,
+    /// What `up` changed in the config key of a running cluster.
+    pub converged: Converged,
+    /// The containers `up` replaced or removed one at a time on a running cluster.
+    pub rolled: Option<Rolled>,
+    pub secrets: Secrets,
+    pub image_built: bool,
+    /// Scrape targets Prometheus reports up, when `up` saw all of them up.
+    pub scrape_targets: Option<usize>,
+    /// The cluster at the end.
+    pub view: ClusterView,
+}
+
+/// `up` of the session's spec (`restore --into` makes a session for a spec that bootstraps from
+/// a backup). Ends with `p` finished.
+pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcome> {
+    let spec = session.spec()?;
+    let engine = session.engine().await?;
+    let timeout = Duration::from_secs(args.timeout);
+
+    let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+    preflight(spec, engine, &have).await?;
+    if spec.backup.enabled
+        && spec.bootstrap_from.is_none()
+        && crate::ops::repo::orphan_repository(spec, &have.volumes)
+    {
+        usage!(
+            "cluster {} has no data but its backup repository {} remains (kept by `down --volumes`): restore it with `pgha restore --latest --into NAME`, or remove it with `pgha down --volumes --repository`",
+            spec.name,
+            crate::pgbackrest::repo_volume(&spec.name)
+        );
+    }
+    // The running cluster has the other TLS setting: a whole-cluster restart (tls_switch).
+    let switching = plan::tls_switch(spec.tls.enabled, &have).is_some();
+    // A missing node image is built: containers to create need it, and so do the replacements
+    // when pgha's recipe changed (its tag is the recipe's) under a running cluster.
+    let prepared = prepare(spec, engine, p, true).await?;
+    let want = &prepared.desired;
+    let have = if switching {
+        tls_switch::run(session, &prepared, &have, timeout, p).await?
+    } else {
+        have
+    };
+    if let Some(why) = plan::etcd_membership_refusal(want, &have) {
+        usage!("{why}");
+    }
+    let plan = plan::up_plan(want, &have);
+    if let Some(question) = roll::question(spec, &plan) {
+        p.suspend(|| session.confirm(&question))?;
+    }
+    if !spec.tls.enabled {
+        p.note(format!(
+            "warning: cluster {} runs without TLS ([tls] enabled = false): etcd, PostgreSQL and the REST API are open to anyone who reaches their ports",
+            spec.name
+        ));
+    }
+    if !prepared.issued.is_empty() && !have.containers.is_empty() {
+        // Certificates are not part of a container's config: running ones get new ones in place.
+        p.note(format!(
+            "reissued certificates: {}",
+            prepared.issued.join(", ")
+        ));
+        crate::ops::certs::apply(engine, want, Some(&prepared.issued), p).await?;
+    }
+
+    if plan.create_network {
+        engine.ensure_network(&want.network, &want.labels).await?;
+        p.note(format!("created network {}", want.network));
+    }
+    for v in &plan.create_volumes {
+        engine.create_volume(v, &want.labels).await?;
+    }
+    for c in &plan.recreate {
+        engine.remove_container(c).await?;
+        p.note(format!(
+            "removed {c}: created but never started (an earlier `up` stopped half-way)"
+        ));
+    }
+    create_missing(engine, want, &plan, p).await?;
+    // Everything starts at once: Patroni retries etcd while Python starts, which overlaps etcd's
+    // first election, and HAProxy finds the leader by its health checks whenever it comes.
+    start_all(engine, &want.containers, &plan, p).await?;
+    let live = roll::live_etcd(spec, &plan);
+    let target = session.target()?;
+    health::wait_etcd(&target.auth, &live, timeout.min(Duration::from_secs(60)), p).await?;
+    p.note("etcd has a quorum");
+    if spec.tls.enabled {
+        let setup = crate::adapters::dcs::auth::ensure(
+            &live,
+            &crate::security::etcd_root(spec)?,
+            (
+                secrets::ETCD_PATRONI,
+                &prepared.secrets.etcd_patroni_password,
+            ),
+            &target.prefix(),
+        )
+        .await?;
+        if setup == crate::adapters::dcs::auth::AuthSetup::Enabled {
+            p.note(format!(
+                "etcd requires authentication now: users {} (password), {} (client certificate) and {} (password, limited to {})",
+                secrets::ETCD_ROOT,
+                crate::adapters::dcs::auth::CERT_USER,
+                secrets::ETCD_PATRONI,
+                target.prefix()
+            ));
+        }
+    }
+    // Until the rolling part has run, the members still to join are not there.
+    let mut now = want.clone();
+    now.containers
+        .retain(|c| !plan.etcd_join.iter().any(|j| j.name == c.name));
+    let dcs = session.dcs_through(live).await?;
+    health::wait_healthy(&dcs, &spec.nodes.names, Some((engine, spec)), timeout, p).await?;
+    wait_started_nodes(engine, spec, &now, &plan, timeout, p).await?;
+    let view = dcs.read_cluster().await?;
+    p.note(format!(
+        "leader {} and every replica streaming",
+        view.leader.as_deref().unwrap_or("?")
+    ));
+    health::wait_haproxy_primary(spec, &prepared.secrets, Duration::from_secs(60), p).await?;
+    p.note("HAProxy routes writes to the leader");
+    all_running(engine, spec, &now).await?;
+    let rolled = if !plan.rolls() {
+        None
+    } else {
+        let steps = plan::rolling::order(&plan, view.leader.as_deref(), &view.sync_standbys);
+        let rolling = roll::Rolling {
+            want,
+            secrets: &prepared.secrets,
+            steps: &steps,
+            remove_volumes: args.volumes,
+            timeout,
+        };
+        let r = roll::roll(session, &dcs, rolling, p).await?;
+        all_running(engine, spec, want).await?;
+        Some(r)
+    };
+    if rolled.is_some() {
+        // The images the replaced containers ran may be unused now.
+        let keep: Vec<String> = want
+            .containers
+            .iter()
+            .map(|c| c.image.clone())
+            .chain([crate::image::reference()])
+            .collect();
+        image::remove_unused(engine, &keep, p).await?;
+    }
+    // etcd members may have restarted: a new connection, to every member the spec names.
+    let dcs = if rolled.is_some() {
+        session.reconnect_dcs().await?
+    } else {
+        dcs
+    };
+    // The spec's [patroni] settings reach a running cluster through the config key.
+    let converged = converge_config(session, args, p).await?;
+    let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
+    let changed = !plan.is_noop() || config_changed;
+    if spec.backup.enabled && !plan.is_noop() {
+        // Idempotent: made by Patroni's post_bootstrap on a new cluster; here for a cluster that
+        // gained archiving through this `up`.
+        if let Some(leader) = &dcs.read_cluster().await?.leader {
+            crate::ops::repo::ensure_stanza(engine, spec, leader).await?;
+            p.note(format!(
+                "pgBackRest stanza {} ready, WAL archived",
+                spec.name
+            ));
+        }
+    }
+    let scrape_targets = if spec.monitoring.enabled {
+        monitoring_ready(spec, &prepared.secrets, p).await
+    } else {
+        None
+    };
+    if !changed {
+        p.note(format!("cluster {} is up; nothing to change", spec.name));
+    }
+    let view = if !config_changed && rolled.is_none() {
+        view
+    } else {
+        dcs.read_cluster().await?
+    };
+    p.finish();
+    Ok(Outcome {
+        plan,
+        changed,
+        converged,
+        rolled,
+        secrets: prepared.secrets,
+        image_built: prepared.images.built,
+        scrape_targets,
+        view,
+    })
+}
+
+/// `up` of `spec` and its report: what `pgha up` runs, and `restore` for the cluster it makes or
+/// rebuilds.
+pub async fn up_and_report(session: &Session, args: &UpArgs) -> Result<()> {
+    // The spec and the engine come before the progress display, as `up` always had them.
+    session.spec()?;
+    session.engine().await?;
+    let p = Progress::new();
+    let outcome = up(session, args, &p).await?;
+    report::print(session, outcome, &p)
+}

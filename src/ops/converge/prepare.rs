@@ -1,0 +1,88 @@
+//! What `up` wants: images, secrets and certificates, and the Docker objects they give
+//! (`desired_for`, also what `plan` and `certs rotate` compare against).
+
+use crate::adapters::docker::Engine;
+use crate::ops::image;
+use crate::plan::{self, Desired, LABEL_CLUSTER};
+use crate::progress::Progress;
+use crate::secrets::{self, Secrets};
+use crate::spec::Spec;
+use anyhow::{bail, Result};
+
+/// Everything `up` needs to know about the wanted cluster.
+pub struct Prepared {
+    pub desired: Desired,
+    pub secrets: Secrets,
+    pub images: image::Images,
+    /// Certificates issued by this `prepare` (new, or replacing ones that were stale).
+    pub issued: Vec<String>,
+}
+
+/// Images, secrets and rendered configs → the wanted Docker objects.
+pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) -> Result<Prepared> {
+    let images = image::resolve(spec, engine, p, build).await?;
+    let secrets = match secrets::load(&spec.name)? {
+        Some(s) => s,
+        None => {
+            let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+            if !inv.volumes.is_empty() {
+                bail!(
+                    "cluster {} has data volumes ({}) but its secrets file {} is missing; restore that file, or remove the data with `pgha down --volumes`",
+                    spec.name,
+                    inv.volumes.join(", "),
+                    secrets::secrets_path(&spec.name).display()
+                );
+            }
+            secrets::load_or_create(&spec.name)?.0
+        }
+    };
+    // The certificates (`[tls]`, and pgBackRest's TLS server): made once, kept with the
+    // secrets, reissued when they near their end.
+    let (tls, issued) = if spec.backup.enabled || spec.tls.enabled {
+        crate::tls::ensure_all(spec, false)?
+    } else {
+        Default::default()
+    };
+    let mut desired = desired_for(spec, &images, &secrets, &tls)?;
+    desired.image_ids = image::image_ids(engine, &desired).await?;
+    Ok(Prepared {
+        desired,
+        secrets,
+        images,
+        issued,
+    })
+}
+
+/// The wanted Docker objects for `spec` with these images and secrets (rendered configs included).
+pub fn desired_for(
+    spec: &Spec,
+    images: &image::Images,
+    secrets: &Secrets,
+    tls: &crate::tls::ClusterCerts,
+) -> Result<Desired> {
+    let files = crate::render::cluster_files(spec, tls)?;
+    let secrets_yml = secrets.patroni_yaml(spec.tls.enabled);
+    let pgpass = format!(
+        "*:*:*:{}:{}\n",
+        secrets::SUPERUSER,
+        secrets.superuser_password
+    );
+    Ok(plan::desired(
+        spec,
+        &plan::Inputs {
+            node_image: &images.node,
+            etcd_image: &images.etcd,
+            haproxy_image: &images.haproxy,
+            postgres_uid: images.postgres_uid,
+            postgres_gid: images.postgres_gid,
+            files: &files,
+            secrets_yml: &secrets_yml,
+            pgpass: &pgpass,
+            tls,
+            etcd_ids: images.etcd_ids,
+            haproxy_ids: images.haproxy_ids,
+            prometheus_ids: images.prometheus_ids,
+            monitor_password: &secrets.monitor_password,
+        },
+    ))
+}
