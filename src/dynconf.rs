@@ -327,6 +327,18 @@ pub fn changed_parameters(old: &Value, new: &Value) -> Vec<String> {
     names
 }
 
+/// A PostgreSQL parameter value from the spec, as pgha writes it (booleans as on/off): into
+/// Patroni's YAML and into the config key alike, so that both compare equal.
+pub fn toml_param(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => Value::from(*f),
+        toml::Value::Boolean(b) => Value::String(if *b { "on" } else { "off" }.into()),
+        other => Value::String(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,33 +272,6 @@ pub fn secs(d: std::time::Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Writes results to stdout. A closed stdout (`pgha list | head -1`) ends the program quietly,
-/// as other command-line tools do; SIGPIPE stays ignored so a closed socket is only an error.
-pub fn write_stdout(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: write to stdout: {e}");
-        std::process::exit(1);
-    }
-}
-
-/// `print!` to stdout through `write_stdout`.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => { $crate::output::write_stdout(&format!($($arg)*)) };
-}
-
-/// `println!` to stdout through `write_stdout`.
-#[macro_export]
-macro_rules! sayln {
-    () => { $crate::output::write_stdout("\n") };
-    ($($arg:tt)*) => { $crate::output::write_stdout(&format!("{}\n", format!($($arg)*))) };
-}
-
 /// A Unix time as UTC, e.g. `2026-12-02 01:23:45Z`.
 pub fn fmt_time(unix: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);

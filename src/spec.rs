@@ -7,9 +7,11 @@ use std::fmt;
 
 pub mod backup;
 pub mod monitoring;
+pub mod names;
 pub mod resources;
 pub use backup::Backup;
 pub use monitoring::Monitoring;
+pub use names::PublishedPort;
 
 /// `[tls]`: on by default. Every connection between the cluster's parts and from pgha is
 /// encrypted and checked against the cluster's CA, and etcd requires a client certificate and a
@@ -262,13 +264,6 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-/// One published port: what it is for, and its host port after `port_base`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedPort {
-    pub what: String,
-    pub port: u32,
-}
-
 impl Spec {
     /// Parses and validates TOML text; `source` names it in messages (e.g. `pgha.toml`).
     pub fn parse(text: &str, source: &str) -> Result<Spec, SpecError> {
@@ -278,85 +273,6 @@ impl Spec {
         })?;
         spec.validate(source)?;
         Ok(spec)
-    }
-
-    pub fn etcd_names(&self) -> Vec<String> {
-        (1..=self.etcd.members)
-            .map(|i| format!("etcd{i}"))
-            .collect()
-    }
-
-    /// Host port of node `i` (0-based) PostgreSQL.
-    pub fn node_pg_port(&self, i: usize) -> u32 {
-        self.ports.postgres + self.port_base + i as u32
-    }
-
-    pub fn node_api_port(&self, i: usize) -> u32 {
-        self.ports.patroni_api + self.port_base + i as u32
-    }
-
-    pub fn etcd_client_port(&self, i: usize) -> u32 {
-        self.ports.etcd_client + self.port_base + i as u32
-    }
-
-    pub fn haproxy_primary_port(&self) -> u32 {
-        self.ports.haproxy_primary + self.port_base
-    }
-
-    pub fn haproxy_replica_port(&self) -> u32 {
-        self.ports.haproxy_replica + self.port_base
-    }
-
-    pub fn haproxy_stats_port(&self) -> u32 {
-        self.ports.haproxy_stats + self.port_base
-    }
-
-    pub fn prometheus_port(&self) -> u32 {
-        self.ports.prometheus + self.port_base
-    }
-
-    pub fn alertmanager_port(&self) -> u32 {
-        self.ports.alertmanager + self.port_base
-    }
-
-    /// Host endpoints of etcd's client API, as pgha reaches them.
-    pub fn etcd_endpoints(&self) -> Vec<String> {
-        (0..self.etcd.members as usize)
-            .map(|i| format!("{}:{}", self.connect_host(), self.etcd_client_port(i)))
-            .collect()
-    }
-
-    /// The address pgha uses to reach published ports: the bind address, or loopback for 0.0.0.0.
-    pub fn connect_host(&self) -> &str {
-        match self.bind.as_str() {
-            "0.0.0.0" => "127.0.0.1",
-            other => other,
-        }
-    }
-
-    pub fn node_index(&self, member: &str) -> Option<usize> {
-        self.nodes.names.iter().position(|n| n == member)
-    }
-
-    /// Every published port with what it serves, in a stable order.
-    pub fn published_ports(&self) -> Vec<PublishedPort> {
-        let mut out = Vec::new();
-        let mut push = |what: String, port: u32| out.push(PublishedPort { what, port });
-        for (i, n) in self.nodes.names.iter().enumerate() {
-            push(format!("{n} postgres"), self.node_pg_port(i));
-            push(format!("{n} patroni_api"), self.node_api_port(i));
-        }
-        for (i, e) in self.etcd_names().iter().enumerate() {
-            push(format!("{e} etcd_client"), self.etcd_client_port(i));
-        }
-        push("haproxy_primary".into(), self.haproxy_primary_port());
-        push("haproxy_replica".into(), self.haproxy_replica_port());
-        push("haproxy_stats".into(), self.haproxy_stats_port());
-        if self.monitoring.enabled {
-            push("prometheus".into(), self.prometheus_port());
-            push("alertmanager".into(), self.alertmanager_port());
-        }
-        out
     }
 
     /// All problems with this spec, or Ok.

@@ -1,15 +1,19 @@
 //! The command line without Docker: usage errors exit 2 with one clear line, `init` and `render`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::process::Command;
 
+/// pgha in `dir` (its state folder inside), with a deadline.
 fn pgha(args: &[&str], dir: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pgha"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgha"));
+    cmd.args(args)
         .current_dir(dir)
         .env("PGHA_HOME", dir.join("home"))
-        .env_remove("PGHA_SPEC")
-        .output()
-        .unwrap()
+        .env_remove("PGHA_SPEC");
+    support::run::run_with_deadline(&mut cmd, std::time::Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn stderr(o: &std::process::Output) -> String {
@@ -119,14 +123,14 @@ fn up_refuses_an_ipv6_bind_and_bad_sizes_one_line_each_before_docker() {
     let spec =
         "bind = \"::1\"\n[nodes]\nshm_size = \"big\"\nmemory = \"1k\"\n[logs]\nmax_files = 0\n";
     std::fs::write(dir.path().join("pgha.toml"), spec).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_pgha"))
-        .arg("up")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgha"));
+    cmd.arg("up")
         .current_dir(dir.path())
         .env("PGHA_HOME", dir.path().join("home"))
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .env_remove("PGHA_SPEC")
-        .output()
-        .unwrap();
+        .env_remove("PGHA_SPEC");
+    let o = support::run::run_with_deadline(&mut cmd, std::time::Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     let lines: Vec<&str> = err.trim_end().lines().collect();

@@ -36,22 +36,6 @@ const IO_LAYERS: &[&str] = &["commands", "ops", "adapters"];
 const ALLOWED_CORE_ARROWS: &[(&str, &str, &str)] = &[
     // removed by the core split
     ("render", "monitoring", "removed by the core split"),
-    ("monitoring", "render", "removed by the core split"),
-    (
-        "render",
-        "plan",
-        "removed by the core split (plan::dynamic)",
-    ),
-    (
-        "tls",
-        "plan",
-        "removed by the core split (plan::container_name)",
-    ),
-    (
-        "plan",
-        "pgbackrest",
-        "removed by the core split (container layout constants)",
-    ),
 ];
 
 /// Files of the core that may import an I/O layer, with why. Each entry is (file, unit).

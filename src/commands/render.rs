@@ -7,7 +7,10 @@ use anyhow::Result;
 pub fn run(session: &Session, args: &RenderArgs) -> Result<()> {
     let spec = session.spec()?;
     let files = crate::render::render_all(spec)?;
-    crate::render::write_all(&args.out, &files)?;
+    crate::files::write_all(
+        &args.out,
+        files.iter().map(|f| (f.path.as_str(), f.contents.as_str())),
+    )?;
     if session.global.json {
         let paths: Vec<String> = files
             .iter()

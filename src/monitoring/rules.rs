@@ -1,6 +1,6 @@
 //! pgha's alert rules: what each fires on (PromQL over the scrape jobs of `monitoring`), how
 //! long it must hold, and a runbook line (what it means, which pgha command helps). Rendered into
-//! Prometheus's rules file; `pgha alerts` and the README's table read the same list. Pure.
+//! Prometheus's rules file (`render::monitoring`); `pgha alerts` and the README's table read the same list. Pure.
 
 use crate::spec::Spec;
 
@@ -206,51 +206,6 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
     out
 }
 
-/// YAML double-quoted string (JSON's escapes are YAML's).
-fn q(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-/// Prometheus's rules file for `spec`.
-pub fn rules_yaml(spec: &Spec) -> String {
-    let mut s = format!(
-        "# Alert rules of cluster {}, rendered by pgha (src/monitoring/rules.rs). Each alert's\n\
-         # runbook annotation says what it means and which pgha command helps.\ngroups:\n  - name: pgha\n    rules:\n",
-        spec.name
-    );
-    for r in rules(spec) {
-        s.push_str(&format!(
-            "      - alert: {}\n        expr: {}\n        for: {}s\n        labels:\n          severity: {}\n        annotations:\n          summary: {}\n          runbook: {}\n",
-            r.name,
-            q(&r.expr),
-            r.for_s,
-            r.severity,
-            q(&r.summary),
-            q(r.runbook)
-        ));
-    }
-    s
-}
-
-/// A rules file recording each certificate's end (`pgha_certificate_not_after_seconds`, labelled
-/// `certificate`), from the certificates pgha issued: Prometheus has no other way to read them.
-pub fn certificate_rules_yaml(ends: &[(String, i64)]) -> String {
-    let mut s = String::from(
-        "# When each certificate of the cluster's CA ends (Unix seconds), written by pgha from the\n\
-         # certificates it issued; `pgha certs rotate` rewrites it.\ngroups:\n  - name: pgha-certificates\n    rules:\n",
-    );
-    if ends.is_empty() {
-        s = s.replace("    rules:\n", "    rules: []\n");
-    }
-    for (name, end) in ends {
-        s.push_str(&format!(
-            "      - record: pgha_certificate_not_after_seconds\n        expr: vector({end})\n        labels:\n          certificate: {}\n",
-            q(name)
-        ));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,26 +272,5 @@ mod tests {
         ] {
             assert!(!names.contains(&gone), "{gone}");
         }
-    }
-
-    #[test]
-    fn rules_file_parses_as_yaml_with_every_rule() {
-        let spec = Spec::default();
-        let v: serde_json::Value = serde_saphyr::from_str(&rules_yaml(&spec)).unwrap();
-        let r = &v["groups"][0]["rules"];
-        assert_eq!(r.as_array().unwrap().len(), rules(&spec).len());
-        assert_eq!(r[0]["alert"], "PghaNoLeader");
-        assert!(r[1]["annotations"]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("{{ $labels.member }}"));
-        let c: serde_json::Value =
-            serde_saphyr::from_str(&certificate_rules_yaml(&[("pg1".into(), 1_800_000_000)]))
-                .unwrap();
-        assert_eq!(c["groups"][0]["rules"][0]["expr"], "vector(1800000000)");
-        assert_eq!(c["groups"][0]["rules"][0]["labels"]["certificate"], "pg1");
-        let empty: serde_json::Value =
-            serde_saphyr::from_str(&certificate_rules_yaml(&[])).unwrap();
-        assert!(empty["groups"][0]["rules"].as_array().unwrap().is_empty());
     }
 }

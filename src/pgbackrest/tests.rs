@@ -1,4 +1,5 @@
 use super::*;
+use crate::spec::RestoreSource;
 
 #[test]
 fn targets_check_their_values() {
@@ -50,21 +51,6 @@ fn restore_bootstrap_reads_the_source_repository() {
     );
     assert!(c.contains("--set=20261202-010000F restore"), "{c}");
     assert!(bootstrap_restore_command(&src).ends_with("archive-get %f \"%p\""));
-}
-
-#[test]
-fn config_names_the_stanza_and_retention() {
-    let mut spec = Spec::default();
-    spec.backup.retention_full = 3;
-    let c = config(&spec, false);
-    assert!(c.contains("repo1-retention-full=3\n"), "{c}");
-    assert!(!c.contains("repo1-retention-diff"), "{c}");
-    assert!(
-        c.contains("[pgha]\npg1-path=/var/lib/postgresql/data/pgdata\n"),
-        "{c}"
-    );
-    spec.backup.retention_diff = 4;
-    assert!(config(&spec, false).contains("repo1-retention-diff=4\n"));
 }
 
 #[test]
@@ -165,23 +151,7 @@ fn archiver_row_tells_failing_from_ok() {
 }
 
 #[test]
-fn a_node_config_serves_tls_and_a_standby_backup_names_the_primary() {
-    let c = config(&Spec::default(), true);
-    assert!(c.contains("tls-server-address=*\n"), "{c}");
-    assert!(c.contains("tls-server-auth=pgha-pgbackrest=pgha\n"), "{c}");
-    assert!(
-        c.contains("pg1-path=/var/lib/postgresql/data/pgdata\n"),
-        "{c}"
-    );
-    assert!(!c.contains("-host="), "no other node in the file: {c}");
-    let four = Spec::parse("[nodes]\nnames = [\"pg1\", \"pg2\", \"pg3\", \"pg4\"]", "t").unwrap();
-    assert_eq!(
-        config(&four, true),
-        c,
-        "the node set does not change the file"
-    );
-    let tool = config(&Spec::default(), false);
-    assert!(!tool.contains("tls-server"), "{tool}");
+fn a_standby_backup_names_the_primary() {
     let o = standby_backup_options("pg3");
     assert!(o.contains(&"--backup-standby=y".to_string()));
     assert!(o.contains(&"--pg2-host=pg3".to_string()));

@@ -88,16 +88,8 @@ pub const POSTMASTER_PARAMETERS: &[&str] = &[
     "wal_log_hints",
 ];
 
-/// A PostgreSQL parameter value from the spec, as pgha writes it (booleans as on/off).
-pub fn toml_param(v: &toml::Value) -> Value {
-    match v {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => Value::from(*f),
-        toml::Value::Boolean(b) => Value::String(if *b { "on" } else { "off" }.into()),
-        other => Value::String(other.to_string()),
-    }
-}
+// At the path it had here before it moved to `dynconf` (kept for callers).
+pub use crate::dynconf::toml_param;
 
 /// The settings the spec owns: (dotted path, parameter name, value).
 pub fn owned(spec: &Spec) -> Vec<(String, Option<String>, Value)> {

@@ -2,9 +2,11 @@
 //! node container, and the Prometheus and Alertmanager containers with theirs. Pure.
 
 use super::tls_files::key_file;
-use super::{container_name, ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
-use crate::monitoring::{self, rules, ALERTMANAGER_DIR, EXPORTERS_DIR, PROMETHEUS_DIR};
-use crate::pgbackrest;
+use super::{ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
+use crate::layout;
+use crate::layout::{ALERTMANAGER_DIR, EXPORTERS_DIR, PROMETHEUS_DIR};
+use crate::monitoring;
+use crate::spec::names::container_name;
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 
@@ -20,15 +22,16 @@ fn file(path: String, contents: String, secret: bool) -> FileSpec {
 }
 
 /// The exporters' queries, web config (TLS) and password file, in a node container.
-pub(super) fn exporter_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
+pub(super) fn exporter_files(inp: &Inputs) -> Vec<FileSpec> {
     let d = EXPORTERS_DIR;
+    let m = &inp.files.monitor;
     let mut files = vec![file(
         format!("{d}/queries.yml"),
-        monitoring::QUERIES_YML.into(),
+        m.exporter_queries.clone(),
         false,
     )];
-    if let Some(web) = monitoring::exporters_web_yml(spec) {
-        files.push(file(format!("{d}/web.yml"), web, false));
+    if let Some(web) = &m.exporters_web {
+        files.push(file(format!("{d}/web.yml"), web.clone(), false));
     }
     files.push(key_file(
         format!("{d}/monitor.pass"),
@@ -45,30 +48,34 @@ pub(super) fn containers(
     network: &str,
     volume: String,
 ) -> Vec<ContainerSpec> {
-    let prom_yml = monitoring::prometheus_yml(spec).unwrap_or_default();
+    let m = &inp.files.monitor;
     let mut prom_files = vec![
-        file(format!("{PROMETHEUS_DIR}/prometheus.yml"), prom_yml, false),
+        file(
+            format!("{PROMETHEUS_DIR}/prometheus.yml"),
+            m.prometheus.clone(),
+            false,
+        ),
         file(
             format!("{PROMETHEUS_DIR}/alerts.yml"),
-            rules::rules_yaml(spec),
+            m.alerts.clone(),
             false,
         ),
         // Rewritten in place by `certs rotate` (and Prometheus reloaded): not the container's
         // config, like the certificates themselves.
         file(
             format!("{PROMETHEUS_DIR}/certificates.yml"),
-            rules::certificate_rules_yaml(&monitoring::certificate_ends(inp.tls)),
+            m.certificates.clone(),
             true,
         ),
     ];
     if spec.tls.enabled {
-        let d = pgbackrest::TLS_DIR;
+        let d = layout::TLS_DIR;
         prom_files.push(key_file(
             format!("{d}/ca.crt"),
             &inp.tls.ca,
             inp.prometheus_ids,
         ));
-        if let Some((crt, key)) = inp.tls.get(crate::tls::PROMETHEUS_CLIENT) {
+        if let Some((crt, key)) = inp.tls.get(crate::tls::cert::PROMETHEUS_CLIENT) {
             prom_files.push(key_file(
                 format!("{d}/prometheus.crt"),
                 crt,
@@ -83,7 +90,7 @@ pub(super) fn containers(
     }
     let am_files = vec![file(
         format!("{ALERTMANAGER_DIR}/alertmanager.yml"),
-        monitoring::alertmanager_yml(spec).unwrap_or_default(),
+        m.alertmanager.clone(),
         false,
     )];
     let make = |i: usize, member: &str, cmd: Vec<String>, volumes, files| ContainerSpec {
@@ -107,14 +114,14 @@ pub(super) fn containers(
     vec![
         make(
             0,
-            monitoring::PROMETHEUS,
+            crate::spec::names::PROMETHEUS,
             monitoring::prometheus_cmd(spec),
-            vec![(volume, monitoring::PROMETHEUS_DATA.into())],
+            vec![(volume, layout::PROMETHEUS_DATA.into())],
             prom_files,
         ),
         make(
             1,
-            monitoring::ALERTMANAGER,
+            crate::spec::names::ALERTMANAGER,
             monitoring::alertmanager_cmd(),
             vec![],
             am_files,

@@ -90,7 +90,11 @@ pub fn object_names(spec: &Spec) -> Vec<(Object, String)> {
         .etcd_names()
         .into_iter()
         .chain(spec.nodes.names.iter().cloned())
-        .chain(super::monitor_members(spec).take(1).map(String::from))
+        .chain(
+            crate::spec::names::monitor_members(spec)
+                .take(1)
+                .map(String::from),
+        )
         .map(|m| (Object::Volume, volume_name(spec, &m)));
     container_names(spec)
         .into_iter()

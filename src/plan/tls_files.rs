@@ -2,12 +2,12 @@
 //! certificate files each container gets (owned by its process's user). Pure.
 
 use super::{FileSpec, Inputs};
-use crate::pgbackrest;
+use crate::layout;
 use crate::spec::Spec;
 
 /// The peer URL of etcd member `e`.
 pub fn etcd_peer_url(spec: &Spec, e: &str) -> String {
-    format!("{}://{e}:2380", spec.tls.scheme())
+    format!("{}://{e}:{}", spec.tls.scheme(), layout::ETCD_PEER_PORT)
 }
 
 /// A private file: 0600 for its owner when the owner is known, else root's and readable (an
@@ -29,7 +29,7 @@ pub(super) fn key_file(path: String, text: &str, ids: Option<(u64, u64)>) -> Fil
 
 /// etcd's TLS flags: client and peer, both requiring a certificate from the cluster's CA.
 pub(super) fn etcd_tls_flags() -> Vec<String> {
-    let d = pgbackrest::TLS_DIR;
+    let d = layout::TLS_DIR;
     vec![
         format!("--cert-file={d}/etcd.crt"),
         format!("--key-file={d}/etcd.key"),
@@ -44,10 +44,10 @@ pub(super) fn etcd_tls_flags() -> Vec<String> {
 
 /// HAProxy's config; with `[tls]` on, the CA its checks trust and its client certificate.
 pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
-    let d = crate::render::HAPROXY_DIR;
+    let d = layout::HAPROXY_DIR;
     let mut files = vec![FileSpec {
         path: format!("{d}/haproxy.cfg"),
-        contents: inp.haproxy.as_bytes().to_vec(),
+        contents: inp.files.haproxy.as_bytes().to_vec(),
         mode: 0o644,
         uid: 0,
         gid: 0,
@@ -59,7 +59,7 @@ pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
             &inp.tls.ca,
             inp.haproxy_ids,
         ));
-        if let Some((crt, key)) = inp.tls.get(crate::tls::HAPROXY_CLIENT) {
+        if let Some((crt, key)) = inp.tls.get(crate::tls::cert::HAPROXY_CLIENT) {
             let pem = format!("{crt}{key}");
             files.push(key_file(format!("{d}/client.pem"), &pem, inp.haproxy_ids));
         }

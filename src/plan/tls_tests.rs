@@ -5,10 +5,10 @@ use super::tests::{desired_for, desired_with, running};
 use super::*;
 use crate::spec::Spec;
 
-fn fake_certs(spec: &Spec) -> crate::tls::ClusterCerts {
-    crate::tls::ClusterCerts {
+fn fake_certs(spec: &Spec) -> crate::tls::cert::ClusterCerts {
+    crate::tls::cert::ClusterCerts {
         ca: "CA".into(),
-        leaves: crate::tls::wanted(spec)
+        leaves: crate::tls::cert::wanted(spec)
             .into_iter()
             .map(|l| {
                 (

@@ -1,4 +1,7 @@
 use super::*;
+use crate::spec::Spec;
+use std::net::IpAddr;
+use time::OffsetDateTime;
 
 fn leaf(stem: &str) -> Leaf {
     wanted(&Spec::default())

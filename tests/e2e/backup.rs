@@ -85,18 +85,12 @@ fn target(port: u16, pw: &str) -> PgTarget {
     }
 }
 
-fn password_of(c: &TestCluster, cluster: &str) -> String {
-    let t = std::fs::read_to_string(c.home().join(cluster).join("secrets.toml")).unwrap();
-    let v: toml::Value = toml::from_str(&t).unwrap();
-    v["superuser_password"].as_str().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_recovery() {
     let c = TestCluster::new(
         "backup",
         3500,
-        "[etcd]\nmembers = 1\n[backup]\nretention_full = 1\n",
+        "[etcd]\nmembers = 1\n[backup]\nretention_full = 1\n[monitoring]\nenabled = false\n",
     );
     c.up();
     let pw = c.superuser_password();
@@ -236,7 +230,7 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
         "--plan wrote nothing"
     );
     c.pgha(&restore_x, Duration::from_secs(600));
-    let xpw = password_of(&c, &x);
+    let xpw = c.password_of(&x);
     let xport = (5431 + 3600) as u16;
     for i in 0..3u16 {
         let rows = query_i64(xport + i, &xpw, "select count(*) from pitr").await;
@@ -394,7 +388,7 @@ async fn backups_pitr_across_timelines_in_place_failed_archiving_and_disaster_re
         &["restore", "--latest", "--into", &y, "--port-base", "3700"],
         Duration::from_secs(600),
     );
-    let ypw = password_of(&c, &y);
+    let ypw = c.password_of(&y);
     // Every write acknowledged before the disaster, and those of the failovers' writer.
     for i in 0..3u16 {
         let t = target((5431 + 3700) as u16 + i, &ypw);

@@ -1,7 +1,8 @@
-//! The benchmark (bench/cluster.rs) runs to completion once, on one repetition, so it cannot rot.
+//! The benchmark's measurements (bench/suite, what bench/cluster.rs runs) run to completion once,
+//! on one repetition, so they cannot rot.
 
-#[path = "../../bench/cluster.rs"]
-pub mod cluster;
+#[path = "../../bench/suite/mod.rs"]
+pub mod suite;
 
 use crate::harness::*;
 
@@ -21,7 +22,7 @@ fn observed_once(table: &str, name: &str) {
 async fn benchmark_runs_once() {
     let _lock = docker_lock();
     remove_by_test_label("bench");
-    let opts = cluster::Opts {
+    let opts = suite::Opts {
         runs: 1,
         pgbench_seconds: 3,
         backup_scale: 2,
@@ -31,7 +32,7 @@ async fn benchmark_runs_once() {
         name: "pgha-bench".into(),
         bin: bin().into(),
     };
-    let table = cluster::run(&opts).await;
+    let table = suite::run(&opts).await;
     remove_by_test_label("bench");
     let table = table.expect("the benchmark runs to completion");
     eprintln!("{table}");

@@ -174,9 +174,11 @@ fn refused(c: &TestCluster, args: &[&str], needle: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn switchover_named_best_and_refused() {
-    let c = TestCluster::new("switchover", 3000, "");
+async fn switchover_named_best_and_refused_then_pause_kill_logs_topology() {
+    let c = TestCluster::new("switchover", 3000, NO_MONITORING);
     c.up();
+    // The refusals below are about roles, not lag: start from a sync standby that caught up.
+    c.settle().await;
     let l0 = leader(&c).await;
     let s0 = sync_standby(&c).await;
     let async0 = ["pg1", "pg2", "pg3"]
@@ -317,11 +319,14 @@ async fn switchover_named_best_and_refused() {
     assert_eq!(r["to"], async2);
     assert_eq!(r["new_leader_was_sync_standby"], false);
     assert_eq!(leader(&c).await, async2);
+
+    // The same cluster: topology, logs, and a leader kill while paused.
+    crate::daytwo::pause_kill_logs_topology(&c).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_kill_loses_no_acknowledged_write() {
-    let c = TestCluster::new("kill", 4000, monitoring::WEBHOOK_SPEC);
+    let c = TestCluster::new("kill", 4000, &monitoring::webhook_spec());
     c.up();
     let pw = c.superuser_password();
     c.sql_on_primary("create table kill_rows (id bigint primary key)")
@@ -533,7 +538,11 @@ fn c_index(member: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn reinit_rebuilds_a_replica_with_every_row() {
     // Made without TLS; it reaches TLS through `up` at the end.
-    let c = TestCluster::new("reinit", 5000, "[tls]\nenabled = false\n");
+    let c = TestCluster::new(
+        "reinit",
+        5000,
+        "[tls]\nenabled = false\n[monitoring]\nenabled = false\n",
+    );
     c.up();
     let pw = c.superuser_password();
     let primary = pg(c.primary_port(), &pw, T).await;
@@ -608,7 +617,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
     // To TLS through `up`: `plan` names the whole-cluster restart, `up` asks first, then makes
     // etcd anew with TLS and the nodes again on their data, keeping Patroni's configuration.
     c.pgha(&["edit-config", "--pg", "work_mem=16MB", "--yes"], T);
-    c.respec("");
+    c.respec(NO_MONITORING);
     let plan: serde_json::Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
     let steps = plan["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1, "{plan}");

@@ -6,115 +6,33 @@
 
 #![allow(dead_code)]
 
+pub use crate::support::cluster::Cluster;
+pub use crate::support::lock::DockerLock;
+pub use crate::support::run::text;
 use pgha::adapters::dcs::EtcdAuth;
 use pgha::tls::ClientTls;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// Docker tests run one at a time: the machine has 2 cores.
-static DOCKER: Mutex<()> = Mutex::new(());
-
-/// Held while a Docker test runs: the lock between this binary's test threads, and an exclusive
-/// `flock` on a file shared by every test process on the machine (two checkouts testing at once).
-pub struct DockerLock {
-    _file: std::fs::File,
-    _guard: MutexGuard<'static, ()>,
-    /// The test holding the lock (libtest names each test's thread after it) and since when.
-    test: String,
-    since: Instant,
-}
-
-impl Drop for DockerLock {
-    /// Prints the test's duration, past libtest's capture of `eprintln!` (which would show it only
-    /// for a failed test), so every run shows what each end-to-end test costs.
-    fn drop(&mut self) {
-        use std::io::Write;
-        let line = format!(
-            "e2e time: {} {:.1} s{}\n",
-            self.test,
-            self.since.elapsed().as_secs_f64(),
-            if std::thread::panicking() { " (failed)" } else { "" }
-        );
-        std::io::stderr().write_all(line.as_bytes()).ok();
-    }
-}
-
+/// Takes the machine's Docker lock (one Docker test at a time; its duration is printed when it is
+/// released).
 pub fn docker_lock() -> DockerLock {
-    let guard = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
-    // Blocks until no other process runs a Docker test or the bench.
-    let file = crate::bench::cluster::machine_lock().unwrap_or_else(|e| panic!("{e:#}"));
-    DockerLock {
-        _file: file,
-        _guard: guard,
-        test: std::thread::current()
-            .name()
-            .unwrap_or("unnamed test")
-            .to_string(),
-        since: Instant::now(),
-    }
+    DockerLock::take().unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pgha")
 }
 
-/// Runs a command with a deadline; kills it when the deadline passes.
+/// Runs a command with a deadline; panics when it passes (with the child's stderr).
 pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    // Read output on threads so a chatty child never blocks on a full pipe.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut so, &mut b).ok();
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut se, &mut b).ok();
-        b
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > deadline {
-            child.kill().ok();
-            let s = child.wait().unwrap();
-            let err = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-            panic!("{what} did not finish within {deadline:?} ({s}); stderr:\n{err}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
-}
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    crate::support::run::run_with_deadline(cmd, deadline).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// `docker <args>`; panics when it fails.
 pub fn docker(args: &[&str]) -> String {
-    let out = run_with_deadline(Command::new("docker").args(args), Duration::from_secs(120));
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    crate::support::run::docker(args).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The start of a `docker exec` running etcdctl in `container` (an etcd member's) over TLS with
@@ -160,36 +78,29 @@ pub fn etcdctl(container: &str, args: &[&str]) -> String {
     text(&out.stdout)
 }
 
-fn lines(s: &str) -> Vec<String> {
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// Removes every container, network and volume labelled `io.pgha.test=<test>`.
 pub fn remove_by_test_label(test: &str) {
-    let filter = format!("label=io.pgha.test={test}");
-    let ids = lines(&docker(&["ps", "-aq", "--filter", &filter]));
-    if !ids.is_empty() {
-        let mut args = vec!["rm", "-f", "-v"];
-        args.extend(ids.iter().map(String::as_str));
-        docker(&args);
-    }
-    for n in lines(&docker(&["network", "ls", "-q", "--filter", &filter])) {
-        docker(&["network", "rm", &n]);
-    }
-    for v in lines(&docker(&["volume", "ls", "-q", "--filter", &filter])) {
-        docker(&["volume", "rm", "-f", &v]);
-    }
+    crate::support::run::remove_by_test_label(test).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// Spec lines of a cluster whose subject is not monitoring: no Prometheus, Alertmanager or
+/// exporters competing for the machine's two cores.
+pub const NO_MONITORING: &str = "[monitoring]\nenabled = false\n";
+
+/// A test's cluster: the kit's handle on a fresh folder, the machine lock for the test's whole
+/// life, leftovers of an earlier run removed first, and everything removed at the end (pass or
+/// fail). Its methods are the kit's, failing the test instead of returning an error.
 pub struct TestCluster {
     pub test: String,
     pub name: String,
     pub port_base: u32,
+    pub kit: Cluster,
     pub dir: tempfile::TempDir,
     _lock: DockerLock,
+}
+
+fn must<T>(r: anyhow::Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 impl TestCluster {
@@ -199,12 +110,13 @@ impl TestCluster {
         remove_by_test_label(test);
         let dir = tempfile::tempdir().unwrap();
         let name = format!("it-{}", test.replace('_', "-"));
-        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((dir.path().to_path_buf(), name.clone()));
+        let kit = Cluster::new(Path::new(bin()), dir.path(), &name, test, port_base);
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(kit.clone());
         let c = TestCluster {
             test: test.to_string(),
             name,
             port_base,
+            kit,
             dir,
             _lock: lock,
         };
@@ -214,42 +126,25 @@ impl TestCluster {
 
     /// Writes the test's spec again with `extra` (TOML) in place of what it had.
     pub fn respec(&self, extra: &str) {
-        let spec = format!(
-            "name = \"{}\"\nport_base = {}\n{extra}\n[labels]\n\"io.pgha.test\" = \"{}\"\n",
-            self.name, self.port_base, self.test
-        );
-        std::fs::write(self.dir.path().join("pgha.toml"), spec).unwrap();
+        must(self.kit.respec(extra))
     }
 
     pub fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
+        self.kit.home()
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin());
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("PGHA_HOME", self.home())
-            .env_remove("PGHA_SPEC");
-        c
+        self.kit.command(args)
     }
 
     /// Runs pgha in the test's folder; returns the output whatever the exit code.
     pub fn pgha_output(&self, args: &[&str], deadline: Duration) -> Output {
-        run_with_deadline(&mut self.command(args), deadline)
+        must(self.kit.pgha_output(args, deadline))
     }
 
     /// Runs pgha and insists on success; returns stdout.
     pub fn pgha(&self, args: &[&str], deadline: Duration) -> String {
-        let out = self.pgha_output(args, deadline);
-        assert!(
-            out.status.success(),
-            "pgha {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        must(self.kit.pgha(args, deadline))
     }
 
     /// `pgha up`, allowing for an image build on a fresh machine.
@@ -265,8 +160,12 @@ impl TestCluster {
     }
 
     pub fn list_json(&self) -> serde_json::Value {
-        let out = self.pgha(&["list", "--json"], Duration::from_secs(30));
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("list --json: {e}: {out}"))
+        must(self.kit.json(&["list"], Duration::from_secs(30)))
+    }
+
+    /// Waits until one leader, a sync standby and every other member streaming, caught up.
+    pub async fn settle(&self) -> serde_json::Value {
+        must(self.kit.settle(Duration::from_secs(120)).await)
     }
 
     /// Runs SQL through HAProxy's primary port (e.g. to create a test's table).
@@ -283,115 +182,77 @@ impl TestCluster {
     }
 
     pub fn superuser_password(&self) -> String {
-        let path = self.home().join(&self.name).join("secrets.toml");
-        let t = std::fs::read_to_string(&path).unwrap();
-        let v: toml::Value = toml::from_str(&t).unwrap();
-        v["superuser_password"].as_str().unwrap().to_string()
+        must(self.kit.password())
+    }
+
+    /// The superuser's password of `cluster` (a restore made under this test's state folder).
+    pub fn password_of(&self, cluster: &str) -> String {
+        must(self.kit.secret_of(cluster, "superuser_password"))
     }
 
     pub fn container(&self, member: &str) -> String {
-        format!("{}-{member}", self.name)
+        self.kit.container(member)
     }
 
     pub fn node_port(&self, i: usize) -> u16 {
-        (5431 + self.port_base + i as u32) as u16
+        self.kit.node_port(i)
     }
 
     pub fn primary_port(&self) -> u16 {
-        (54320 + self.port_base) as u16
+        self.kit.primary_port()
     }
 
     pub fn replica_port(&self) -> u16 {
-        (54321 + self.port_base) as u16
+        self.kit.replica_port()
     }
 
     pub fn etcd_endpoints(&self) -> Vec<String> {
-        (0..3)
-            .map(|i| format!("127.0.0.1:{}", 54341 + self.port_base + i))
-            .collect()
+        self.kit.etcd_endpoints()
     }
 
-    /// Containers (names) carrying this test's label.
+    /// Containers, networks or volumes (names) carrying this test's label.
     pub fn labelled(&self, kind: &str) -> Vec<String> {
-        let filter = format!("label=io.pgha.test={}", self.test);
-        let out = match kind {
-            "container" => docker(&["ps", "-a", "--format", "{{.Names}}", "--filter", &filter]),
-            "network" => docker(&[
-                "network",
-                "ls",
-                "--format",
-                "{{.Name}}",
-                "--filter",
-                &filter,
-            ]),
-            "volume" => docker(&["volume", "ls", "--format", "{{.Name}}", "--filter", &filter]),
-            _ => unreachable!(),
-        };
-        lines(&out)
+        must(self.kit.labelled(kind))
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.kit.path(rel)
     }
 }
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
-        let out = run_with_deadline(
-            &mut self.command(&["down", "--volumes", "--repository", "--yes"]),
+        match self.kit.pgha_output(
+            &["down", "--volumes", "--repository", "--yes"],
             Duration::from_secs(180),
-        );
-        if !out.status.success() {
-            eprintln!("pgha down failed during cleanup: {}", text(&out.stderr));
+        ) {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!("pgha down failed during cleanup: {}", text(&out.stderr)),
+            Err(e) => eprintln!("pgha down failed during cleanup: {e:#}"),
         }
-        remove_by_test_label(&self.test);
+        if let Err(e) = crate::support::run::remove_by_test_label(&self.test) {
+            eprintln!("cleanup of {}: {e:#}", self.test);
+        }
     }
 }
 
-/// The folder and name of the cluster of the test running now (tests hold the Docker lock one
-/// at a time): its spec, and in `home/` its certificates and etcd password.
-static CURRENT: std::sync::Mutex<Option<(PathBuf, String)>> = std::sync::Mutex::new(None);
+/// The cluster of the test running now (tests hold the Docker lock one at a time): its spec, and
+/// in `home/` its certificates and etcd password.
+static CURRENT: std::sync::Mutex<Option<Cluster>> = std::sync::Mutex::new(None);
 
-/// The running test's state folder and cluster name, when its spec has TLS on (the default).
-fn current() -> Option<(PathBuf, String)> {
-    let (dir, name) = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
-    let text = std::fs::read_to_string(dir.join("pgha.toml")).ok()?;
-    let spec = pgha::spec::Spec::parse(&text, "pgha.toml").ok()?;
-    spec.tls.enabled.then(|| (dir.join("home"), name))
+fn current() -> Option<Cluster> {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// The CA of every cluster the running test made (its restores included), for clients that
 /// check PostgreSQL's certificate; None when no cluster has TLS.
 pub fn pg_tls() -> Option<ClientTls> {
-    let (home, _) = current()?;
-    let mut cas = String::new();
-    for e in std::fs::read_dir(&home).ok()?.flatten() {
-        if let Ok(t) = std::fs::read_to_string(e.path().join("tls").join("ca.crt")) {
-            cas.push_str(&t);
-        }
-    }
-    (!cas.is_empty()).then_some(ClientTls {
-        ca: Some(cas),
-        identity: None,
-    })
+    current()?.pg_tls()
 }
 
 /// How the running test's cluster's etcd is reached: pgha's certificate and etcd's root user.
 pub fn etcd_auth() -> EtcdAuth {
-    let Some((home, name)) = current() else {
-        return EtcdAuth::default();
-    };
-    let Ok(Some(tls)) = pgha::tls::pgha_client_in(&home.join(&name).join("tls")) else {
-        return EtcdAuth::default();
-    };
-    let pw = std::fs::read_to_string(home.join(&name).join("secrets.toml"))
-        .ok()
-        .and_then(|t| toml::from_str::<toml::Value>(&t).ok())
-        .and_then(|v| v["etcd_root_password"].as_str().map(String::from));
-    EtcdAuth {
-        tls: Some(tls),
-        user: pw.map(|p| ("root".to_string(), p)),
-    }
+    current().map(|c| c.etcd_auth()).unwrap_or_default()
 }
 
 /// A raw etcd client on the running test's cluster (TLS and root when it has them).

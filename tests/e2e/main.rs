@@ -10,5 +10,7 @@ mod harness;
 mod lifecycle;
 mod monitoring;
 mod security;
+#[path = "../support/mod.rs"]
+mod support;
 mod verify;
 mod writer;

@@ -5,20 +5,21 @@
 
 #![allow(dead_code)]
 
-use crate::bench::cluster::monitoring as hook;
 use crate::harness::*;
 use pgha::adapters::prom::Prom;
 use pgha::monitoring::api::Alert;
 use std::time::{Duration, Instant};
 
 /// The spec lines of a cluster whose Alertmanager posts to the test's receiver.
-pub const WEBHOOK_SPEC: &str = "[monitoring]\nwebhook_url = \"http://hook:8080/alerts\"\n";
+pub fn webhook_spec() -> String {
+    format!(
+        "[monitoring]\nwebhook_url = \"{}\"\n",
+        crate::support::hook::WEBHOOK_URL
+    )
+}
 
 pub fn prom(c: &TestCluster) -> Prom {
-    Prom {
-        prometheus: format!("http://127.0.0.1:{}", 54390 + c.port_base),
-        alertmanager: format!("http://127.0.0.1:{}", 54393 + c.port_base),
-    }
+    c.kit.prom()
 }
 
 /// Every target of every job pgha renders is up in Prometheus (checked once: `up` waited).
@@ -87,42 +88,20 @@ pub fn assert_promtool_passes(c: &TestCluster) {
     }
 }
 
-/// The bench's webhook receiver (`bench/monitoring.rs`) on the cluster network (alias `hook`).
-/// Removed on drop.
-pub struct Hook {
-    pub container: String,
-}
+/// The kit's webhook receiver on the cluster network (alias `hook`); removed on drop.
+pub struct Hook(crate::support::hook::Hook);
 
 impl Hook {
     pub fn start(c: &TestCluster) -> Hook {
-        let container = c.container("hook");
-        let image = text(&c.command(&["image", "name"]).output().unwrap().stdout)
-            .trim()
-            .to_string();
-        docker(&["rm", "-f", &container]);
-        let label = format!("io.pgha.test={}", c.test);
-        let net = format!("{}-net", c.name);
-        let args = hook::hook_run_args(&container, &label, &net, &image);
-        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Hook { container }
+        Hook(crate::support::hook::Hook::start(&c.kit).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
     /// When the first notification with `status` (firing or resolved) about alert `name` of
     /// `member` arrived, if one did.
     pub fn arrived(&self, status: &str, name: &str, member: &str) -> Option<f64> {
-        hook::hook_arrival(
-            &docker(&["logs", &self.container]),
-            status,
-            name,
-            member,
-            0.0,
-        )
-    }
-}
-
-impl Drop for Hook {
-    fn drop(&mut self) {
-        docker(&["rm", "-f", &self.container]);
+        self.0
+            .arrived(status, name, member, 0.0)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 }
 

@@ -21,7 +21,7 @@ fn tls_file(c: &TestCluster, f: &str) -> String {
 }
 
 fn api_port(c: &TestCluster, i: usize) -> u16 {
-    (54331 + c.port_base + i as u32) as u16
+    c.kit.api_port(i)
 }
 
 /// `curl` on a REST URL: the HTTP status ("000" when no connection was made).
@@ -215,7 +215,7 @@ pub async fn tls_everywhere(c: &TestCluster) {
     let before = [
         served_serial(api_port(c, 0), false),
         served_serial(c.node_port(0), true),
-        served_serial((54341 + c.port_base) as u16, false),
+        served_serial(c.kit.spec().unwrap().etcd_client_port(0) as u16, false),
     ];
     let status_before: serde_json::Value =
         serde_json::from_str(&c.pgha(&["certs", "status", "--json"], T)).unwrap();
@@ -230,7 +230,7 @@ pub async fn tls_everywhere(c: &TestCluster) {
     let after = [
         served_serial(api_port(c, 0), false),
         served_serial(c.node_port(0), true),
-        served_serial((54341 + c.port_base) as u16, false),
+        served_serial(c.kit.spec().unwrap().etcd_client_port(0) as u16, false),
     ];
     let files = [
         file_serial(&tls_file(c, "pg1.crt")),
@@ -287,7 +287,7 @@ pub async fn tls_everywhere(c: &TestCluster) {
     let image = docker(&["inspect", "-f", "{{.Config.Image}}", &c.container("pg1")]);
     let tls_dir = c.home().join(&c.name).join("tls");
     let mut cmd = Command::new("docker");
-    cmd.args(["run", "--rm", "--network", &format!("{}-net", c.name)])
+    cmd.args(["run", "--rm", "--network", &c.kit.network()])
         .args(["--label", &format!("io.pgha.test={}", c.test)])
         .args(["-v", &format!("{}:/pgha:ro", bin())])
         .args(["-v", &format!("{}:/tls:ro", tls_dir.display())])

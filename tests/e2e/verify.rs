@@ -56,7 +56,7 @@ async fn assert_healthy(c: &TestCluster, table: &str, rows: i64) {
         );
     }
     // Every node on the cluster network, found by DNS under its member name.
-    let net = format!("{}-net", c.name);
+    let net = c.kit.network();
     for m in ["pg1", "pg2", "pg3"] {
         let aliases = docker(&[
             "inspect",
@@ -90,7 +90,7 @@ async fn assert_healthy(c: &TestCluster, table: &str, rows: i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
-    let c = TestCluster::new("verify", 6000, "");
+    let c = TestCluster::new("verify", 6000, NO_MONITORING);
     c.up();
     let pw = c.superuser_password();
     c.sql_on_primary("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 500)").await;
@@ -218,7 +218,7 @@ async fn verify_fails_and_names_a_stopped_replica_or_haproxy(c: &TestCluster) {
 
     // A replica cut off the cluster network (as the partition check does): verify's restore puts
     // it back under its member name, and it streams again.
-    let net = format!("{}-net", c.name);
+    let net = c.kit.network();
     docker(&["network", "disconnect", &net, &c.container(replica)]);
     let (_, v, err) = tokio::task::block_in_place(|| verify(c, &["--only", "routing"]));
     let restored = v["restored"].as_str().unwrap_or_default();

@@ -5,26 +5,19 @@
 #![allow(dead_code)]
 
 use crate::harness::TestCluster;
-use pgha::adapters::pg::PgTarget;
-use pgha::ops::writer::missing_after_replay;
 pub use pgha::ops::writer::Writer;
-use std::time::Duration;
 
 /// Starts writing ids 1.. into `table` (an `id bigint primary key` table) through `port`.
 pub fn start(port: u16, password: &str, table: &str) -> Writer {
-    Writer::start(target(port, password), table, 1)
-}
-
-/// The superuser on 127.0.0.1:`port`.
-fn target(port: u16, password: &str) -> PgTarget {
-    PgTarget {
+    let target = pgha::adapters::pg::PgTarget {
         host: "127.0.0.1".into(),
         port,
         user: "postgres".into(),
         password: password.into(),
         dbname: "postgres".into(),
         tls: crate::harness::pg_tls(),
-    }
+    };
+    Writer::start(target, table, 1)
 }
 
 /// Every acknowledged id of `acked` is in `table` on every node of `nodes` (indexes of the
@@ -42,18 +35,10 @@ pub async fn assert_no_acked_write_lost(
         "only {} writes were acknowledged into {table} (at least {min} needed to prove anything)",
         acked.len()
     );
-    let pw = c.superuser_password();
-    let sql = format!("select id from {table}");
-    for &i in nodes {
-        // Replicas may lag a moment: read again until every id is there or 30 s have passed.
-        let missing = missing_after_replay(
-            &target(c.node_port(i), &pw),
-            &sql,
-            acked,
-            Duration::from_secs(30),
-        )
+    let per_node = crate::support::writes::missing_on(&c.kit, table, acked, nodes)
         .await
-        .unwrap_or_else(|e| panic!("{sql} on node {}: {e:#}", i + 1));
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    for (i, missing) in per_node {
         assert!(
             missing.is_empty(),
             "{} acknowledged writes of {table} missing on node {}: {missing:?}",

@@ -208,7 +208,7 @@ impl Engine {
             container,
             Some(StatsOptions {
                 stream: false,
-                one_shot: false,
+                one_shot: true,
             }),
         );
         let st = s

@@ -8,7 +8,6 @@ use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
 use crate::spec::Spec;
 use anyhow::{bail, Result};
-use std::collections::BTreeMap;
 
 /// Everything `up` needs to know about the wanted cluster.
 pub struct Prepared {
@@ -61,13 +60,7 @@ pub fn desired_for(
     secrets: &Secrets,
     tls: &crate::tls::ClusterCerts,
 ) -> Result<Desired> {
-    let patroni: BTreeMap<String, String> = spec
-        .nodes
-        .names
-        .iter()
-        .map(|n| Ok((n.clone(), crate::render::patroni_yml(spec, n)?)))
-        .collect::<Result<_>>()?;
-    let haproxy = crate::render::haproxy_cfg(spec)?;
+    let files = crate::render::cluster_files(spec, tls)?;
     let secrets_yml = secrets.patroni_yaml(spec.tls.enabled);
     let pgpass = format!(
         "*:*:*:{}:{}\n",
@@ -82,8 +75,7 @@ pub fn desired_for(
             haproxy_image: &images.haproxy,
             postgres_uid: images.postgres_uid,
             postgres_gid: images.postgres_gid,
-            patroni: &patroni,
-            haproxy: &haproxy,
+            files: &files,
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
             tls,

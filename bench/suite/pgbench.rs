@@ -68,7 +68,7 @@ pub async fn roles(b: &Bench<'_>) -> Result<(String, String)> {
         .filter_map(|m| m["member"].as_str())
         .find(|m| *m != leader)
         .ok_or_else(|| anyhow!("no replica in pgha list"))?;
-    Ok((leader, format!("{}-{replica}", b.o.name)))
+    Ok((leader, b.c.container(replica)))
 }
 
 /// In-network `(host, port)` of HAProxy's primary listener and of `member`'s PostgreSQL, read from
@@ -199,7 +199,7 @@ pub async fn measure(
         .or_else(|| members.iter().find(|m| m["role"] != "Leader"))
         .and_then(|m| m["member"].as_str())
         .ok_or_else(|| anyhow!("no replica in pgha list"))?;
-    let container = format!("{}-{client}", b.o.name);
+    let container = b.c.container(client);
     let (haproxy, direct) = in_network(b, &leader)?;
     pgbench(
         engine,

@@ -5,7 +5,7 @@
 use super::Bench;
 use anyhow::{bail, Result};
 use pgha::adapters::pg::{Pg, PgTarget};
-use pgha::ops::writer::{missing_after_replay, Writer};
+use pgha::ops::writer::Writer;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +26,7 @@ pub struct Outcome {
 
 impl Bench<'_> {
     pub fn node_targets(&self) -> Result<Vec<PgTarget>> {
-        (0..3)
-            .map(|i| self.target(5431 + self.o.port_base + i))
-            .collect()
+        self.c.node_targets()
     }
 
     /// Runs `op` under a continuous writer; returns its JSON, the longest write gap, the
@@ -69,11 +67,9 @@ impl Bench<'_> {
     /// How many ids of `acked` are missing from `table` on one node or more (every node read on
     /// its own port; replicas get 30 s to replay). A node that cannot be read is an error.
     pub async fn lost_on_any_node(&self, table: &str, acked: &[i64]) -> Result<usize> {
-        let sql = format!("select id from {table}");
-        let mut missing = BTreeSet::new();
-        for t in self.node_targets()? {
-            missing.extend(missing_after_replay(&t, &sql, acked, Duration::from_secs(30)).await?);
-        }
+        let nodes: Vec<usize> = (0..self.c.nodes().len()).collect();
+        let per_node = crate::support::writes::missing_on(&self.c, table, acked, &nodes).await?;
+        let missing: BTreeSet<i64> = per_node.into_iter().flat_map(|(_, m)| m).collect();
         Ok(missing.len())
     }
 }

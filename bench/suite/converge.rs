@@ -4,22 +4,8 @@
 //! is pgha's own with one more layer (`docker commit`); runs alternate between it and the original.
 
 use super::{Bench, Metric};
-use anyhow::{Context, Result};
-use std::process::Command;
-
-fn docker(args: &[&str]) -> Result<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .with_context(|| format!("run docker {args:?}"))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "docker {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+use crate::support::run::docker;
+use anyhow::Result;
 
 /// The bench's second node image; `run` removes it.
 pub fn image(b: &Bench<'_>) -> String {

@@ -1,18 +1,12 @@
-//! Rendering: spec → per-node Patroni YAML, the HAProxy config and the monitoring configs, from the minijinja templates in
-//! `templates/` (embedded at build time). Pure, except `write_all` at the bottom.
+//! Patroni's config of each member (`00-patroni.yml`): the cluster's settings, the base
+//! PostgreSQL parameters under the spec's, and archiving, restore and TLS when they are on.
 
-use crate::pgbackrest;
+use super::{render, tls_ctx, TlsCtx};
+use crate::pgbackrest::scripts;
 use crate::spec::Spec;
 use anyhow::{Context, Result};
-use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
-
-const PATRONI_TEMPLATE: &str = include_str!("../templates/patroni.yml.j2");
-const HAPROXY_TEMPLATE: &str = include_str!("../templates/haproxy.cfg.j2");
-const PROMETHEUS_TEMPLATE: &str = include_str!("../templates/prometheus.yml.j2");
-const ALERTMANAGER_TEMPLATE: &str = include_str!("../templates/alertmanager.yml.j2");
 
 /// PostgreSQL parameters every pgha cluster starts with; `patroni.parameters` in the spec wins.
 const BASE_PARAMETERS: &[(&str, &str)] = &[
@@ -25,13 +19,6 @@ const BASE_PARAMETERS: &[(&str, &str)] = &[
     ("wal_level", "replica"),
     ("wal_log_hints", "on"),
 ];
-
-/// One rendered file, with its path relative to the output folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedFile {
-    pub path: String,
-    pub contents: String,
-}
 
 #[derive(Serialize)]
 struct PatroniCtx<'a> {
@@ -51,23 +38,6 @@ struct PatroniCtx<'a> {
     tls: Option<TlsCtx>,
 }
 
-/// Where the certificates are inside the containers (`[tls]` on).
-#[derive(Serialize)]
-struct TlsCtx {
-    dir: &'static str,
-    haproxy_dir: &'static str,
-}
-
-fn tls_ctx(spec: &Spec) -> Option<TlsCtx> {
-    spec.tls.enabled.then_some(TlsCtx {
-        dir: pgbackrest::TLS_DIR,
-        haproxy_dir: HAPROXY_DIR,
-    })
-}
-
-/// HAProxy's config, CA and client certificate, inside its container.
-pub const HAPROXY_DIR: &str = "/etc/pgha/haproxy";
-
 /// Archiving and pgBackRest replica creation (`[backup]` on).
 #[derive(Serialize)]
 struct BackupCtx {
@@ -85,41 +55,6 @@ struct RestoreCtx {
     restore_command: String,
 }
 
-#[derive(Serialize)]
-struct HaproxyCtx<'a> {
-    scope: &'a str,
-    nodes: &'a [String],
-    tls: Option<TlsCtx>,
-}
-
-fn env() -> Result<Environment<'static>> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // Values are validated names and numbers; YAML strings are quoted with `tojson` where needed.
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()?,
-    );
-    env.add_template("patroni.yml.j2", PATRONI_TEMPLATE)
-        .context("load template patroni.yml.j2")?;
-    env.add_template("haproxy.cfg.j2", HAPROXY_TEMPLATE)
-        .context("load template haproxy.cfg.j2")?;
-    env.add_template("prometheus.yml.j2", PROMETHEUS_TEMPLATE)
-        .context("load template prometheus.yml.j2")?;
-    env.add_template("alertmanager.yml.j2", ALERTMANAGER_TEMPLATE)
-        .context("load template alertmanager.yml.j2")?;
-    Ok(env)
-}
-
-/// Renders one of the embedded templates with `ctx`.
-pub(crate) fn render<T: Serialize>(template: &str, ctx: &T) -> Result<String> {
-    Ok(env()?
-        .get_template(template)?
-        .render(minijinja::Value::from(minijinja::value::Serde(ctx)))?)
-}
-
 fn parameters(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
     let mut out: BTreeMap<String, serde_json::Value> = BASE_PARAMETERS
         .iter()
@@ -127,7 +62,7 @@ fn parameters(spec: &Spec) -> BTreeMap<String, serde_json::Value> {
         .collect();
     for (k, v) in &spec.patroni.parameters {
         // As `up` later writes it into the config key, so that both compare equal.
-        out.insert(k.clone(), crate::plan::dynamic::toml_param(v));
+        out.insert(k.clone(), crate::dynconf::toml_param(v));
     }
     out
 }
@@ -147,98 +82,25 @@ pub fn patroni_yml(spec: &Spec, member: &str) -> Result<String> {
         failsafe_mode: spec.patroni.failsafe_mode,
         parameters: parameters(spec),
         backup: spec.backup.enabled.then(|| BackupCtx {
-            archive_command: pgbackrest::archive_command(&spec.name),
+            archive_command: scripts::archive_command(&spec.name),
             archive_timeout: spec.backup.archive_timeout,
-            restore_command: pgbackrest::restore_command(&spec.name),
-            replica_command: pgbackrest::replica_command(&spec.name),
-            post_bootstrap: pgbackrest::post_bootstrap(&spec.name),
+            restore_command: scripts::restore_command(&spec.name),
+            replica_command: scripts::replica_command(&spec.name),
+            post_bootstrap: scripts::post_bootstrap(&spec.name),
         }),
         restore: spec.bootstrap_from.as_ref().map(|src| RestoreCtx {
-            command: pgbackrest::bootstrap_command(src),
-            restore_command: pgbackrest::bootstrap_restore_command(src),
+            command: scripts::bootstrap_command(src),
+            restore_command: scripts::bootstrap_restore_command(src),
         }),
         tls: tls_ctx(spec),
     };
-    env()?
-        .get_template("patroni.yml.j2")?
-        .render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
-        .with_context(|| format!("render patroni.yml for {member}"))
-}
-
-pub fn haproxy_cfg(spec: &Spec) -> Result<String> {
-    let ctx = HaproxyCtx {
-        scope: &spec.name,
-        nodes: &spec.nodes.names,
-        tls: tls_ctx(spec),
-    };
-    env()?
-        .get_template("haproxy.cfg.j2")?
-        .render(minijinja::Value::from(minijinja::value::Serde(&ctx)))
-        .context("render haproxy.cfg")
-}
-
-/// Every file of a cluster: `patroni/<member>.yml` per node, `haproxy/haproxy.cfg` and, with
-/// `[monitoring]` on, Prometheus's config and rules and Alertmanager's config in `monitoring/`.
-pub fn render_all(spec: &Spec) -> Result<Vec<RenderedFile>> {
-    let mut out = Vec::new();
-    for n in &spec.nodes.names {
-        out.push(RenderedFile {
-            path: format!("patroni/{n}.yml"),
-            contents: patroni_yml(spec, n)?,
-        });
-    }
-    out.push(RenderedFile {
-        path: "haproxy/haproxy.cfg".into(),
-        contents: haproxy_cfg(spec)?,
-    });
-    if spec.monitoring.enabled {
-        for (name, contents) in [
-            ("prometheus.yml", crate::monitoring::prometheus_yml(spec)?),
-            ("alerts.yml", crate::monitoring::rules::rules_yaml(spec)),
-            (
-                "alertmanager.yml",
-                crate::monitoring::alertmanager_yml(spec)?,
-            ),
-        ] {
-            out.push(RenderedFile {
-                path: format!("monitoring/{name}"),
-                contents,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Writes rendered files under `dir`, creating folders as needed.
-pub fn write_all(dir: &Path, files: &[RenderedFile]) -> Result<()> {
-    for f in files {
-        let path = dir.join(&f.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("create folder {}", parent.display()))?;
-        }
-        std::fs::write(&path, &f.contents).with_context(|| format!("write {}", path.display()))?;
-    }
-    Ok(())
+    render("patroni.yml.j2", &ctx).with_context(|| format!("render patroni.yml for {member}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repository_folders_are_the_rendering_of_the_default_spec() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for f in render_all(&Spec::default()).unwrap() {
-            let on_disk = std::fs::read_to_string(root.join(&f.path))
-                .unwrap_or_else(|e| panic!("read {}: {e} (run `pgha render`)", f.path));
-            assert!(
-                on_disk == f.contents,
-                "{} differs from the rendering of the default spec; run `cargo run -- render` and commit",
-                f.path
-            );
-        }
-    }
+    use crate::render::haproxy_cfg;
 
     #[test]
     fn rendered_patroni_yaml_parses_and_has_per_node_fields() {
@@ -375,15 +237,5 @@ mod tests {
         assert_eq!(p["max_connections"], 200);
         assert_eq!(p["work_mem"], "8MB");
         assert_eq!(p["wal_level"], "replica");
-    }
-
-    #[test]
-    fn haproxy_lists_every_node_in_both_backends() {
-        let spec = Spec::parse("[nodes]\nnames = [\"a\", \"b\"]", "t").unwrap();
-        let cfg = haproxy_cfg(&spec).unwrap();
-        assert_eq!(cfg.matches("server a a:5432").count(), 2);
-        assert_eq!(cfg.matches("server b b:5432").count(), 2);
-        assert!(cfg.contains("uri /primary") && cfg.contains("uri /replica"));
-        assert!(cfg.contains("on-marked-down shutdown-sessions"));
     }
 }
