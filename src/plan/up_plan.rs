@@ -382,7 +382,7 @@ impl Step {
             Step::CreateVolume(v) => PlanStep {
                 kind: "volume",
                 action: format!("create volume {v}"),
-                reason: if *v == crate::pgbackrest::repo_volume(&spec.name) {
+                reason: if *v == crate::spec::names::repo_volume(&spec.name) {
                     "the backup repository ([backup] is on), which every node mounts"
                 } else {
                     "the spec asks for it and it does not exist"

@@ -91,6 +91,18 @@ fn a_new_cluster_is_created_and_its_config_key_is_compared_once_it_runs() {
         steps[0],
         json!({"kind": "container", "action": "create network", "reason": "the spec asks for it and it does not run", "impact": "none"})
     );
+    let repo = steps
+        .iter()
+        .find(|s| s["action"] == "create volume pgha-backup")
+        .unwrap();
+    assert_eq!(
+        repo,
+        &json!({"kind": "volume", "action": "create volume pgha-backup", "reason": "the backup repository ([backup] is on), which every node mounts", "impact": "none"})
+    );
+    assert_eq!(
+        steps[1]["reason"],
+        "the spec asks for it and it does not exist"
+    );
     let created = steps
         .iter()
         .filter(|s| {
