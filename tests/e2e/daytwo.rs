@@ -1,7 +1,8 @@
 //! Day-2 operations on real clusters: show-config / edit-config (parameters, dotted names,
 //! values PostgreSQL or Patroni reject, unknown keys, pending restart, refusals, compare-and-swap,
 //! the editor's private folder), reload, dsn, etcd out of quorum (`list`, `list --stale`), pause
-//! with a kill, logs, topology (the last three on the switchover test's cluster).
+//! with a kill, logs, topology. They run on other tests' clusters: the configuration part on the
+//! lifecycle test's, pause, logs and topology on the switchover test's.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -31,10 +32,10 @@ async fn show_on_all(c: &TestCluster, setting: &str) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn edit_config_pending_restart_cas_reload_dsn() {
-    let c = TestCluster::new("config", 9000, NO_MONITORING);
-    c.up();
+/// Day-2 configuration on a running cluster (the lifecycle test's, after its no-op `up`): the
+/// cluster's config key through edit-config and the spec, pending restarts, refusals,
+/// compare-and-swap, reload, dsn, and etcd out of quorum. The cluster is healthy afterwards.
+pub async fn edit_config_pending_restart_cas_reload_dsn(c: &TestCluster) {
     let yaml = c.pgha(&["show-config"], T);
     assert!(
         yaml.contains("ttl: 20") && yaml.contains("synchronous_mode: true"),
@@ -42,7 +43,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     );
 
     c.pgha(&["edit-config", "--pg", "work_mem=8MB", "--yes"], T);
-    assert_eq!(show_on_all(&c, "work_mem").await, vec!["8MB"; 3]);
+    assert_eq!(show_on_all(c, "work_mem").await, vec!["8MB"; 3]);
 
     c.pgha(&["edit-config", "--pg", "max_connections=150", "--yes"], T);
     let list = c.list_json();
@@ -55,12 +56,12 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     for m in list["members"].as_array().unwrap() {
         assert_eq!(m["pending_restart"], false, "{list}");
     }
-    assert_eq!(show_on_all(&c, "max_connections").await, vec!["150"; 3]);
+    assert_eq!(show_on_all(c, "max_connections").await, vec!["150"; 3]);
 
     // A dotted (extension or custom) parameter name is one key, and every member runs with it.
     c.pgha(&["edit-config", "--pg", "myapp.setting=42", "--yes"], T);
-    assert_eq!(show_on_all(&c, "myapp.setting").await, vec!["42"; 3]);
-    let key: Value = serde_json::from_str(&config_key(&c).await).unwrap();
+    assert_eq!(show_on_all(c, "myapp.setting").await, vec!["42"; 3]);
+    let key: Value = serde_json::from_str(&config_key(c).await).unwrap();
     let params = &key["postgresql"]["parameters"];
     assert_eq!(params["myapp.setting"], 42, "{key}");
     assert!(params.get("myapp").is_none(), "{key}");
@@ -86,7 +87,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         &["edit-config", "--pg", "timezone=Mars/Base", "--yes"],
         "timezone = Mars/Base not applied: PostgreSQL rejected it",
     );
-    assert!(!show_on_all(&c, "timezone")
+    assert!(!show_on_all(c, "timezone")
         .await
         .contains(&"Mars/Base".to_string()));
     // Patroni 4.0.7's validator raises a value below the minimum before PostgreSQL sees it.
@@ -94,7 +95,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         &["edit-config", "--pg", "work_mem=1", "--yes"],
         "work_mem = 1 not applied: Patroni's validator wrote 64 instead (1 is outside the valid range 64 .. 2147483647 kB)",
     );
-    assert_eq!(show_on_all(&c, "work_mem").await, vec!["64kB"; 3]);
+    assert_eq!(show_on_all(c, "work_mem").await, vec!["64kB"; 3]);
     c.pgha(
         &[
             "edit-config",
@@ -106,7 +107,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         ],
         T,
     );
-    assert_eq!(show_on_all(&c, "work_mem").await, vec!["8MB"; 3]);
+    assert_eq!(show_on_all(c, "work_mem").await, vec!["8MB"; 3]);
 
     // An unknown top-level key is written (Patroni ignores it) with a warning naming the likely one.
     let out = c.pgha_output(&["edit-config", "--set", "looop_wait=2", "--yes"], T);
@@ -130,7 +131,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         format!("{spec}[patroni]\nttl = 25\n[patroni.parameters]\nwork_mem = \"16MB\"\n"),
     )
     .unwrap();
-    let key_before = config_key(&c).await;
+    let key_before = config_key(c).await;
     let plan: Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
     let steps: Vec<(&str, &str, &str)> = plan["steps"]
         .as_array()
@@ -157,7 +158,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         "{plan}"
     );
     assert_eq!(
-        config_key(&c).await,
+        config_key(c).await,
         key_before,
         "plan changed the config key"
     );
@@ -170,14 +171,14 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         "{}",
         text(&out.stderr)
     );
-    let key: Value = serde_json::from_str(&config_key(&c).await).unwrap();
+    let key: Value = serde_json::from_str(&config_key(c).await).unwrap();
     assert_eq!(key["ttl"], 25, "{key}");
     assert_eq!(key["postgresql"]["parameters"]["work_mem"], "16MB", "{key}");
     assert_eq!(
         key["postgresql"]["parameters"]["max_connections"], 150,
         "{key}"
     );
-    assert_eq!(show_on_all(&c, "work_mem").await, vec!["16MB"; 3]);
+    assert_eq!(show_on_all(c, "work_mem").await, vec!["16MB"; 3]);
     assert!(
         c.pgha(&["plan"], T).contains("nothing to change"),
         "a second plan still has steps"
@@ -202,7 +203,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
     for m in list["members"].as_array().unwrap() {
         assert_eq!(m["pending_restart"], true, "{list}");
     }
-    assert_eq!(show_on_all(&c, "max_connections").await, vec!["150"; 3]);
+    assert_eq!(show_on_all(c, "max_connections").await, vec!["150"; 3]);
     let t = Instant::now();
     let up: Value =
         serde_json::from_str(&c.pgha(&["up", "--restart", "--json"], Duration::from_secs(300)))
@@ -215,14 +216,14 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         list["leader"].as_str(),
         "leader last: {up}"
     );
-    assert_eq!(show_on_all(&c, "max_connections").await, vec!["200"; 3]);
+    assert_eq!(show_on_all(c, "max_connections").await, vec!["200"; 3]);
     let list = c.list_json();
     for m in list["members"].as_array().unwrap() {
         assert_eq!(m["pending_restart"], false, "{list}");
     }
 
     // Refused: ttl below Patroni's minimum; the key is unchanged.
-    let before = config_key(&c).await;
+    let before = config_key(c).await;
     let out = c.pgha_output(&["edit-config", "--set", "ttl=10", "--yes"], T);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -230,7 +231,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(config_key(&c).await, before);
+    assert_eq!(config_key(c).await, before);
 
     // Compare-and-swap: another writer changes the key while the editor is open.
     let mut theirs: Value = serde_json::from_str(&before).unwrap();
@@ -262,7 +263,7 @@ async fn edit_config_pending_restart_cas_reload_dsn() {
         "{}",
         text(&out.stderr)
     );
-    let now: Value = serde_json::from_str(&config_key(&c).await).unwrap();
+    let now: Value = serde_json::from_str(&config_key(c).await).unwrap();
     assert_eq!(
         now["maximum_lag_on_failover"], 2097152,
         "the other change stays"

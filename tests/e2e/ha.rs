@@ -174,8 +174,13 @@ fn refused(c: &TestCluster, args: &[&str], needle: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn switchover_named_best_and_refused_then_pause_kill_logs_topology() {
-    let c = TestCluster::new("switchover", 3000, NO_MONITORING);
+async fn switchover_failover_pause_reinit_restart_then_tls_through_up() {
+    // Made without TLS (and without monitoring); it reaches TLS through `up` at the end.
+    let c = TestCluster::new(
+        "switchover",
+        3000,
+        "[tls]\nenabled = false\n[monitoring]\nenabled = false\n",
+    );
     c.up();
     // The refusals below are about roles, not lag: start from a sync standby that caught up.
     c.settle().await;
@@ -322,6 +327,8 @@ async fn switchover_named_best_and_refused_then_pause_kill_logs_topology() {
 
     // The same cluster: topology, logs, and a leader kill while paused.
     crate::daytwo::pause_kill_logs_topology(&c).await;
+    // Then reinit, a leader restart, and the switch to TLS through `up`.
+    reinit_restart_then_tls_through_up(&c).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -535,24 +542,19 @@ fn c_index(member: &str) -> usize {
     member.trim_start_matches("pg").parse::<usize>().unwrap() - 1
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn reinit_rebuilds_a_replica_with_every_row() {
-    // Made without TLS; it reaches TLS through `up` at the end.
-    let c = TestCluster::new(
-        "reinit",
-        5000,
-        "[tls]\nenabled = false\n[monitoring]\nenabled = false\n",
-    );
-    c.up();
+/// On the switchover test's cluster (made without TLS): reinit rebuilds a replica with every row
+/// under writes, a leader restart through Patroni, then `up` switches the cluster to TLS.
+async fn reinit_restart_then_tls_through_up(c: &TestCluster) {
+    c.settle().await;
     let pw = c.superuser_password();
     let primary = pg(c.primary_port(), &pw, T).await;
     primary
         .batch_execute("create table re_rows (id bigint primary key); insert into re_rows select generate_series(-1000, -1)")
         .await
         .unwrap();
-    let l0 = leader(&c).await;
+    let l0 = leader(c).await;
     refused(
-        &c,
+        c,
         &["reinit", &l0, "--yes"],
         "is the leader; reinit rebuilds a replica",
     );
@@ -562,7 +564,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         .find(|m| *m != l0)
         .unwrap();
     let w = writer::start(c.primary_port(), &pw, "re_rows");
-    let r = tokio::task::block_in_place(|| json_of(&c, &["reinit", replica, "--yes", "--json"]));
+    let r = tokio::task::block_in_place(|| json_of(c, &["reinit", replica, "--yes", "--json"]));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let written = w.finish().await;
     assert_eq!(r["member"], replica);
@@ -581,7 +583,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         old_rows, 1000,
         "the rows from before the reinit are on the rebuilt replica"
     );
-    assert_no_acked_write_lost(&c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
+    assert_no_acked_write_lost(c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
 
     // restart of the leader through Patroni: done only once a new PostgreSQL start leads again.
     let started = || async {
@@ -594,7 +596,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         t
     };
     let t_before = started().await;
-    let r = tokio::task::block_in_place(|| json_of(&c, &["restart", &l0, "--yes", "--json"]));
+    let r = tokio::task::block_in_place(|| json_of(c, &["restart", &l0, "--yes", "--json"]));
     let done = &r["restarted"][0];
     assert_eq!(done["member"], l0.as_str(), "{r}");
     assert_eq!(done["role"], "leader", "{r}");
@@ -602,7 +604,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         done["started_before"].is_string() && done["started_before"] != done["started_after"],
         "{r}"
     );
-    assert_eq!(leader(&c).await, l0, "the restarted leader leads again");
+    assert_eq!(leader(c).await, l0, "the restarted leader leads again");
     let t_after = started().await;
     assert_ne!(t_before, t_after, "PostgreSQL on {l0} started again");
     let on_leader = pg(c.node_port(c_index(&l0)), &pw, T).await;
@@ -627,7 +629,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
         "{plan}"
     );
     assert_eq!(steps[0]["impact"], "restart", "{plan}");
-    refused(&c, &["up"], "--yes");
+    refused(c, &["up"], "--yes");
     let t0 = std::time::Instant::now();
     let out = c.pgha_output(&["up", "--yes"], Duration::from_secs(600));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -645,7 +647,7 @@ async fn reinit_rebuilds_a_replica_with_every_row() {
             .get(0);
         assert_eq!(rows, 1000, "node {}", i + 1);
     }
-    assert_no_acked_write_lost(&c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
+    assert_no_acked_write_lost(c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
     assert!(
         plaintext_refusal(c.primary_port(), &pw).await.is_some(),
         "plaintext accepted after the switch"

@@ -221,15 +221,10 @@ impl TestCluster {
 }
 
 impl Drop for TestCluster {
+    /// Removes everything carrying the test's label (the cluster, restores made from it, helper
+    /// containers) with `docker rm -f`: the data goes with the test, so nothing needs a graceful
+    /// stop (`pgha down` itself is tested in the lifecycle test). The state folder goes with `dir`.
     fn drop(&mut self) {
-        match self.kit.pgha_output(
-            &["down", "--volumes", "--repository", "--yes"],
-            Duration::from_secs(180),
-        ) {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("pgha down failed during cleanup: {}", text(&out.stderr)),
-            Err(e) => eprintln!("pgha down failed during cleanup: {e:#}"),
-        }
         if let Err(e) = crate::support::run::remove_by_test_label(&self.test) {
             eprintln!("cleanup of {}: {e:#}", self.test);
         }

@@ -1,4 +1,5 @@
-//! `up` / `list` / `down` on a real cluster, and the ways they refuse bad input.
+//! `up` / `list` / `down` on a real cluster (with day-2 configuration between its no-op `up` and
+//! its `down`), and the ways they refuse bad input.
 
 use crate::harness::*;
 use std::process::{Command, Stdio};
@@ -366,6 +367,10 @@ async fn up_list_write_read_noop_down() {
         before,
         "up on a healthy cluster must not touch containers"
     );
+
+    // Day-2 configuration on this cluster (daytwo.rs): edit-config, the spec's [patroni]
+    // settings through `up`, pending restarts, compare-and-swap, reload, dsn, etcd out of quorum.
+    crate::daytwo::edit_config_pending_restart_cas_reload_dsn(&c).await;
 
     // down: no labelled container or network; data volumes stay, and the data survives up.
     c.pgha(&["down"], Duration::from_secs(180));
