@@ -7,8 +7,10 @@ mod converge;
 mod daytwo;
 mod ha;
 mod harness;
+mod kill;
 mod lifecycle;
 mod monitoring;
+mod refusals;
 mod security;
 #[path = "../support/mod.rs"]
 mod support;
