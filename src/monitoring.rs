@@ -4,7 +4,10 @@
 //! pgBackRest exporter, beside Patroni. This module says which exporters run and their commands;
 //! the alert rules are in `rules`; `render::monitoring` renders the config files. Pure.
 
-use crate::layout;
+use crate::layout::{
+    self, ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
+    PROMETHEUS_DIR, PROMETHEUS_PORT,
+};
 use crate::spec::Spec;
 use serde::Serialize;
 
@@ -12,14 +15,8 @@ pub mod api;
 pub mod rules;
 pub mod view;
 
-// At the paths they had here before `layout` and `spec::names` (kept for callers).
-pub use crate::layout::{
-    ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
-    PROMETHEUS_DIR, PROMETHEUS_PORT,
-};
 /// The PostgreSQL role the exporters log in as (member of `pg_monitor`).
 pub const MONITOR_ROLE: &str = "pgha_monitor";
-pub use crate::spec::names::{ALERTMANAGER, PROMETHEUS};
 
 /// An exporter in every node container.
 #[derive(Debug, Clone, Serialize)]

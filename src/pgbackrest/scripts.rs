@@ -3,7 +3,7 @@
 //! the scripts of an in-place restore and of verify's restore test in a tool container.
 
 use super::sql::{DATABASES_SQL, ROW_COUNTS_SQL};
-use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, PG_PORT, SOURCE_REPO_PATH, TLS_DIR};
+use crate::layout::{PGBACKREST_TLS_PORT, PGDATA, PG_PORT, SOURCE_REPO_PATH, TLS_DIR};
 use crate::spec::RestoreSource;
 
 /// The options of a backup on a standby (pg1, local): the primary as pg2, reached through its
@@ -13,7 +13,7 @@ pub fn standby_backup_options(primary: &str) -> Vec<String> {
         "--backup-standby=y".into(),
         format!("--pg2-host={primary}"),
         "--pg2-host-type=tls".into(),
-        format!("--pg2-host-port={TLS_PORT}"),
+        format!("--pg2-host-port={PGBACKREST_TLS_PORT}"),
         format!("--pg2-host-cert-file={TLS_DIR}/node.crt"),
         format!("--pg2-host-key-file={TLS_DIR}/node.key"),
         format!("--pg2-host-ca-file={TLS_DIR}/ca.crt"),

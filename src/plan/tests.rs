@@ -1,6 +1,7 @@
 //! Plan tests: the objects a spec asks for (and the helpers the other plan tests share).
 
 use super::*;
+use crate::spec::names::container_names;
 use crate::spec::Spec;
 
 pub(super) fn desired_for(spec: &Spec) -> Desired {

@@ -17,8 +17,6 @@ mod patroni;
 pub mod pgbackrest;
 pub use cluster::{cluster_files, ClusterFiles, MonitorFiles};
 pub use haproxy::haproxy_cfg;
-// At the path it had here before `layout` (kept for callers).
-pub use layout::HAPROXY_DIR;
 pub use patroni::patroni_yml;
 
 const PATRONI_TEMPLATE: &str = include_str!("../../templates/patroni.yml.j2");
