@@ -7,7 +7,9 @@
 //! - (b) `ops/` imports `commands/`;
 //! - (c) a core module (`CORE`) imports `commands/`, `ops/` or `adapters/`;
 //! - (d) the graph of units (top-level modules; `commands` and `ops` by their submodules) has a
-//!   cycle, leaving out the arrows in `ALLOWED_CORE_ARROWS` and the imports of test-only files.
+//!   cycle, leaving out the imports of test-only files.
+//!
+//! No rule has exceptions.
 
 mod scan;
 
@@ -30,20 +32,6 @@ const CORE: &[&str] = &[
 
 /// The layers the core must not reach.
 const IO_LAYERS: &[&str] = &["commands", "ops", "adapters"];
-
-/// Arrows that close a cycle today and are left out of rule (d) until they go. Each entry is
-/// (from unit, to unit, why).
-const ALLOWED_CORE_ARROWS: &[(&str, &str, &str)] = &[
-    // removed by the core split
-    ("render", "monitoring", "removed by the core split"),
-];
-
-/// Files of the core that may import an I/O layer, with why. Each entry is (file, unit).
-const ALLOWED_CORE_FILES: &[(&str, &str)] = &[
-    // A test of ops::repo::orphan_repository that stayed in plan's tests; removed by the core
-    // split (the test moves next to the function).
-    ("src/plan/tests.rs", "ops::repo"),
-];
 
 /// A file only compiled for tests (`tests.rs`, `*_tests.rs`): its imports are not arrows of the
 /// module graph that rule (d) checks (a test may use a neighbour's helpers), but rules (a) to (c)
@@ -81,25 +69,18 @@ fn layer_violations(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>)
             bad.push(format!("(b) {} imports commands/ from ops/", describe(i)));
         }
         if CORE.contains(&from_top) && IO_LAYERS.contains(&to_top) {
-            let allowed = ALLOWED_CORE_FILES
-                .iter()
-                .any(|(f, u)| *f == i.file && *u == i.target.join("::"));
-            if !allowed {
-                bad.push(format!(
-                    "(c) {} imports {to_top}/ from the core module {from_top}",
-                    describe(i)
-                ));
-            }
+            bad.push(format!(
+                "(c) {} imports {to_top}/ from the core module {from_top}",
+                describe(i)
+            ));
         }
     }
     bad
 }
 
-/// Rule (d): the cycles of the unit graph (allowed arrows left out), each with the imports that
-/// make its arrows.
+/// Rule (d): the cycles of the unit graph, each with the imports that make its arrows.
 fn cycles(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut edges: BTreeMap<(String, String), Vec<&Import>> = BTreeMap::new();
-    let mut allowed_seen: BTreeSet<(String, String)> = BTreeSet::new();
     for i in imports.iter().filter(|i| !is_test_file(&i.file)) {
         let (from, to) = (unit(&by_file[&i.file]), unit(&i.target));
         // A folder's mod.rs and its own files are one unit; `crate` (lib.rs) declares them all.
@@ -107,22 +88,8 @@ fn cycles(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>) -> Vec<St
         if from == to || from == "crate" || to == "crate" || (to == from_top) {
             continue;
         }
-        if ALLOWED_CORE_ARROWS
-            .iter()
-            .any(|(a, b, _)| *a == from && *b == to)
-        {
-            allowed_seen.insert((from, to));
-            continue;
-        }
         edges.entry((from, to)).or_default().push(i);
     }
-    let mut stale: Vec<String> = ALLOWED_CORE_ARROWS
-        .iter()
-        .filter(|(a, b, _)| !allowed_seen.contains(&(a.to_string(), b.to_string())))
-        .map(|(a, b, why)| {
-            format!("(d) the allowed arrow {a} -> {b} ({why}) is gone: delete it from ALLOWED_CORE_ARROWS")
-        })
-        .collect();
     let nodes: BTreeSet<&String> = edges.keys().flat_map(|(a, b)| [a, b]).collect();
     let next = |n: &String| -> Vec<&String> {
         edges
@@ -202,8 +169,7 @@ fn cycles(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>) -> Vec<St
         }
         lines.join("\n")
     });
-    stale.extend(found);
-    stale
+    found.collect()
 }
 
 #[test]
@@ -217,7 +183,7 @@ fn layers_keep_their_dependency_rules() {
     problems.extend(cycles(&imports, &by_file));
     assert!(
         problems.is_empty(),
-        "{} dependency rule(s) broken (see src/arch_tests.rs):\n{}",
+        "{} dependency rule(s) broken (see src/arch_tests/mod.rs):\n{}",
         problems.len(),
         problems.join("\n")
     );

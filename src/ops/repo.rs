@@ -271,3 +271,20 @@ pub async fn ensure_stanza(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_repository_without_node_data_is_an_orphan() {
+        let spec = Spec::default();
+        let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(orphan_repository(&spec, &v(&["pgha-backup"])));
+        assert!(!orphan_repository(
+            &spec,
+            &v(&["pgha-backup", "pgha-pg2-data"])
+        ));
+        assert!(!orphan_repository(&spec, &v(&[])));
+    }
+}
