@@ -98,8 +98,9 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
         pe = layout::POSTGRES_EXPORTER_PORT
     ));
     sh += &looped(format!(
-        "prometheus-node-exporter --web.listen-address=:{}{web} --collector.disable-defaults --collector.filesystem '--collector.filesystem.mount-points-include=^/var/lib/(postgresql/data|pgbackrest)$' --log.level=warn",
-        layout::NODE_EXPORTER_PORT
+        "prometheus-node-exporter --web.listen-address=:{}{web} --collector.disable-defaults --collector.filesystem '--collector.filesystem.mount-points-include={}' --log.level=warn",
+        layout::NODE_EXPORTER_PORT,
+        layout::NODE_EXPORTER_MOUNTS
     ));
     if spec.backup.enabled {
         sh += &looped(format!(

@@ -61,7 +61,10 @@ pub async fn run_psql(session: &Session, args: &PsqlArgs) -> Result<()> {
                     spec.nodes.names.join(", ")
                 );
             }
-            (access.container(m)?, vec!["-h".into(), "/tmp".into()])
+            (
+                access.container(m)?,
+                vec!["-h".into(), crate::layout::PG_SOCKET_DIR.into()],
+            )
         }
         None => {
             let mut found = None;

@@ -62,7 +62,13 @@ pub async fn apply(
                 let out = engine
                     .exec(
                         &c.name,
-                        &["psql", "-h", "/tmp", "-Atc", "select pg_reload_conf()"],
+                        &[
+                            "psql",
+                            "-h",
+                            crate::layout::PG_SOCKET_DIR,
+                            "-Atc",
+                            "select pg_reload_conf()",
+                        ],
                         Some("postgres"),
                         &[],
                     )

@@ -74,7 +74,7 @@ pub async fn run(
     p.step(format!("restoring {first} to {}", t.describe()));
     let data = (
         names::volume_name(spec, &first),
-        "/var/lib/postgresql/data".to_string(),
+        crate::layout::NODE_DATA.to_string(),
     );
     let tool = Repo::tool(
         engine,
