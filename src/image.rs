@@ -3,6 +3,7 @@
 //! recipe, so an unchanged recipe is never rebuilt. Built with mmdebstrap into a rootfs tarball,
 //! then imported through the Docker adapter (`docker import`).
 
+use crate::layout;
 use sha2::{Digest, Sha256};
 
 pub const REPO: &str = "pgha-node";
@@ -49,18 +50,29 @@ pub const DPKG_OPTIONS: &[&str] = &[
     "path-include=/usr/share/doc/*/copyright",
 ];
 
-/// Run by mmdebstrap on the finished root (`$1`): drop Debian's default cluster, and make the
-/// folders pgha's containers write to, owned by their users (a new named volume copies them).
-pub const CUSTOMIZE_HOOK: &str = concat!(
-    "rm -rf \"$1\"/var/lib/postgresql/17 \"$1\"/etc/postgresql/17 && ",
-    "mkdir -p \"$1\"/var/lib/postgresql/data \"$1\"/etc/pgha \"$1\"/var/lib/pgbackrest && ",
-    "chroot \"$1\" chown postgres:postgres /var/lib/postgresql/data /var/lib/pgbackrest && ",
-    "chmod 0750 \"$1\"/var/lib/pgbackrest && ",
-    "mkdir -p \"$1\"/var/lib/prometheus/data \"$1\"/var/lib/prometheus/alertmanager && ",
-    "chroot \"$1\" chown -R prometheus:prometheus /var/lib/prometheus && ",
-    "chmod 0700 \"$1\"/var/lib/postgresql/data && ",
-    "rm -rf \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*"
-);
+/// Run by mmdebstrap on the finished root (`$1`): drop Debian's default cluster (its package's
+/// paths), and make the folders of `layout` that pgha's containers write to, owned by their users
+/// (a new named volume copies them).
+pub fn customize_hook() -> String {
+    format!(
+        concat!(
+            "rm -rf \"$1\"/var/lib/postgresql/17 \"$1\"/etc/postgresql/17 && ",
+            "mkdir -p \"$1\"{data} \"$1\"{pgha} \"$1\"{repo} && ",
+            "chroot \"$1\" chown postgres:postgres {data} {repo} && ",
+            "chmod 0750 \"$1\"{repo} && ",
+            "mkdir -p \"$1\"{prom} \"$1\"{am} && ",
+            "chroot \"$1\" chown -R prometheus:prometheus {prom_home} && ",
+            "chmod 0700 \"$1\"{data} && ",
+            "rm -rf \"$1\"/var/cache/apt/* \"$1\"/var/lib/apt/lists/*"
+        ),
+        data = layout::NODE_DATA,
+        pgha = layout::PGHA_DIR,
+        repo = layout::REPO_PATH,
+        prom = layout::PROMETHEUS_DATA,
+        am = layout::ALERTMANAGER_DATA,
+        prom_home = layout::PROMETHEUS_HOME,
+    )
+}
 
 /// Dockerfile-style changes applied at import.
 pub fn import_changes(ids: [(u32, u32); 4]) -> Vec<String> {
@@ -88,7 +100,7 @@ pub fn mmdebstrap_args() -> Vec<String> {
     for o in DPKG_OPTIONS {
         a.push(format!("--dpkgopt={o}"));
     }
-    a.push(format!("--customize-hook={CUSTOMIZE_HOOK}"));
+    a.push(format!("--customize-hook={}", customize_hook()));
     a.push(SUITE.into());
     a
 }

@@ -10,14 +10,12 @@
 //! Ops: `ops::*`, what several commands share (converge, handover, restart, image, repository,
 //! writer probe), over one `ops::session::Session` per command.
 //! Commands: `commands::*`, one thin file (or folder) per subcommand: parse, call ops, print.
-//! `arch_tests` checks these layers' imports.
+//! `arch_tests` checks these layers' imports, and that the core uses no I/O.
 
 pub mod adapters;
 pub mod cli;
 pub mod commands;
 pub mod context;
-#[cfg(test)]
-mod core_io_tests;
 pub mod decide;
 pub mod dynconf;
 pub mod error;

@@ -4,7 +4,10 @@
 //! pgBackRest exporter, beside Patroni. This module says which exporters run and their commands;
 //! the alert rules are in `rules`; `render::monitoring` renders the config files. Pure.
 
-use crate::layout;
+use crate::layout::{
+    self, ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
+    PROMETHEUS_DIR, PROMETHEUS_PORT,
+};
 use crate::spec::Spec;
 use serde::Serialize;
 
@@ -12,14 +15,8 @@ pub mod api;
 pub mod rules;
 pub mod view;
 
-// At the paths they had here before `layout` and `spec::names` (kept for callers).
-pub use crate::layout::{
-    ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
-    PROMETHEUS_DIR, PROMETHEUS_PORT,
-};
 /// The PostgreSQL role the exporters log in as (member of `pg_monitor`).
 pub const MONITOR_ROLE: &str = "pgha_monitor";
-pub use crate::spec::names::{ALERTMANAGER, PROMETHEUS};
 
 /// An exporter in every node container.
 #[derive(Debug, Clone, Serialize)]
@@ -101,8 +98,9 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
         pe = layout::POSTGRES_EXPORTER_PORT
     ));
     sh += &looped(format!(
-        "prometheus-node-exporter --web.listen-address=:{}{web} --collector.disable-defaults --collector.filesystem '--collector.filesystem.mount-points-include=^/var/lib/(postgresql/data|pgbackrest)$' --log.level=warn",
-        layout::NODE_EXPORTER_PORT
+        "prometheus-node-exporter --web.listen-address=:{}{web} --collector.disable-defaults --collector.filesystem '--collector.filesystem.mount-points-include={}' --log.level=warn",
+        layout::NODE_EXPORTER_PORT,
+        layout::NODE_EXPORTER_MOUNTS
     ));
     if spec.backup.enabled {
         sh += &looped(format!(

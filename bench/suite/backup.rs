@@ -105,7 +105,7 @@ pub async fn measure(b: &Bench<'_>, engine: &Engine, run: usize, f: &mut Figures
         direct.0, direct.1
     );
     // Replication presents the replicator's certificate (pg_hba: clientcert=verify-full).
-    let d = pgha::pgbackrest::TLS_DIR;
+    let d = pgha::layout::TLS_DIR;
     let env = vec![
         "PGPASSFILE=/tmp/pgpass".to_string(),
         "PGSSLMODE=verify-full".to_string(),

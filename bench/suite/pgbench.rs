@@ -123,7 +123,7 @@ pub async fn pgbench_with(
     cmd.push("postgres");
     let mut env = env.to_vec();
     env.extend([
-        format!("PGPASSFILE={}", pgha::plan::NODE_PGPASS),
+        format!("PGPASSFILE={}", pgha::layout::NODE_PGPASS),
         "PGCONNECT_TIMEOUT=5".to_string(),
     ]);
     let out = engine.exec(container, &cmd, Some("postgres"), &env).await?;

@@ -62,7 +62,7 @@ fn ssl_env(tls: bool) -> Vec<String> {
     let mode = if tls { "verify-full" } else { "disable" };
     vec![
         format!("PGSSLMODE={mode}"),
-        format!("PGSSLROOTCERT={}/ca.crt", pgha::pgbackrest::TLS_DIR),
+        format!("PGSSLROOTCERT={}/ca.crt", pgha::layout::TLS_DIR),
     ]
 }
 

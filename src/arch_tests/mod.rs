@@ -4,46 +4,73 @@
 //! test fails with the file and the import that break a rule:
 //! - (a) a command (`commands/X`) imports another command module (`commands/mod.rs`, the
 //!   dispatcher, may name them all);
-//! - (b) `ops/` imports `commands/`;
-//! - (c) a core module (`CORE`) imports `commands/`, `ops/` or `adapters/`;
+//! - (b) a module outside `commands/` imports `commands/`, or one outside `commands/` and `ops/`
+//!   imports `ops/`;
+//! - (c) a core module (`CORE`) imports a module that does I/O (`IO`): the layers (`commands/`,
+//!   `ops/`, `adapters/`) or a host-file, terminal or timer module;
 //! - (d) the graph of units (top-level modules; `commands` and `ops` by their submodules) has a
-//!   cycle, leaving out the arrows in `ALLOWED_CORE_ARROWS` and the imports of test-only files.
+//!   cycle, leaving out the imports of test-only files;
+//! - (e) a core module's code (its tests left out) uses `std::fs`, `std::process`, tokio or
+//!   bollard.
+//!
+//! A name a module re-exports from a child (`pub use store::*`) counts as an import of the
+//! child: `crate::secrets::load` is one of `secrets::store`. No rule has exceptions.
 
 mod scan;
 
-use scan::{code_only, paths_in, resolve, scan, unit, Import};
+use scan::{code_only, paths_in, resolve, scan, unit, without_tests, Import};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The pure core: parses, renders, decides; no I/O, so no arrow to the layers that do it.
+/// The pure core: parses, renders, decides, and the containers' layout; no I/O. A module in it
+/// includes its submodules, except those in `IO` (`secrets` is core, `secrets::store` is not).
 const CORE: &[&str] = &[
     "spec",
+    "layout",
     "state",
     "plan",
     "decide",
     "render",
     "dynconf",
     "monitoring",
+    "pgbackrest",
     "output",
     "image",
+    "tls::cert",
+    "secrets",
+];
+
+/// What the core must not import: the layers, and the modules that touch host files
+/// (`files`, the stores, `context`), the terminal (`stdout`, `progress`) or timers (`wait`).
+const IO: &[&str] = &[
+    "commands",
+    "ops",
+    "adapters",
+    "context",
+    "security",
+    "files",
+    "secrets::store",
+    "tls::store",
+    "stdout",
+    "progress",
     "wait",
 ];
 
-/// The layers the core must not reach.
-const IO_LAYERS: &[&str] = &["commands", "ops", "adapters"];
+/// What the core's code must not use (rule (e)).
+const IO_CRATES: &[&str] = &["std::fs", "std::process", "tokio", "bollard"];
 
-/// Arrows that close a cycle today and are left out of rule (d) until they go. Each entry is
-/// (from unit, to unit, why).
-const ALLOWED_CORE_ARROWS: &[(&str, &str, &str)] = &[
-    // removed by the core split
-    ("render", "monitoring", "removed by the core split"),
-];
+/// `module` is `entry` or inside it (`a::b` is in `a`).
+fn within(module: &[String], entry: &str) -> bool {
+    let e: Vec<&str> = entry.split("::").collect();
+    module.len() >= e.len() && module.iter().zip(&e).all(|(m, e)| m == e)
+}
 
-/// Files of the core that may import an I/O layer, with why. Each entry is (file, unit).
-const ALLOWED_CORE_FILES: &[(&str, &str)] = &[
-    // A test of ops::repo::orphan_repository that stayed in plan's tests; removed by the core
-    // split (the test moves next to the function).
-    ("src/plan/tests.rs", "ops::repo"),
-];
+fn is_io(module: &[String]) -> bool {
+    IO.iter().any(|e| within(module, e))
+}
+
+fn is_core(module: &[String]) -> bool {
+    CORE.iter().any(|e| within(module, e)) && !is_io(module)
+}
 
 /// A file only compiled for tests (`tests.rs`, `*_tests.rs`): its imports are not arrows of the
 /// module graph that rule (d) checks (a test may use a neighbour's helpers), but rules (a) to (c)
@@ -77,29 +104,29 @@ fn layer_violations(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>)
                 describe(i)
             ));
         }
-        if from_top == "ops" && to_top == "commands" {
-            bad.push(format!("(b) {} imports commands/ from ops/", describe(i)));
+        let upward = (to_top == "commands" && from_top != "commands")
+            || (to_top == "ops" && from_top != "commands" && from_top != "ops");
+        if upward && from_top != "crate" {
+            bad.push(format!(
+                "(b) {} imports {to_top}/ from {from_top}",
+                describe(i)
+            ));
         }
-        if CORE.contains(&from_top) && IO_LAYERS.contains(&to_top) {
-            let allowed = ALLOWED_CORE_FILES
-                .iter()
-                .any(|(f, u)| *f == i.file && *u == i.target.join("::"));
-            if !allowed {
-                bad.push(format!(
-                    "(c) {} imports {to_top}/ from the core module {from_top}",
-                    describe(i)
-                ));
-            }
+        if is_core(from) && is_io(&i.target) {
+            bad.push(format!(
+                "(c) {} imports {} from the core module {}",
+                describe(i),
+                i.target.join("::"),
+                from.join("::")
+            ));
         }
     }
     bad
 }
 
-/// Rule (d): the cycles of the unit graph (allowed arrows left out), each with the imports that
-/// make its arrows.
+/// Rule (d): the cycles of the unit graph, each with the imports that make its arrows.
 fn cycles(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut edges: BTreeMap<(String, String), Vec<&Import>> = BTreeMap::new();
-    let mut allowed_seen: BTreeSet<(String, String)> = BTreeSet::new();
     for i in imports.iter().filter(|i| !is_test_file(&i.file)) {
         let (from, to) = (unit(&by_file[&i.file]), unit(&i.target));
         // A folder's mod.rs and its own files are one unit; `crate` (lib.rs) declares them all.
@@ -107,22 +134,8 @@ fn cycles(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>) -> Vec<St
         if from == to || from == "crate" || to == "crate" || (to == from_top) {
             continue;
         }
-        if ALLOWED_CORE_ARROWS
-            .iter()
-            .any(|(a, b, _)| *a == from && *b == to)
-        {
-            allowed_seen.insert((from, to));
-            continue;
-        }
         edges.entry((from, to)).or_default().push(i);
     }
-    let mut stale: Vec<String> = ALLOWED_CORE_ARROWS
-        .iter()
-        .filter(|(a, b, _)| !allowed_seen.contains(&(a.to_string(), b.to_string())))
-        .map(|(a, b, why)| {
-            format!("(d) the allowed arrow {a} -> {b} ({why}) is gone: delete it from ALLOWED_CORE_ARROWS")
-        })
-        .collect();
     let nodes: BTreeSet<&String> = edges.keys().flat_map(|(a, b)| [a, b]).collect();
     let next = |n: &String| -> Vec<&String> {
         edges
@@ -202,22 +215,65 @@ fn cycles(imports: &[Import], by_file: &BTreeMap<String, Vec<String>>) -> Vec<St
         }
         lines.join("\n")
     });
-    stale.extend(found);
-    stale
+    found.collect()
+}
+
+/// Rule (e): one line per core file whose code names an I/O crate or module of std.
+fn core_io_uses(
+    by_file: &BTreeMap<String, Vec<String>>,
+    code: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (file, module) in by_file {
+        if !is_core(module) || is_test_file(file) {
+            continue;
+        }
+        let code = without_tests(&code[file]);
+        // `use std::{fs, ...}` groups, expanded, and inline paths.
+        let mut named: Vec<String> = Vec::new();
+        for tree in code
+            .split("use ")
+            .skip(1)
+            .filter_map(|t| t.split(';').next())
+        {
+            named.extend(scan::expand_use(tree.trim()));
+        }
+        for io in IO_CRATES {
+            let used = code.contains(&format!("{io}::"))
+                || named
+                    .iter()
+                    .any(|n| n == io || n.starts_with(&format!("{io}::")));
+            if used {
+                bad.push(format!("(e) {file} uses {io} in the core"));
+            }
+        }
+    }
+    bad
 }
 
 #[test]
 fn layers_keep_their_dependency_rules() {
-    let (imports, by_file) = scan();
+    let scan::Scan {
+        imports,
+        by_file,
+        code,
+    } = scan();
     assert!(
         imports.iter().any(|i| i.target == ["ops", "health"]),
         "the scan found no import of ops::health: the parser is broken"
     );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.target == ["secrets", "store"] && !i.written.contains("store")),
+        "the scan resolved no name re-exported from secrets::store: the glob lookup is broken"
+    );
     let mut problems = layer_violations(&imports, &by_file);
     problems.extend(cycles(&imports, &by_file));
+    problems.extend(core_io_uses(&by_file, &code));
     assert!(
         problems.is_empty(),
-        "{} dependency rule(s) broken (see src/arch_tests.rs):\n{}",
+        "{} dependency rule(s) broken (see src/arch_tests/mod.rs):\n{}",
         problems.len(),
         problems.join("\n")
     );

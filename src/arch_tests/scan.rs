@@ -1,6 +1,7 @@
 //! Reading the crate's source for `arch_tests`: every file under `src/`, its module path, the
 //! paths it names (`use` items with their groups and renames, inline `crate::`/`super::` paths;
-//! comments and strings left out), each resolved to the longest module it names.
+//! comments and strings left out), each resolved to the longest module it names, or to the
+//! submodule a name comes from when a module re-exports it (`pub use store::*`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -239,6 +240,15 @@ pub(super) fn resolve(
     written: &str,
     modules: &BTreeSet<Vec<String>>,
 ) -> Option<Vec<String>> {
+    resolve_item(module, written, modules).map(|(m, _)| m)
+}
+
+/// `resolve`, with the name that follows the module in the path (the item it names), if any.
+fn resolve_item(
+    module: &[String],
+    written: &str,
+    modules: &BTreeSet<Vec<String>>,
+) -> Option<(Vec<String>, Option<String>)> {
     let segs: Vec<&str> = written.split("::").filter(|s| !s.is_empty()).collect();
     let (mut base, rest): (Vec<String>, &[&str]) = match segs.first() {
         Some(&"crate") => (Vec::new(), &segs[1..]),
@@ -256,15 +266,69 @@ pub(super) fn resolve(
         _ => return None,
     };
     let mut best = None;
-    for s in rest {
+    for (i, s) in rest.iter().enumerate() {
         base.push(s.to_string());
         if modules.contains(&base) {
-            best = Some(base.clone());
+            best = Some((base.clone(), rest.get(i + 1).map(|n| n.to_string())));
         } else {
             break;
         }
     }
     best
+}
+
+/// The names a file's code defines as `pub` (functions, types, constants), its tests left out.
+fn pub_items(code: &str) -> BTreeSet<String> {
+    let mut items = BTreeSet::new();
+    let starts = ["pub ", "pub(crate) "]
+        .iter()
+        .flat_map(|p| code.match_indices(p).map(|(i, _)| (i, i + p.len())));
+    for (pos, at) in starts {
+        if code[..pos]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        let mut words = code[at..].split_whitespace().peekable();
+        while matches!(words.peek(), Some(&"async") | Some(&"unsafe")) {
+            words.next();
+        }
+        let mut kind = words.next().unwrap_or("");
+        if kind == "const" && words.peek() == Some(&"fn") {
+            kind = words.next().unwrap_or("");
+        }
+        if matches!(
+            kind,
+            "fn" | "struct" | "enum" | "const" | "static" | "type" | "trait"
+        ) {
+            let name: String = words
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            items.insert(name);
+        }
+    }
+    items
+}
+
+/// A file's code without its trailing test module (`#[cfg(test)] mod tests { ... }`).
+pub(super) fn without_tests(code: &str) -> &str {
+    match code.find("#[cfg(test)]\nmod tests {") {
+        Some(i) => &code[..i],
+        None => code,
+    }
+}
+
+/// What the scan found: the imports, each file's module, and each file's code (comments and
+/// strings blanked).
+pub(super) struct Scan {
+    pub imports: Vec<Import>,
+    pub by_file: BTreeMap<String, Vec<String>>,
+    pub code: BTreeMap<String, String>,
 }
 
 /// The unit a module belongs to: its top-level module, or for `commands` and `ops` the
@@ -277,7 +341,7 @@ pub(super) fn unit(module: &[String]) -> String {
     }
 }
 
-pub(super) fn scan() -> (Vec<Import>, BTreeMap<String, Vec<String>>) {
+pub(super) fn scan() -> Scan {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src = root.join("src");
     let mut files = Vec::new();
@@ -293,18 +357,54 @@ pub(super) fn scan() -> (Vec<Import>, BTreeMap<String, Vec<String>>) {
         modules.insert(m.clone());
         module_by_file.insert(f.clone(), m);
     }
+    let code: BTreeMap<PathBuf, String> = module_by_file
+        .keys()
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+            (f.clone(), code_only(&text))
+        })
+        .collect();
+    // A module's `pub use child::*`: the names it re-exports from its child module.
+    let items: BTreeMap<&Vec<String>, BTreeSet<String>> = module_by_file
+        .iter()
+        .map(|(f, m)| (m, pub_items(without_tests(&code[f]))))
+        .collect();
+    let mut globs: BTreeMap<Vec<String>, Vec<Vec<String>>> = BTreeMap::new();
+    for (f, m) in &module_by_file {
+        for line in code[f].lines() {
+            let Some(child) = line
+                .trim()
+                .strip_prefix("pub use ")
+                .and_then(|l| l.strip_suffix("::*;"))
+            else {
+                continue;
+            };
+            let mut c = m.clone();
+            c.push(child.to_string());
+            if modules.contains(&c) {
+                globs.entry(m.clone()).or_default().push(c);
+            }
+        }
+    }
     let mut imports = Vec::new();
     for (f, m) in &module_by_file {
-        let text =
-            std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
-        let code = code_only(&text);
         let shown = f.strip_prefix(root).unwrap_or(f).display().to_string();
-        for (line, written) in paths_in(&code) {
+        for (line, written) in paths_in(&code[f]) {
             // `use super::*` is a test module's glob of its own file.
             if written == "super::*" || written == "super" {
                 continue;
             }
-            if let Some(target) = resolve(m, &written, &modules) {
+            if let Some((mut target, item)) = resolve_item(m, &written, &modules) {
+                let from_glob = item.and_then(|item| {
+                    globs
+                        .get(&target)?
+                        .iter()
+                        .find(|c| items.get(c).is_some_and(|i| i.contains(&item)))
+                });
+                if let Some(child) = from_glob {
+                    target = child.clone();
+                }
                 imports.push(Import {
                     file: shown.clone(),
                     line,
@@ -314,9 +414,13 @@ pub(super) fn scan() -> (Vec<Import>, BTreeMap<String, Vec<String>>) {
             }
         }
     }
-    let by_file = module_by_file
-        .into_iter()
-        .map(|(f, m)| (f.strip_prefix(root).unwrap_or(&f).display().to_string(), m))
-        .collect();
-    (imports, by_file)
+    let shown = |f: &Path| f.strip_prefix(root).unwrap_or(f).display().to_string();
+    Scan {
+        imports,
+        by_file: module_by_file
+            .iter()
+            .map(|(f, m)| (shown(f), m.clone()))
+            .collect(),
+        code: code.iter().map(|(f, c)| (shown(f), c.clone())).collect(),
+    }
 }

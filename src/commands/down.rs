@@ -6,10 +6,10 @@
 use crate::cli::DownArgs;
 use crate::ops::session::Session;
 use crate::output::json;
-use crate::pgbackrest;
 use crate::plan::{Kind, LABEL_CLUSTER, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
 use crate::secrets;
+use crate::spec::names;
 use anyhow::Result;
 use futures_util::future::try_join_all;
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub async fn run(session: &Session, args: &DownArgs) -> Result<()> {
     let engine = session.engine().await?;
     let mut inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
     // Backups outlive the cluster: the repository goes only when named.
-    let repo = pgbackrest::repo_volume(&spec.name);
+    let repo = names::repo_volume(&spec.name);
     let kept_repo = inv.volumes.contains(&repo) && !args.repository;
     if !args.repository {
         inv.volumes.retain(|v| *v != repo);

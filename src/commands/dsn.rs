@@ -4,10 +4,10 @@
 //! one pgha put in the container.
 
 use crate::cli::{DsnArgs, DsnRole, PsqlArgs};
+use crate::layout::NODE_PGPASS;
 use crate::ops::health;
 use crate::ops::session::Session;
 use crate::output::json;
-use crate::plan::NODE_PGPASS;
 use crate::secrets;
 use crate::usage;
 use anyhow::{bail, Context, Result};
@@ -61,7 +61,10 @@ pub async fn run_psql(session: &Session, args: &PsqlArgs) -> Result<()> {
                     spec.nodes.names.join(", ")
                 );
             }
-            (access.container(m)?, vec!["-h".into(), "/tmp".into()])
+            (
+                access.container(m)?,
+                vec!["-h".into(), crate::layout::PG_SOCKET_DIR.into()],
+            )
         }
         None => {
             let mut found = None;
@@ -92,7 +95,7 @@ pub async fn run_psql(session: &Session, args: &PsqlArgs) -> Result<()> {
         "-e",
         &format!("PGPASSFILE={NODE_PGPASS}"),
         "-e",
-        &format!("PGSSLROOTCERT={}/ca.crt", crate::pgbackrest::TLS_DIR),
+        &format!("PGSSLROOTCERT={}/ca.crt", crate::layout::TLS_DIR),
         "-e",
         if spec.tls.enabled {
             "PGSSLMODE=verify-full"

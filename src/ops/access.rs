@@ -5,8 +5,8 @@
 
 use crate::adapters::patroni::Api;
 use crate::adapters::pg::PgTarget;
-use crate::plan;
 use crate::secrets::{self, Secrets, REST_USER};
+use crate::spec::names;
 use crate::spec::Spec;
 use crate::state::ClusterView;
 use crate::usage;
@@ -94,7 +94,7 @@ impl Access {
     /// The member's container name (pgha clusters).
     pub fn container(&self, member: &str) -> Result<String> {
         let (spec, _) = self.require_pgha("this command")?;
-        Ok(plan::container_name(spec, member))
+        Ok(names::container_name(spec, member))
     }
 
     /// The superuser through HAProxy's primary port (pgha clusters).

@@ -14,9 +14,9 @@ fn cert_files(c: &ContainerSpec) -> ContainerSpec {
     let mut only = c.clone();
     only.files.retain(|f| {
         f.secret
-            && (f.path.starts_with(crate::pgbackrest::TLS_DIR)
-                || f.path.starts_with(crate::render::HAPROXY_DIR)
-                || f.path.starts_with(crate::monitoring::PROMETHEUS_DIR))
+            && (f.path.starts_with(crate::layout::TLS_DIR)
+                || f.path.starts_with(crate::layout::HAPROXY_DIR)
+                || f.path.starts_with(crate::layout::PROMETHEUS_DIR))
     });
     only
 }
@@ -29,7 +29,7 @@ fn holds(c: &ContainerSpec, issued: &[String]) -> bool {
             Kind::Node => has(tls::REPLICATION_CLIENT) || has(tls::PATRONI_ETCD_CLIENT),
             Kind::Haproxy => has(tls::HAPROXY_CLIENT),
             // Prometheus's rules record every certificate's end.
-            Kind::Monitor => c.member == crate::monitoring::PROMETHEUS && !issued.is_empty(),
+            Kind::Monitor => c.member == crate::spec::names::PROMETHEUS && !issued.is_empty(),
             Kind::Etcd => false,
         }
 }
@@ -62,7 +62,13 @@ pub async fn apply(
                 let out = engine
                     .exec(
                         &c.name,
-                        &["psql", "-h", "/tmp", "-Atc", "select pg_reload_conf()"],
+                        &[
+                            "psql",
+                            "-h",
+                            crate::layout::PG_SOCKET_DIR,
+                            "-Atc",
+                            "select pg_reload_conf()",
+                        ],
                         Some("postgres"),
                         &[],
                     )

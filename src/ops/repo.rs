@@ -5,8 +5,10 @@
 //! `up` makes sure of (`ensure_stanza`), and the orphan check of a repository left without data.
 
 use crate::adapters::docker::{Engine, ExecOutput};
+use crate::layout;
 use crate::pgbackrest::{self, StanzaInfo};
 use crate::plan::{self, ContainerSpec, Kind, Resources, LABEL_CLUSTER};
+use crate::spec::names;
 use crate::spec::Spec;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -49,7 +51,7 @@ impl<'a> Repo<'a> {
 
     /// The repository of `spec`'s cluster. `node_image` is used only when no node runs.
     pub async fn open(engine: &'a Engine, spec: &Spec, node_image: &str) -> Result<Repo<'a>> {
-        let volume = pgbackrest::repo_volume(&spec.name);
+        let volume = names::repo_volume(&spec.name);
         let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
         if !inv.volumes.contains(&volume) {
             bail!(
@@ -81,7 +83,7 @@ impl<'a> Repo<'a> {
         what: &str,
         extra: Vec<(String, String)>,
     ) -> Result<Repo<'a>> {
-        let volume = pgbackrest::repo_volume(&spec.name);
+        let volume = names::repo_volume(&spec.name);
         let name = format!("{}-{what}", spec.name);
         // A tool container left by an interrupted call.
         engine.remove_container(&name).await?;
@@ -94,10 +96,10 @@ impl<'a> Repo<'a> {
             image: node_image.into(),
             cmd: vec!["sleep".into(), "3600".into()],
             user: Some("postgres".into()),
-            env: vec![format!("PGBACKREST_CONFIG={}", pgbackrest::CONF_PATH)],
+            env: vec![format!("PGBACKREST_CONFIG={}", layout::PGBACKREST_CONF)],
             labels,
             ports: vec![],
-            volumes: [(volume, pgbackrest::REPO_PATH.to_string())]
+            volumes: [(volume, layout::REPO_PATH.to_string())]
                 .into_iter()
                 .chain(extra)
                 .collect(),
@@ -170,7 +172,7 @@ impl<'a> Repo<'a> {
 
     /// One line per WAL segment file in the archive, as `find -printf FORMAT` prints it.
     async fn archive_files(&self, format: &str) -> Result<String> {
-        let dir = format!("{}/archive/{}", pgbackrest::REPO_PATH, self.stanza);
+        let dir = format!("{}/archive/{}", layout::REPO_PATH, self.stanza);
         let cmd = [
             "find", &dir, "-type", "f", "-name", "0000*", "-printf", format,
         ];
@@ -224,13 +226,13 @@ pub fn tool_image(spec: &Spec) -> String {
 /// True when `volume` exists for `spec`'s cluster but none of its node data volumes does: a
 /// repository left by `down --volumes`, holding backups of an earlier cluster of that name.
 pub fn orphan_repository(spec: &Spec, volumes: &[String]) -> bool {
-    let repo = pgbackrest::repo_volume(&spec.name);
+    let repo = names::repo_volume(&spec.name);
     volumes.contains(&repo)
         && !spec
             .nodes
             .names
             .iter()
-            .any(|n| volumes.contains(&plan::volume_name(spec, n)))
+            .any(|n| volumes.contains(&names::volume_name(spec, n)))
 }
 
 /// Now in Unix seconds, to age a backup by (pgBackRest reports its times so).
@@ -247,7 +249,7 @@ pub async fn ensure_stanza(
     spec: &Spec,
     leader: &str,
 ) -> Result<()> {
-    let repo = Repo::on(engine, spec, &plan::container_name(spec, leader));
+    let repo = Repo::on(engine, spec, &names::container_name(spec, leader));
     let out = repo.run(&["stanza-create"]).await?;
     if out.code != 0 {
         bail!(
@@ -268,4 +270,21 @@ pub async fn ensure_stanza(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_repository_without_node_data_is_an_orphan() {
+        let spec = Spec::default();
+        let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(orphan_repository(&spec, &v(&["pgha-backup"])));
+        assert!(!orphan_repository(
+            &spec,
+            &v(&["pgha-backup", "pgha-pg2-data"])
+        ));
+        assert!(!orphan_repository(&spec, &v(&[])));
+    }
 }

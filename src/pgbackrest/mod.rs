@@ -19,13 +19,5 @@ pub use scripts::*;
 pub use sql::*;
 pub use target::*;
 
-// The container layout and the repository's volume name, at the paths they had here before
-// `layout` and `spec::names` (kept for callers).
-pub use crate::layout::{
-    PGBACKREST_CONF as CONF_PATH, PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, REPO_PATH,
-    SOURCE_REPO_PATH, TLS_DIR,
-};
-pub use crate::spec::names::repo_volume;
-
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,9 @@
 //! the scripts of an in-place restore and of verify's restore test in a tool container.
 
 use super::sql::{DATABASES_SQL, ROW_COUNTS_SQL};
-use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, PG_PORT, SOURCE_REPO_PATH, TLS_DIR};
+use crate::layout::{
+    PGBACKREST_TLS_PORT, PGDATA, PG_PORT, PG_SOCKET_DIR, RECOVERY_LOG, SOURCE_REPO_PATH, TLS_DIR,
+};
 use crate::spec::RestoreSource;
 
 /// The options of a backup on a standby (pg1, local): the primary as pg2, reached through its
@@ -13,12 +15,12 @@ pub fn standby_backup_options(primary: &str) -> Vec<String> {
         "--backup-standby=y".into(),
         format!("--pg2-host={primary}"),
         "--pg2-host-type=tls".into(),
-        format!("--pg2-host-port={TLS_PORT}"),
+        format!("--pg2-host-port={PGBACKREST_TLS_PORT}"),
         format!("--pg2-host-cert-file={TLS_DIR}/node.crt"),
         format!("--pg2-host-key-file={TLS_DIR}/node.key"),
         format!("--pg2-host-ca-file={TLS_DIR}/ca.crt"),
         format!("--pg2-path={PGDATA}"),
-        "--pg2-socket-path=/tmp".into(),
+        format!("--pg2-socket-path={PG_SOCKET_DIR}"),
         format!("--pg2-port={PG_PORT}"),
     ]
 }
@@ -76,8 +78,8 @@ pub fn in_place_script(stanza: &str, options: &[String], deadline_s: u32) -> Str
         "set -e\n\
          pgbackrest --stanza={stanza} --delta {opts} restore\n\
          {promoted}\
-         psql -h /tmp -XAtc checkpoint postgres >/dev/null\n\
-         echo timeline=$(psql -h /tmp -XAtc 'select timeline_id from pg_control_checkpoint()' postgres)\n\
+         psql -h {PG_SOCKET_DIR} -XAtc checkpoint postgres >/dev/null\n\
+         echo timeline=$(psql -h {PG_SOCKET_DIR} -XAtc 'select timeline_id from pg_control_checkpoint()' postgres)\n\
          pg_ctl -D {PGDATA} -m fast -w stop >/dev/null\n",
         opts = options.join(" "),
         promoted = start_until_promoted(
@@ -93,11 +95,11 @@ pub fn in_place_script(stanza: &str, options: &[String], deadline_s: u32) -> Str
 /// `deadline_s` passes first, print `ERROR: <failure>` and its log's tail, and exit 1.
 fn start_until_promoted(settings: &str, deadline_s: u32, failure: &str) -> String {
     format!(
-        "pg_ctl -D {PGDATA} -l /tmp/recovery.log -o \"-c listen_addresses= -c ssl=off -c unix_socket_directories=/tmp{settings}\" start >/dev/null\n\
+        "pg_ctl -D {PGDATA} -l {RECOVERY_LOG} -o \"-c listen_addresses= -c ssl=off -c unix_socket_directories={PG_SOCKET_DIR}{settings}\" start >/dev/null\n\
          i=0\n\
-         until [ \"$(psql -h /tmp -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
+         until [ \"$(psql -h {PG_SOCKET_DIR} -XAtc 'select pg_is_in_recovery()' postgres 2>/dev/null)\" = f ]; do\n\
            if ! pg_ctl -D {PGDATA} status >/dev/null || [ $i -ge {ticks} ]; then\n\
-             echo 'ERROR: {failure}; its log:'; tail -n 15 /tmp/recovery.log; exit 1\n\
+             echo 'ERROR: {failure}; its log:'; tail -n 15 {RECOVERY_LOG}; exit 1\n\
            fi\n\
            i=$((i+1)); sleep 0.5\n\
          done\n",
@@ -114,8 +116,8 @@ pub fn restore_test_script(stanza: &str, deadline_s: u32) -> String {
          mkdir -p -m 0700 {PGDATA}\n\
          pgbackrest --stanza={stanza} restore >/dev/null\n\
          {promoted}\
-         for db in $(psql -h /tmp -XAtc \"{dbs}\" postgres | tr ',' ' '); do\n\
-           printf '%s\\t%s\\n' \"$db\" \"$(psql -h /tmp -XAtc \"{counts}\" \"$db\")\"\n\
+         for db in $(psql -h {PG_SOCKET_DIR} -XAtc \"{dbs}\" postgres | tr ',' ' '); do\n\
+           printf '%s\\t%s\\n' \"$db\" \"$(psql -h {PG_SOCKET_DIR} -XAtc \"{counts}\" \"$db\")\"\n\
          done\n\
          pg_ctl -D {PGDATA} -m fast -w stop >/dev/null\n",
         promoted = start_until_promoted(

@@ -1,3 +1,6 @@
+//! pgBackRest tests: restore targets, the scripts and options it runs (restore bootstrap, standby
+//! backup, tool recoveries), WAL names, and what `info` and the archiver say.
+
 use super::*;
 use crate::spec::RestoreSource;
 

@@ -33,7 +33,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         let mut cmd = vec![
             "etcd".to_string(),
             format!("--name={e}"),
-            "--data-dir=/var/lib/etcd/data".into(),
+            format!("--data-dir={}", crate::layout::ETCD_DATA_DIR),
             format!("--listen-client-urls={sch}://0.0.0.0:{ETCD_CLIENT_PORT}"),
             format!("--advertise-client-urls={sch}://{e}:{ETCD_CLIENT_PORT}"),
             format!("--listen-peer-urls={sch}://0.0.0.0:{ETCD_PEER_PORT}"),

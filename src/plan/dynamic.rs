@@ -3,6 +3,7 @@
 //! six timing and synchronous-mode settings and the parameters of `[patroni.parameters]`; the
 //! rest of the key (pgha's base parameters, whatever `edit-config` set) stays as it is. Pure.
 
+use crate::dynconf::toml_param;
 use crate::spec::Spec;
 use serde::Serialize;
 use serde_json::Value;
@@ -87,9 +88,6 @@ pub const POSTMASTER_PARAMETERS: &[&str] = &[
     "wal_level",
     "wal_log_hints",
 ];
-
-// At the path it had here before it moved to `dynconf` (kept for callers).
-pub use crate::dynconf::toml_param;
 
 /// The settings the spec owns: (dotted path, parameter name, value).
 pub fn owned(spec: &Spec) -> Vec<(String, Option<String>, Value)> {

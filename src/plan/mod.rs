@@ -5,6 +5,7 @@
 //! Pure.
 
 use crate::layout;
+use crate::spec::names::{container_name, monitor_members};
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 
@@ -14,9 +15,6 @@ pub const LABEL_MEMBER: &str = "io.pgha.member";
 pub const LABEL_CONFIG_HASH: &str = "io.pgha.config-hash";
 /// `on` or `off`: whether the container was made with `[tls]` on (absent: made before TLS, off).
 pub const LABEL_TLS: &str = "io.pgha.tls";
-
-// At the paths they had here before `layout` (kept for callers).
-pub use crate::layout::{NODE_PGPASS, PATRONI_CONFIG_DIR};
 
 /// Seconds Docker waits after SIGTERM before SIGKILL; longer than `2 * loop_wait` plus a
 /// checkpoint, so a stopping sync standby or leader always shuts down cleanly.
@@ -148,11 +146,6 @@ pub struct Inputs<'a> {
     /// The exporters' PostgreSQL password (`[monitoring]`).
     pub monitor_password: &'a str,
 }
-
-// The names, at the paths they had here before `spec::names` (kept for callers).
-pub use crate::spec::names::{
-    container_name, container_names, monitor_members, network_name, volume_name,
-};
 
 /// Labels common to every object of the cluster (cluster + the spec's extra labels).
 pub fn base_labels(spec: &Spec) -> BTreeMap<String, String> {

@@ -1,12 +1,10 @@
 //! What `up` checks before it creates anything, so that a bad start changes nothing: the host
 //! ports of the containers it will create must be free, and no container, network or volume with
 //! one of the cluster's names may belong to anything but this cluster. Pure: which ports and names
-//! to check, and the one-line messages; the probing is in `commands::up`.
+//! to check, and the one-line messages; the probing is in `ops::converge::containers`.
 
-use super::{
-    container_names, needs_create, network_name, published, volume_name, Inventory, PortSpec,
-    LABEL_CLUSTER,
-};
+use super::{needs_create, published, Inventory, PortSpec, LABEL_CLUSTER};
+use crate::spec::names::{container_names, network_name, volume_name};
 use crate::spec::Spec;
 
 /// A host port `up` is about to publish, and the container that publishes it.

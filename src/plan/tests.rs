@@ -1,6 +1,7 @@
 //! Plan tests: the objects a spec asks for (and the helpers the other plan tests share).
 
 use super::*;
+use crate::spec::names::container_names;
 use crate::spec::Spec;
 
 pub(super) fn desired_for(spec: &Spec) -> Desired {
@@ -231,17 +232,4 @@ fn nodes_mount_the_repository_and_a_restored_cluster_its_source_read_only() {
     let pg1 = d.containers.iter().find(|c| c.member == "pg1").unwrap();
     assert_eq!(pg1.volumes.len(), 1);
     assert_eq!(pg1.env, vec!["LANG=C.UTF-8".to_string()]);
-}
-
-#[test]
-fn a_kept_repository_without_node_data_is_an_orphan() {
-    let spec = Spec::default();
-    let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    use crate::ops::repo::orphan_repository;
-    assert!(orphan_repository(&spec, &v(&["pgha-backup"])));
-    assert!(!orphan_repository(
-        &spec,
-        &v(&["pgha-backup", "pgha-pg2-data"])
-    ));
-    assert!(!orphan_repository(&spec, &v(&[])));
 }

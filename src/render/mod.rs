@@ -1,7 +1,8 @@
 //! Rendering: the text of every file pgha puts into a container or `pgha render` writes, from the
 //! spec (and the certificates, for the files that list them): Patroni's YAML per member, the HAProxy
-//! config, pgBackRest's config, the monitoring configs (Prometheus, its rules, Alertmanager) and the
-//! exporters' files. Templates are the minijinja files in `templates/` (embedded at build time).
+//! config, pgBackRest's config, the monitoring configs (Prometheus, its rules, Alertmanager), the
+//! exporters' files, and the files that carry the passwords (`secrets`: Patroni's secrets file,
+//! the node and host password files). Templates are the minijinja files in `templates/` (embedded at build time).
 //! Pure: `plan` places these texts into containers, `files::write_all` writes them to a folder.
 
 use crate::layout;
@@ -15,11 +16,11 @@ mod haproxy;
 pub mod monitoring;
 mod patroni;
 pub mod pgbackrest;
+mod secrets;
 pub use cluster::{cluster_files, ClusterFiles, MonitorFiles};
 pub use haproxy::haproxy_cfg;
-// At the path it had here before `layout` (kept for callers).
-pub use layout::HAPROXY_DIR;
 pub use patroni::patroni_yml;
+pub use secrets::{host_pgpass, node_pgpass, patroni_secrets_yml};
 
 const PATRONI_TEMPLATE: &str = include_str!("../../templates/patroni.yml.j2");
 const HAPROXY_TEMPLATE: &str = include_str!("../../templates/haproxy.cfg.j2");

@@ -1,6 +1,6 @@
 //! pgBackRest's configuration file (`pgbackrest.conf`) of a node or a tool container.
 
-use crate::layout::{PGBACKREST_TLS_PORT as TLS_PORT, PGDATA, PG_PORT, REPO_PATH, TLS_DIR};
+use crate::layout::{PGBACKREST_TLS_PORT, PGDATA, PG_PORT, PG_SOCKET_DIR, REPO_PATH, TLS_DIR};
 use crate::spec::Spec;
 
 /// `pgbackrest.conf`: the repository, retention, and the stanza (the cluster name). On a node
@@ -31,7 +31,7 @@ pub fn config(spec: &Spec, node: bool) -> String {
     if node {
         s.push_str(&format!(
             "tls-server-address=*\n\
-             tls-server-port={TLS_PORT}\n\
+             tls-server-port={PGBACKREST_TLS_PORT}\n\
              tls-server-cert-file={TLS_DIR}/node.crt\n\
              tls-server-key-file={TLS_DIR}/node.key\n\
              tls-server-ca-file={TLS_DIR}/ca.crt\n\
@@ -43,7 +43,7 @@ pub fn config(spec: &Spec, node: bool) -> String {
     s.push_str(&format!(
         "\n[{name}]\n\
          pg1-path={PGDATA}\n\
-         pg1-socket-path=/tmp\n\
+         pg1-socket-path={PG_SOCKET_DIR}\n\
          pg1-port={PG_PORT}\n",
         name = spec.name
     ));

@@ -2,8 +2,8 @@
 //! on the host in `<state dir>/<cluster>/secrets.toml` (mode 0600, folder 0700). They reach the
 //! containers only as Patroni's `90-secrets.yml`, never in rendered files or on command lines.
 //!
-//! This module is the pure part (the users, generating, Patroni's secrets file); `store` keeps
-//! them on the host (re-exported here).
+//! This module is the pure part (the users, generating); `store` keeps them on the host
+//! (re-exported here); `render::secrets` renders the files that carry them.
 
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
@@ -53,32 +53,6 @@ impl Secrets {
             monitor_password: password(),
         }
     }
-
-    /// Patroni's secrets file: merged over `00-patroni.yml` by Patroni. With `etcd_auth`, it
-    /// holds Patroni's etcd user too.
-    pub fn patroni_yaml(&self, etcd_auth: bool) -> String {
-        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        let etcd = if etcd_auth {
-            format!(
-                "etcd3:\n  username: {ETCD_PATRONI}\n  password: {}\n",
-                q(&self.etcd_patroni_password)
-            )
-        } else {
-            String::new()
-        };
-        etcd + &format!(
-            "# Written by pgha: passwords of this cluster. Patroni merges it over 00-patroni.yml.\n\
-             postgresql:\n  authentication:\n\
-             \x20   superuser:\n      username: {SUPERUSER}\n      password: {}\n\
-             \x20   replication:\n      username: {REPLICATION_USER}\n      password: {}\n\
-             \x20   rewind:\n      username: {REWIND_USER}\n      password: {}\n\
-             restapi:\n  authentication:\n    username: {REST_USER}\n    password: {}\n",
-            q(&self.superuser_password),
-            q(&self.replication_password),
-            q(&self.rewind_password),
-            q(&self.restapi_password),
-        )
-    }
 }
 
 #[cfg(test)]
@@ -86,21 +60,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_passwords_are_long_distinct_and_yaml_safe() {
+    fn generated_passwords_are_long_and_distinct() {
         let a = Secrets::generate();
         let b = Secrets::generate();
         assert_ne!(a, b);
         assert_eq!(a.superuser_password.len(), 32);
         assert_ne!(a.superuser_password, a.replication_password);
-        let v: serde_json::Value = serde_saphyr::from_str(&a.patroni_yaml(true)).unwrap();
-        assert_eq!(
-            v["postgresql"]["authentication"]["superuser"]["password"],
-            a.superuser_password.as_str()
-        );
-        assert_eq!(v["restapi"]["authentication"]["username"], REST_USER);
-        assert_eq!(v["etcd3"]["username"], ETCD_PATRONI);
-        assert_eq!(v["etcd3"]["password"], a.etcd_patroni_password.as_str());
-        let plain: serde_json::Value = serde_saphyr::from_str(&a.patroni_yaml(false)).unwrap();
-        assert!(plain.get("etcd3").is_none());
+        assert!(a
+            .superuser_password
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric()));
     }
 }

@@ -1,7 +1,7 @@
 //! Secrets on the host: the state folder (`state_root`, `cluster_dir`), `secrets.toml` and the
 //! libpq password file, read and written private (0600 in a 0700 folder).
 
-use super::{password, Secrets, SUPERUSER};
+use super::{password, Secrets};
 use anyhow::{Context, Result};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -83,18 +83,11 @@ fn store(cluster: &str, s: &Secrets) -> Result<()> {
     write_private(&secrets_path(cluster), &text)
 }
 
-/// Writes a libpq password file for the cluster's published ports, so that
+/// Writes the cluster's libpq password file (`render::host_pgpass`: its published ports), so that
 /// `PGPASSFILE=<it> psql ...` connects without a password on the command line.
-pub fn write_pgpass(cluster: &str, host: &str, ports: &[u32], s: &Secrets) -> Result<PathBuf> {
-    let mut text = String::new();
-    for p in ports {
-        text.push_str(&format!(
-            "{host}:{p}:*:{SUPERUSER}:{}\n",
-            s.superuser_password
-        ));
-    }
+pub fn write_pgpass(cluster: &str, text: &str) -> Result<PathBuf> {
     let path = pgpass_path(cluster);
-    write_private(&path, &text)?;
+    write_private(&path, text)?;
     Ok(path)
 }
 

@@ -1,3 +1,5 @@
+//! TLS tests: the certificates issued for a spec (signer, names, addresses) and when one is stale.
+
 use super::*;
 use crate::spec::Spec;
 use std::net::IpAddr;

@@ -59,7 +59,7 @@ pub async fn assert_targets_up(c: &TestCluster) {
 /// `promtool check rules` and `check config` pass on the files in the Prometheus container.
 pub fn assert_promtool_passes(c: &TestCluster) {
     let prom = c.container("prometheus");
-    let d = pgha::monitoring::PROMETHEUS_DIR;
+    let d = pgha::layout::PROMETHEUS_DIR;
     for args in [
         vec![
             "check".to_string(),

@@ -129,11 +129,11 @@ impl Cluster {
 
     /// The container of `member` (a node, an etcd member, haproxy, or a helper such as `hook`).
     pub fn container(&self, member: &str) -> String {
-        pgha::plan::container_name(&self.spec_or_panic(), member)
+        pgha::spec::names::container_name(&self.spec_or_panic(), member)
     }
 
     pub fn network(&self) -> String {
-        pgha::plan::network_name(&self.spec_or_panic())
+        pgha::spec::names::network_name(&self.spec_or_panic())
     }
 
     pub fn node_port(&self, i: usize) -> u16 {

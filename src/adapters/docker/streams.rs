@@ -336,9 +336,10 @@ impl Engine {
 pub(super) fn files_tar(c: &ContainerSpec) -> Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     let mut dirs: Vec<String> = Vec::new();
+    let ours = crate::layout::PGHA_DIR.trim_start_matches('/');
     for f in &c.files {
         let rel = f.path.trim_start_matches('/');
-        // Only folders pgha owns (below /etc/pgha); never touch /etc itself.
+        // Only folders pgha owns (below `layout::PGHA_DIR`); never touch /etc itself.
         let mut acc = String::new();
         for part in rel.split('/').take(rel.split('/').count() - 1) {
             acc = if acc.is_empty() {
@@ -346,7 +347,7 @@ pub(super) fn files_tar(c: &ContainerSpec) -> Result<Vec<u8>> {
             } else {
                 format!("{acc}/{part}")
             };
-            if acc.starts_with("etc/pgha") && !dirs.contains(&acc) {
+            if acc.starts_with(ours) && !dirs.contains(&acc) {
                 dirs.push(acc.clone());
             }
         }

@@ -9,8 +9,8 @@ use crate::ops::repo::{self, now_unix, Repo};
 use crate::ops::session::Session;
 use crate::output::{fmt_bytes, fmt_time, json};
 use crate::pgbackrest::{self, BackupRow, StanzaInfo};
-use crate::plan;
 use crate::progress::Progress;
+use crate::spec::names;
 use crate::spec::Spec;
 use crate::usage;
 use anyhow::{bail, Context, Result};
@@ -246,7 +246,7 @@ async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()>
             spec.name
         );
     };
-    let container = plan::container_name(spec, &member);
+    let container = names::container_name(spec, &member);
     let repo = Repo::on(engine, spec, &container);
     let before = repo.info().await?;
     let p = Progress::new();

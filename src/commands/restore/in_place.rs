@@ -11,8 +11,9 @@ use crate::ops::health;
 use crate::ops::repo::{self, Repo};
 use crate::ops::session::Session;
 use crate::pgbackrest::{self, Target};
-use crate::plan::{self, STOP_TIMEOUT_SECS};
+use crate::plan::STOP_TIMEOUT_SECS;
 use crate::progress::Progress;
+use crate::spec::names;
 use crate::spec::Spec;
 use crate::wait::{wait_for, Check};
 use anyhow::{bail, Context, Result};
@@ -63,7 +64,7 @@ pub async fn run(
     let mut order: Vec<&String> = spec.nodes.names.iter().collect();
     order.sort_by_key(|n| Some(n.as_str()) == leader.as_deref());
     for n in order {
-        let c = plan::container_name(spec, n);
+        let c = names::container_name(spec, n);
         p.step(format!("stopping {c}"));
         engine.stop(&c, STOP_TIMEOUT_SECS).await?;
         p.note(format!("stopped {c}"));
@@ -72,8 +73,8 @@ pub async fn run(
     // 2. Restore the first node's data in a tool container and let PostgreSQL promote there.
     p.step(format!("restoring {first} to {}", t.describe()));
     let data = (
-        plan::volume_name(spec, &first),
-        "/var/lib/postgresql/data".to_string(),
+        names::volume_name(spec, &first),
+        crate::layout::NODE_DATA.to_string(),
     );
     let tool = Repo::tool(
         engine,
@@ -117,15 +118,15 @@ pub async fn run(
 
     // 4. The other nodes go with their data.
     for n in &spec.nodes.names[1..] {
-        let c = plan::container_name(spec, n);
+        let c = names::container_name(spec, n);
         engine.remove_container(&c).await?;
         engine.wait_gone(&c, Duration::from_secs(30)).await?;
-        engine.remove_volume(&plan::volume_name(spec, n)).await?;
+        engine.remove_volume(&names::volume_name(spec, n)).await?;
         p.note(format!("removed {c} and its data"));
     }
 
     // 5. The first node leads with the restored data.
-    engine.start(&plan::container_name(spec, &first)).await?;
+    engine.start(&names::container_name(spec, &first)).await?;
     wait_leader(session, &first, timeout, &p).await?;
     p.note(format!("{first} leads"));
     p.finish();

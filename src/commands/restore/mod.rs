@@ -14,6 +14,7 @@ use crate::ops::session::Session;
 use crate::output::fmt_time;
 use crate::pgbackrest::{self, StanzaInfo, Target};
 use crate::plan::LABEL_CLUSTER;
+use crate::spec::names;
 use crate::spec::{RestoreSource, Spec, DEFAULT_SPEC_TOML};
 use crate::usage;
 use anyhow::{bail, Context, Result};
@@ -44,7 +45,7 @@ fn new_spec(src: &Spec, name: &str, port_base: u32, options: Vec<String>) -> Res
     s.port_base = port_base;
     s.bootstrap_from = Some(RestoreSource {
         stanza: src.name.clone(),
-        volume: pgbackrest::repo_volume(&src.name),
+        volume: names::repo_volume(&src.name),
         options,
     });
     s.validate(&format!("the spec of {name}"))?;
@@ -245,12 +246,12 @@ pub async fn run(session: &Session, args: &RestoreArgs) -> Result<()> {
         format!(
             "create cluster {name} (etcd, nodes {}, HAProxy) with its own volumes and repository {}",
             spec.nodes.names.join(", "),
-            pgbackrest::repo_volume(&name)
+            names::repo_volume(&name)
         ),
         format!(
             "the first node restores {} from repository {} (read-only) to {}, and promotes there on a new timeline",
             args.set.as_deref().map_or("the newest suitable backup".to_string(), |l| format!("backup {l}")),
-            pgbackrest::repo_volume(&src.name),
+            names::repo_volume(&src.name),
             t.describe()
         ),
         format!("the other nodes copy it and stream; {name} archives into its own repository"),

@@ -136,7 +136,7 @@ pub async fn restore_test(run: &mut Run<'_>) -> Result<String> {
             run.spec,
             &crate::ops::repo::tool_image(run.spec),
             "restore-test",
-            vec![(volume.clone(), "/var/lib/postgresql/data".into())],
+            vec![(volume.clone(), crate::layout::NODE_DATA.into())],
         )
         .await?;
         let out = tool

@@ -300,7 +300,7 @@ fn skip_reason(run: &Run, check: &str) -> Option<String> {
 /// Brings the cluster back: every node on the cluster network under its member name, every
 /// container running, etcd healthy, every node streaming; then drops the scratch database.
 async fn restore(run: &Run<'_>) -> Result<String> {
-    let net = crate::plan::network_name(run.spec);
+    let net = crate::spec::names::network_name(run.spec);
     let mut done = Vec::new();
     for node in &run.spec.nodes.names {
         let container = run.access.container(node)?;

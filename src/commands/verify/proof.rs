@@ -6,7 +6,7 @@ use super::{Run, MIN_ACKED};
 use crate::adapters::pg::{Pg, PgTarget};
 use crate::ops::health::POLL;
 use crate::ops::writer::{missing_after_replay, Writer};
-use crate::plan;
+use crate::spec::names;
 use crate::wait::{wait_for, Check};
 use anyhow::{anyhow, bail, Result};
 use std::time::{Duration, Instant};
@@ -118,7 +118,7 @@ pub async fn partition(run: &mut Run<'_>) -> Result<String> {
         .config_u64("ttl")
         .unwrap_or(u64::from(run.spec.patroni.ttl));
     let container = run.access.container(&leader)?;
-    let net = plan::network_name(run.spec);
+    let net = names::network_name(run.spec);
     let writer = Writer::start(run.primary_db(), "verify_rows", 30_000_000);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = writer.acked_count();

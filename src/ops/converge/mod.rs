@@ -67,7 +67,7 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
         usage!(
             "cluster {} has no data but its backup repository {} remains (kept by `down --volumes`): restore it with `pgha restore --latest --into NAME`, or remove it with `pgha down --volumes --repository`",
             spec.name,
-            crate::pgbackrest::repo_volume(&spec.name)
+            crate::spec::names::repo_volume(&spec.name)
         );
     }
     // A missing node image is built: containers to create need it, and so do the replacements

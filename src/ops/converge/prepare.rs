@@ -61,12 +61,8 @@ pub fn desired_for(
     tls: &crate::tls::ClusterCerts,
 ) -> Result<Desired> {
     let files = crate::render::cluster_files(spec, tls)?;
-    let secrets_yml = secrets.patroni_yaml(spec.tls.enabled);
-    let pgpass = format!(
-        "*:*:*:{}:{}\n",
-        secrets::SUPERUSER,
-        secrets.superuser_password
-    );
+    let secrets_yml = crate::render::patroni_secrets_yml(secrets, spec.tls.enabled);
+    let pgpass = crate::render::node_pgpass(&secrets.superuser_password);
     Ok(plan::desired(
         spec,
         &plan::Inputs {

@@ -52,7 +52,10 @@ pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
         .map(|i| spec.node_pg_port(i))
         .chain([spec.haproxy_primary_port(), spec.haproxy_replica_port()])
         .collect();
-    let pgpass = secrets::write_pgpass(&spec.name, host, &pg_ports, &cluster_secrets)?;
+    let pgpass = secrets::write_pgpass(
+        &spec.name,
+        &crate::render::host_pgpass(host, &pg_ports, &cluster_secrets.superuser_password),
+    )?;
     let ca = crate::tls::ca_path(&spec.name);
     let monitor = spec
         .monitoring

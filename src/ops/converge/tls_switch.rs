@@ -14,6 +14,7 @@ use crate::ops::session::Session;
 use crate::plan::{self, Inventory, Kind, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
 use crate::secrets;
+use crate::spec::names;
 use crate::spec::Spec;
 use anyhow::{Context, Result};
 use std::time::Duration;
@@ -92,7 +93,7 @@ pub async fn run(
         .iter()
         .filter(|c| c.kind == Some(Kind::Etcd))
     {
-        let vol = plan::volume_name(spec, &c.member);
+        let vol = names::volume_name(spec, &c.member);
         engine.remove_volume(&vol).await?;
     }
     p.note(format!(
@@ -106,7 +107,7 @@ pub async fn run(
         .iter()
         .filter(|c| c.kind == Kind::Etcd)
         .collect();
-    for v in etcd.iter().map(|c| plan::volume_name(spec, &c.member)) {
+    for v in etcd.iter().map(|c| names::volume_name(spec, &c.member)) {
         engine.create_volume(&v, &want.labels).await?;
     }
     for c in &etcd {

@@ -8,6 +8,7 @@ use super::Roller;
 use crate::adapters::dcs::{move_etcd_leader_off, EtcdMember};
 use crate::ops::health;
 use crate::plan::{self, ContainerSpec};
+use crate::spec::names;
 use crate::wait::{wait_for, Check};
 use anyhow::Result;
 use std::time::Duration;
@@ -147,7 +148,7 @@ impl Roller<'_> {
             self.remove_member(member, m.id).await?;
         }
         self.take_down(container, 10).await?;
-        let v = plan::volume_name(self.spec, member);
+        let v = names::volume_name(self.spec, member);
         self.engine.remove_volume(&v).await?;
         self.p.note(format!(
             "{member} left etcd's membership ({} members); removed its container and volume {v}",

@@ -20,6 +20,7 @@ use crate::plan::rolling::{Action, RollStep};
 use crate::plan::{self, ContainerSpec, Desired, Kind};
 use crate::progress::Progress;
 use crate::secrets::Secrets;
+use crate::spec::names;
 use crate::spec::Spec;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
@@ -314,13 +315,13 @@ impl Roller<'_> {
         self.take_down(container, plan::STOP_TIMEOUT_SECS).await?;
         self.dcs.delete(&format!("members/{member}")).await?;
         if self.remove_volumes {
-            let v = plan::volume_name(self.spec, member);
+            let v = names::volume_name(self.spec, member);
             self.engine.remove_volume(&v).await?;
             self.p.note(format!("removed volume {v}"));
         } else {
             self.p.note(format!(
                 "kept volume {} (`up --volumes` removes the volume of a removed node)",
-                plan::volume_name(self.spec, member)
+                names::volume_name(self.spec, member)
             ));
         }
         self.wait_healthy().await
