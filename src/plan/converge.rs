@@ -4,7 +4,7 @@
 //! replacements on a running cluster is `rolling`'s; the whole plan of `up` (of which this is the
 //! container part, `ContainerPlan`) is `up_plan`'s. Pure.
 
-use super::{Desired, Kind, LABEL_CONFIG_HASH};
+use super::{ContainerSpec, Desired, Kind, LABEL_CONFIG_HASH, LABEL_TLS};
 use std::collections::BTreeMap;
 
 /// A container as Docker reports it.
@@ -23,6 +23,24 @@ pub struct ObservedContainer {
     pub image: String,
     /// The ID of the image it runs.
     pub image_id: Option<String>,
+}
+
+impl ObservedContainer {
+    /// `c` as it runs once created from the plan: running, with its labels' config hash and TLS
+    /// setting, on the image `want` resolved for it.
+    pub fn running(c: &ContainerSpec, want: &Desired) -> ObservedContainer {
+        ObservedContainer {
+            name: c.name.clone(),
+            kind: Some(c.kind),
+            member: c.member.clone(),
+            running: true,
+            state: "running".into(),
+            config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
+            tls: c.labels.get(LABEL_TLS).is_some_and(|v| v == "on"),
+            image: c.image.clone(),
+            image_id: want.image_ids.get(&c.image).cloned(),
+        }
+    }
 }
 
 /// What exists of a cluster, found by its label.

@@ -103,20 +103,7 @@ pub(super) fn running(want: &Desired) -> Inventory {
         containers: want
             .containers
             .iter()
-            .map(|c| ObservedContainer {
-                name: c.name.clone(),
-                kind: Some(c.kind),
-                member: c.member.clone(),
-                running: true,
-                state: "running".into(),
-                config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
-                tls: c
-                    .labels
-                    .get(crate::plan::LABEL_TLS)
-                    .is_some_and(|v| v == "on"),
-                image: c.image.clone(),
-                image_id: want.image_ids.get(&c.image).cloned(),
-            })
+            .map(|c| ObservedContainer::running(c, want))
             .collect(),
     }
 }

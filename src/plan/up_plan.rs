@@ -25,7 +25,7 @@ use super::dynamic::{self, ConfigStep, Impact};
 use super::rolling::{self, RollStep};
 use super::{
     container_plan, etcd_membership_refusal, not_running, tls_switch, ContainerPlan, Desired,
-    Inventory, Kind, ObservedContainer, LABEL_CONFIG_HASH, LABEL_TLS,
+    Inventory, Kind, ObservedContainer,
 };
 use crate::spec::Spec;
 use crate::state::ClusterView;
@@ -141,17 +141,7 @@ pub fn after_tls_switch(want: &Desired, have: &Inventory) -> Inventory {
         volumes,
         containers: etcd
             .into_iter()
-            .map(|c| ObservedContainer {
-                name: c.name.clone(),
-                kind: Some(c.kind),
-                member: c.member.clone(),
-                running: true,
-                state: "running".into(),
-                config_hash: c.labels.get(LABEL_CONFIG_HASH).cloned(),
-                tls: c.labels.get(LABEL_TLS).is_some_and(|v| v == "on"),
-                image: c.image.clone(),
-                image_id: want.image_ids.get(&c.image).cloned(),
-            })
+            .map(|c| ObservedContainer::running(c, want))
             .collect(),
     }
 }
