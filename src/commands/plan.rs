@@ -7,6 +7,7 @@
 
 use crate::ops::converge::{self, restart_params};
 use crate::ops::image;
+use crate::ops::plan_report;
 use crate::ops::session::Session;
 use crate::output::json;
 use crate::plan::up_plan::{self, ConfigIntent, Observed, PlanStep, ViewNeed};
@@ -80,15 +81,7 @@ pub async fn run(session: &Session) -> Result<()> {
     } else if report.steps.is_empty() {
         crate::sayln!("cluster {}: nothing to change", report.cluster);
     } else {
-        for s in &report.steps {
-            crate::sayln!(
-                "{} {}: {} (impact: {})",
-                s.kind,
-                s.action,
-                s.reason,
-                s.impact.word()
-            );
-        }
+        plan_report::print_steps(&report.steps);
     }
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! (`config`), new certificates in running containers (`certs`), the pgBackRest repository
 //! (`repo`), the write probe through HAProxy (`probe`), the continuous test writer (`writer`),
 //! cluster health waits and connection targets (`health`), the archiver on the leader
-//! (`archive`) and the monitoring checks (`monitor`).
+//! (`archive`), the monitoring checks (`monitor`) and how a plan's steps are printed
+//! (`plan_report`).
 
 pub mod access;
 pub mod archive;
@@ -18,6 +19,7 @@ pub mod health;
 pub mod image;
 pub mod member;
 pub mod monitor;
+pub mod plan_report;
 pub mod probe;
 pub mod repo;
 pub mod restart;

@@ -24,6 +24,11 @@ pub enum Impact {
     MemberRestart,
     /// Leadership moves to another member (writes pause for about a switchover).
     Switchover,
+    /// The whole cluster stops serving until a later step brings it back (`restore --in-place`).
+    Outage,
+    /// Data goes: what it replaces or removes is not kept (`restore --in-place`).
+    #[serde(rename = "data-loss")]
+    DataLoss,
 }
 
 impl Impact {
@@ -34,6 +39,8 @@ impl Impact {
             Impact::Restart => "restart of every member",
             Impact::MemberRestart => "restart of one member",
             Impact::Switchover => "switchover",
+            Impact::Outage => "outage of the cluster",
+            Impact::DataLoss => "data loss",
         }
     }
 }

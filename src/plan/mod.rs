@@ -266,6 +266,7 @@ pub mod dynamic;
 mod hash;
 mod monitor_files;
 pub mod preflight;
+pub mod restore;
 pub mod rolling;
 mod tls_files;
 pub mod up_plan;
@@ -275,6 +276,7 @@ pub use converge::{
 };
 pub use desired::{desired, pgbackrest_conf_file};
 pub use hash::{config_hash, etcd_initial_cluster, etcd_join_cmd};
+pub use restore::{restore_plan, RestoreMode, RestorePlan};
 pub use tls_files::etcd_peer_url;
 pub use up_plan::{up_plan, UpPlan};
 #[cfg(test)]

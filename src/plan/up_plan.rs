@@ -114,11 +114,25 @@ pub enum Step {
 /// One line of `pgha plan` (its `--json` steps).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanStep {
-    /// `cluster`, `container`, `volume` or `config`.
+    /// `cluster`, `container`, `volume` or `config` (`restore` in a restore's plan).
     pub kind: &'static str,
     pub action: String,
     pub reason: String,
     pub impact: Impact,
+}
+
+impl PlanStep {
+    /// The step as `pgha plan` prints it on a line (and `restore --plan`, whose steps are
+    /// plan steps too: `plan::restore`).
+    pub fn line(&self) -> String {
+        format!(
+            "{} {}: {} (impact: {})",
+            self.kind,
+            self.action,
+            self.reason,
+            self.impact.word()
+        )
+    }
 }
 
 /// The inventory a TLS switch leaves (`ops::converge::tls_switch`): every container removed

@@ -3,7 +3,8 @@
 //! is restored with `--delta` in a tool container, where PostgreSQL alone replays to the target
 //! and promotes on a new timeline; Patroni's state in etcd is cleared (the config key stays);
 //! the other nodes' containers and data volumes go; the first node starts and takes the leader
-//! lock with its restored data; `up` rebuilds the others from it.
+//! lock with its restored data; `up` rebuilds the others from it. The steps, as `--plan` prints
+//! them and the confirmation names them, are `plan::restore_plan`'s.
 
 use crate::cli::UpArgs;
 use crate::ops::converge;
@@ -18,33 +19,6 @@ use crate::spec::Spec;
 use crate::wait::{wait_for, Check};
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
-
-/// The steps, as `--plan` prints them and the confirmation names them.
-pub fn steps(spec: &Spec, t: &Target, set: Option<&str>) -> Vec<String> {
-    let first = &spec.nodes.names[0];
-    let others = &spec.nodes.names[1..];
-    vec![
-        format!(
-            "stop the nodes of {} (replicas first; the leader archives its last WAL)",
-            spec.name
-        ),
-        format!(
-            "restore {} onto {first}'s data with --delta and replay WAL to {}, where PostgreSQL promotes on a new timeline",
-            set.map_or("the newest suitable backup".to_string(), |l| format!("backup {l}")),
-            t.describe()
-        ),
-        "clear Patroni's state in etcd (leader, members, history; the config key stays)".into(),
-        format!(
-            "remove {}'s containers and data volumes",
-            if others.is_empty() { "no other node".to_string() } else { others.join(", ") }
-        ),
-        format!("start {first}: it takes the leader lock with the restored data"),
-        format!(
-            "`up` creates {} again as replicas of {first}",
-            if others.is_empty() { "nothing".to_string() } else { others.join(", ") }
-        ),
-    ]
-}
 
 pub async fn run(
     session: &Session,

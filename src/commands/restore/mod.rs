@@ -9,11 +9,12 @@
 use crate::cli::{RestoreArgs, UpArgs};
 use crate::context::Ctx;
 use crate::ops::converge;
+use crate::ops::plan_report;
 use crate::ops::repo::{self, Repo};
 use crate::ops::session::Session;
 use crate::output::fmt_time;
 use crate::pgbackrest::{self, StanzaInfo, Target};
-use crate::plan::LABEL_CLUSTER;
+use crate::plan::{restore_plan, RestoreMode, RestorePlan, LABEL_CLUSTER};
 use crate::spec::names;
 use crate::spec::{RestoreSource, Spec, DEFAULT_SPEC_TOML};
 use crate::usage;
@@ -122,17 +123,20 @@ async fn in_place(session: &Session, spec: &Spec, t: &Target, args: &RestoreArgs
     let info = repo.info().await;
     repo.close().await?;
     check_against(&info?, t, args.set.as_deref(), &spec.name)?;
-    let steps = in_place::steps(spec, t, args.set.as_deref());
+    let plan = restore_plan(
+        spec,
+        &t.describe(),
+        args.set.as_deref(),
+        RestoreMode::InPlace,
+    );
     if args.plan {
-        print_steps(session, &steps);
+        print_plan(session, &plan);
         return Ok(());
     }
-    session.confirm(&format!(
-        "restore cluster {} in place to {}: the data of {} is replaced and every write after that point is lost (backups and archived WAL stay)",
-        spec.name,
-        t.describe(),
-        spec.nodes.names.join(", ")
-    ))?;
+    if let Some(q) = &plan.question {
+        session.confirm(q)?;
+    }
+    announce(&plan);
     flush_archive(spec).await;
     let options = restore_options(t, args.set.as_deref());
     in_place::run(
@@ -172,13 +176,19 @@ async fn flush_archive(spec: &Spec) {
     }
 }
 
-fn print_steps(session: &Session, steps: &[String]) {
+/// `--plan`: the plan's steps as `pgha plan` prints its own (`--json`: their actions).
+fn print_plan(session: &Session, plan: &RestorePlan) {
     if session.global.json {
-        crate::say!("{}", crate::output::json(&steps));
+        crate::say!("{}", crate::output::json(&plan.actions()));
     } else {
-        for (i, s) in steps.iter().enumerate() {
-            crate::sayln!("{}. {s}", i + 1);
-        }
+        plan_report::print_steps(&plan.steps);
+    }
+}
+
+/// What the restore is about to do, on stderr: the lines `--plan` prints.
+fn announce(plan: &RestorePlan) {
+    for l in plan.lines() {
+        eprintln!("{}: {l}", plan.cluster);
     }
 }
 
@@ -237,28 +247,15 @@ pub async fn run(session: &Session, args: &RestoreArgs) -> Result<()> {
     let info = info?;
     check_against(&info, &t, args.set.as_deref(), &src.name)?;
 
-    let steps = [
-        format!(
-            "write {} (the spec of {name}: {}'s, with port_base {port_base})",
-            spec_file.display(),
-            src.name
-        ),
-        format!(
-            "create cluster {name} (etcd, nodes {}, HAProxy) with its own volumes and repository {}",
-            spec.nodes.names.join(", "),
-            names::repo_volume(&name)
-        ),
-        format!(
-            "the first node restores {} from repository {} (read-only) to {}, and promotes there on a new timeline",
-            args.set.as_deref().map_or("the newest suitable backup".to_string(), |l| format!("backup {l}")),
-            names::repo_volume(&src.name),
-            t.describe()
-        ),
-        format!("the other nodes copy it and stream; {name} archives into its own repository"),
-        format!("{} is not touched", src.name),
-    ];
+    let spec_path = spec_file.display().to_string();
+    let into = RestoreMode::Into {
+        name: &name,
+        port_base,
+        spec_file: &spec_path,
+    };
+    let plan = restore_plan(src, &t.describe(), args.set.as_deref(), into);
     if args.plan {
-        print_steps(session, &steps);
+        print_plan(session, &plan);
         return Ok(());
     }
     flush_archive(src).await;
@@ -270,6 +267,7 @@ pub async fn run(session: &Session, args: &RestoreArgs) -> Result<()> {
         t.describe(),
         spec_file.display()
     );
+    announce(&plan);
     let mut global = session.global.clone();
     global.spec = Some(spec_file.clone());
     global.scope = None;
@@ -369,14 +367,5 @@ mod tests {
             new_spec(&src, "copy", 70000, vec![]).is_err(),
             "ports out of range"
         );
-    }
-
-    #[test]
-    fn in_place_steps_name_what_happens_to_each_node() {
-        let steps = in_place::steps(&Spec::default(), &Target::Name("m1".into()), None);
-        assert_eq!(steps.len(), 6);
-        assert!(steps[1].contains("onto pg1's data"), "{}", steps[1]);
-        assert!(steps[1].contains("restore point \"m1\""), "{}", steps[1]);
-        assert!(steps[3].contains("pg2, pg3"), "{}", steps[3]);
     }
 }
