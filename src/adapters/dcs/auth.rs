@@ -41,21 +41,26 @@ pub async fn ensure(
     let Some((root, root_pw)) = &auth.user else {
         bail!("etcd authentication needs the root user's password (secrets file)");
     };
-    match connect_to(endpoints, auth).await {
+    // One member for the whole setup: etcd's simple tokens are known only to the member that
+    // issued them, and a client over several endpoints may send the next request to another
+    // one ("invalid auth token").
+    let (endpoint, connected) = first_answering(endpoints, auth).await;
+    let one = std::slice::from_ref(&endpoint);
+    match connected {
         Ok(mut c) => {
             // Every change to etcd's users invalidates the tokens handed out: none when they
             // are there.
             let (user, _) = patroni;
-            if c.user_get(user).await.is_err()
-                || c.role_get(user).await.is_err()
-                || c.user_get(CERT_USER).await.is_err()
+            if missing(c.user_get(user).await.map(drop))?
+                || missing(c.role_get(user).await.map(drop))?
+                || missing(c.user_get(CERT_USER).await.map(drop))?
             {
                 users_and_role(&mut c, None, patroni, prefix).await?;
             }
             Ok(AuthSetup::Checked)
         }
         Err(e) if not_enabled(&e) => {
-            let mut c = connect_to(endpoints, &auth.transport())
+            let mut c = connect_to(one, &auth.transport())
                 .await
                 .context("connect to etcd (TLS) to set up its users")?;
             users_and_role(&mut c, Some((root, root_pw)), patroni, prefix).await?;
@@ -68,6 +73,40 @@ pub async fn ensure(
             "etcd refused pgha's root password: the secrets file and etcd disagree (was etcd's data made by another `pgha up`?)"
         ),
         Err(e) => Err(e).context("connect to etcd as root"),
+    }
+}
+
+/// The first of `endpoints` that a client reaches (as `auth`), and that client; when none does,
+/// the last endpoint and its error.
+async fn first_answering(
+    endpoints: &[String],
+    auth: &EtcdAuth,
+) -> (String, Result<Client, etcd_client::Error>) {
+    let mut last = None;
+    for e in endpoints {
+        match connect_to(std::slice::from_ref(e), auth).await {
+            Err(err)
+                if !not_enabled(&err) && !err.to_string().contains("authentication failed") =>
+            {
+                last = Some((e.clone(), Err(err)));
+            }
+            r => return (e.clone(), r),
+        }
+    }
+    last.unwrap_or_else(|| {
+        (
+            String::new(),
+            Err(etcd_client::Error::InvalidArgs("no etcd endpoint".into())),
+        )
+    })
+}
+
+/// Whether a user or role lookup says it does not exist; any other error is one.
+fn missing(r: Result<(), etcd_client::Error>) -> Result<bool> {
+    match r {
+        Ok(()) => Ok(false),
+        Err(e) if e.to_string().contains("not found") => Ok(true),
+        Err(e) => Err(e).context("etcd authentication: read users and roles"),
     }
 }
 
