@@ -350,7 +350,6 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     eprintln!("bench: memory at idle");
     b.settle().await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let inv = engine.inventory(&[("io.pgha.cluster", &b.o.name)]).await?;
     let mut mem = Metric::new(
         "cluster memory at idle, as docker stats counts it (peak of 5 samples)",
         "MiB",
@@ -359,9 +358,8 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         "  of which process memory (anon/rss, peak of 5 samples)",
         "MiB",
     );
-    let names: Vec<String> = inv.containers.iter().map(|c| c.name.clone()).collect();
     let (peak, peak_anon) =
-        crate::support::memory::peak(&engine, &names, 5, Duration::from_secs(1)).await?;
+        crate::support::memory::cluster_peak(&engine, &b.o.name, 5, Duration::from_secs(1)).await?;
     // Docker reports 0 when the cgroup does not count it: not observed.
     mem.push((peak > 0.0).then_some(peak));
     anon.push((peak_anon > 0.0).then_some(peak_anon));

@@ -18,21 +18,16 @@ const ARRIVAL: Duration = Duration::from_secs(90);
 /// MiB of process memory (anon: what the processes allocated, as the cgroups count it) and as
 /// docker stats counts it, over the cluster's containers at idle (peak of 3 samples).
 async fn cluster_mib(b: &Bench<'_>, engine: &Engine) -> Result<(f64, f64)> {
-    let inv = engine.inventory(&[("io.pgha.cluster", &b.o.name)]).await?;
-    let names: Vec<String> = inv.containers.iter().map(|c| c.name.clone()).collect();
     let (stats, anon) =
-        crate::support::memory::peak(engine, &names, 3, Duration::from_secs(1)).await?;
+        crate::support::memory::cluster_peak(engine, &b.o.name, 3, Duration::from_secs(1)).await?;
     Ok((anon, stats))
 }
 
 /// Monitoring's processes: (anon MiB, RSS MiB). Prometheus and Alertmanager by their cgroups
 /// (anon; and docker stats for the RSS side), the exporters in each node by /proc (RssAnon, VmRSS).
 async fn monitoring_mib(b: &Bench<'_>, engine: &Engine) -> Result<(f64, f64)> {
-    let (mut anon, mut rss) = (0u64, 0u64);
     let parts = [b.c.container("prometheus"), b.c.container("alertmanager")];
-    let (usage, an) = crate::support::memory::peak(engine, &parts, 1, Duration::ZERO).await?;
-    anon += (an * 1048576.0) as u64;
-    rss += (usage * 1048576.0) as u64;
+    let (mut rss, mut anon) = crate::support::memory::sample(engine, &parts).await?;
     let script = "for p in $(pgrep -f -- '-exporter --web'); do case $(cat /proc/$p/comm) in prometheus-*) grep -E '^(RssAnon|VmRSS):' /proc/$p/status;; esac; done";
     for n in ["pg1", "pg2", "pg3"] {
         let out = docker(&["exec", &b.c.container(n), "sh", "-c", script])?;

@@ -9,6 +9,15 @@ use std::time::Duration;
 
 const MIB: f64 = 1048576.0;
 
+/// One sample: the containers' summed memory now, in bytes: (docker stats', anon).
+pub async fn sample(engine: &Engine, containers: &[String]) -> Result<(u64, u64)> {
+    let each = try_join_all(containers.iter().map(|c| engine.memory_usage(c))).await?;
+    Ok((
+        each.iter().map(|(u, _)| *u).sum(),
+        each.iter().map(|(_, a)| *a).sum(),
+    ))
+}
+
 /// The peak over `samples` samples, `pause` apart, of the containers' summed memory: (docker
 /// stats' MiB, anon MiB).
 pub async fn peak(
@@ -22,9 +31,21 @@ pub async fn peak(
         if i > 0 {
             tokio::time::sleep(pause).await;
         }
-        let each = try_join_all(containers.iter().map(|c| engine.memory_usage(c))).await?;
-        usage = usage.max(each.iter().map(|(u, _)| *u).sum::<u64>() as f64 / MIB);
-        anon = anon.max(each.iter().map(|(_, a)| *a).sum::<u64>() as f64 / MIB);
+        let (u, a) = sample(engine, containers).await?;
+        usage = usage.max(u as f64 / MIB);
+        anon = anon.max(a as f64 / MIB);
     }
     Ok((usage, anon))
+}
+
+/// `peak` over every container of `cluster` (found by its label).
+pub async fn cluster_peak(
+    engine: &Engine,
+    cluster: &str,
+    samples: usize,
+    pause: Duration,
+) -> Result<(f64, f64)> {
+    let inv = engine.inventory(&[("io.pgha.cluster", cluster)]).await?;
+    let names: Vec<String> = inv.containers.iter().map(|c| c.name.clone()).collect();
+    peak(engine, &names, samples, pause).await
 }
