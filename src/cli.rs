@@ -54,6 +54,10 @@ pub struct Global {
     /// Answer yes to confirmations (needed for destructive commands when not on a terminal).
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// How long a command that changes the cluster waits for another one that is changing it
+    /// (the cluster lock), in seconds; 0 refuses at once.
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECS")]
+    pub wait_lock: u64,
 }
 
 #[derive(Debug, Subcommand)]

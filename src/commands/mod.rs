@@ -29,6 +29,7 @@ pub mod verify;
 
 use crate::cli::{CertsCommand, Cli, Command, ImageCommand};
 use crate::context::Ctx;
+use crate::ops::lock;
 use crate::ops::member::Action;
 use crate::ops::session::Session;
 use anyhow::Result;
@@ -36,6 +37,19 @@ use anyhow::Result;
 pub async fn run(cli: Cli) -> Result<()> {
     // One session per command: the spec, the engine, etcd and the members' access, each made once.
     let session = Session::new(Ctx::new(cli.global));
+    // One operator at a time: a command that changes a cluster pgha made holds its lock for its
+    // whole run (`ops::lock`); read-only commands and clusters named by --etcd take none.
+    let _lock = match changes(&cli.command) {
+        Some(name) if !session.external() => Some(
+            lock::acquire(
+                &session.spec()?.name,
+                name,
+                std::time::Duration::from_secs(session.global.wait_lock),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     match cli.command {
         Command::Init(a) => init::run(&session, &a),
         Command::Render(a) => render::run(&session, &a),
@@ -69,4 +83,28 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Alerts => alerts::run(&session).await,
         Command::Top(a) => top::run(&session, &a).await,
     }
+}
+
+/// The name of a command that changes the cluster (and so holds its lock), or `None`.
+fn changes(c: &Command) -> Option<&'static str> {
+    Some(match c {
+        Command::Image(ImageCommand::Build(_)) => "pgha image build",
+        Command::Up(_) => "pgha up",
+        Command::Down(_) => "pgha down",
+        Command::Switchover(_) => "pgha switchover",
+        Command::Failover(_) => "pgha failover",
+        Command::Reinit(_) => "pgha reinit",
+        Command::Start(_) => "pgha start",
+        Command::Stop(_) => "pgha stop",
+        Command::Restart(_) => "pgha restart",
+        Command::Verify(_) => "pgha verify",
+        Command::EditConfig(_) => "pgha edit-config",
+        Command::Pause(_) => "pgha pause",
+        Command::Resume(_) => "pgha resume",
+        Command::Reload(_) => "pgha reload",
+        Command::Backup(a) if a.command.is_none() => "pgha backup",
+        Command::Certs(CertsCommand::Rotate) => "pgha certs rotate",
+        Command::Restore(a) if !a.plan => "pgha restore",
+        _ => return None,
+    })
 }

@@ -11,12 +11,14 @@
 
 pub mod access;
 pub mod archive;
+pub mod backup;
 pub mod certs;
 pub mod config;
 pub mod converge;
 pub mod handover;
 pub mod health;
 pub mod image;
+pub mod lock;
 pub mod member;
 pub mod monitor;
 pub mod plan_report;

@@ -32,7 +32,7 @@ pub fn pgpass_path(cluster: &str) -> PathBuf {
     cluster_dir(cluster).join("pgpass")
 }
 
-/// The cluster's secrets, if they were made before.
+/// The cluster's secrets, if they were made before, as stored (read-only: see `load_or_create`).
 pub fn load(cluster: &str) -> Result<Option<Secrets>> {
     let path = secrets_path(cluster);
     let text = match fs::read_to_string(&path) {
@@ -45,29 +45,30 @@ pub fn load(cluster: &str) -> Result<Option<Secrets>> {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
             .with_context(|| format!("make {} private (mode 0600)", path.display()))?;
     }
-    let mut s: Secrets =
-        toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-    if s.etcd_root_password.is_empty()
-        || s.etcd_patroni_password.is_empty()
-        || s.monitor_password.is_empty()
-    {
-        for pw in [
+    toml::from_str(&text)
+        .map(Some)
+        .with_context(|| format!("parse {}", path.display()))
+}
+
+/// Loads the secrets, or generates and stores them (mode 0600) when there are none; a password
+/// an older file lacks is generated and stored too. Only commands that hold the cluster's lock
+/// call it (`ops::lock`), so two of them never make two sets.
+pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
+    if let Some(mut s) = load(cluster)? {
+        let missing: Vec<&mut String> = [
             &mut s.etcd_root_password,
             &mut s.etcd_patroni_password,
             &mut s.monitor_password,
-        ] {
-            if pw.is_empty() {
+        ]
+        .into_iter()
+        .filter(|p| p.is_empty())
+        .collect();
+        if !missing.is_empty() {
+            for pw in missing {
                 *pw = password();
             }
+            store(cluster, &s)?;
         }
-        store(cluster, &s)?;
-    }
-    Ok(Some(s))
-}
-
-/// Loads the secrets, or generates and stores them (mode 0600) when there are none.
-pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
-    if let Some(s) = load(cluster)? {
         return Ok((s, false));
     }
     let s = Secrets::generate();

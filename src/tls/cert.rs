@@ -227,6 +227,21 @@ pub fn facts(pem: &str) -> Result<CertFacts> {
     })
 }
 
+/// `key_pem` is the private key of `cert_pem`'s public key. Certificate and key are two files,
+/// each written atomically; a run that ended between the two leaves a pair that does not match.
+pub fn pair_matches(cert_pem: &str, key_pem: &str) -> bool {
+    let Ok((_, p)) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()) else {
+        return false;
+    };
+    let Ok(x) = p.parse_x509() else {
+        return false;
+    };
+    let Ok(key) = KeyPair::from_pem(key_pem) else {
+        return false;
+    };
+    x.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
+}
+
 /// Why a stored leaf must be reissued, if it must: it names other hosts, or it ends soon.
 pub fn stale(leaf: &Leaf, pem: &str, now: i64) -> Option<String> {
     let f = match facts(pem) {

@@ -2,7 +2,8 @@
 //! files 0600), read, issued where missing or stale, and listed for `certs status`.
 
 use super::cert::{
-    facts, issue, new_ca, stale, wanted, CertFacts, ClientTls, ClusterCerts, PGHA_CLIENT,
+    facts, issue, new_ca, pair_matches, stale, wanted, CertFacts, ClientTls, ClusterCerts,
+    PGHA_CLIENT,
 };
 use crate::files::write_private;
 use crate::spec::Spec;
@@ -27,7 +28,7 @@ fn read(path: &Path) -> Result<Option<String>> {
 fn load_ca(dir: &Path, cluster: &str) -> Result<(String, String)> {
     let (ca_path, ca_key_path) = (dir.join("ca.crt"), dir.join("ca.key"));
     Ok(match (read(&ca_path)?, read(&ca_key_path)?) {
-        (Some(c), Some(k)) => (c, k),
+        (Some(c), Some(k)) if pair_matches(&c, &k) => (c, k),
         _ => {
             let (c, k) = new_ca(cluster)?;
             write_private(&ca_key_path, &k)?;
@@ -57,7 +58,11 @@ pub fn ensure_all(spec: &Spec, reissue_all: bool) -> Result<(ClusterCerts, Vec<S
             dir.join(format!("{}.key", leaf.stem)),
         );
         let pair = match (read(&crt)?, read(&key)?) {
-            (Some(c), Some(k)) if !reissue_all && stale(&leaf, &c, now).is_none() => (c, k),
+            (Some(c), Some(k))
+                if !reissue_all && stale(&leaf, &c, now).is_none() && pair_matches(&c, &k) =>
+            {
+                (c, k)
+            }
             _ => {
                 let (c, k) = issue(&ca, &ca_key, &leaf)?;
                 write_private(&key, &k)?;

@@ -110,3 +110,14 @@ fn pem_der(pem: &str) -> Vec<u8> {
         .decode(body)
         .unwrap()
 }
+
+#[test]
+fn a_certificate_matches_its_own_key_only() {
+    let (ca, ca_key) = new_ca("t").unwrap();
+    let (c1, k1) = issue(&ca, &ca_key, &leaf("pg1")).unwrap();
+    let (_, k2) = issue(&ca, &ca_key, &leaf("pg1")).unwrap();
+    assert!(pair_matches(&c1, &k1));
+    assert!(pair_matches(&ca, &ca_key));
+    assert!(!pair_matches(&c1, &k2), "a key written by a later run");
+    assert!(!pair_matches(&c1, "not a key"));
+}

@@ -258,6 +258,13 @@ pub async fn run(session: &Session, args: &RestoreArgs) -> Result<()> {
         print_plan(session, &plan);
         return Ok(());
     }
+    // The new cluster is changed by this command alone, as the source is (commands::run).
+    let _new_lock = crate::ops::lock::acquire(
+        &name,
+        "pgha restore --into",
+        std::time::Duration::from_secs(session.global.wait_lock),
+    )
+    .await?;
     flush_archive(src).await;
     std::fs::write(&spec_file, spec_text(session, &name, port_base)?)
         .with_context(|| format!("write {}", spec_file.display()))?;

@@ -21,21 +21,19 @@ pub struct Prepared {
 /// Images, secrets and rendered configs → the wanted Docker objects.
 pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) -> Result<Prepared> {
     let images = image::resolve(spec, engine, p, build).await?;
-    let secrets = match secrets::load(&spec.name)? {
-        Some(s) => s,
-        None => {
-            let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
-            if !inv.volumes.is_empty() {
-                bail!(
-                    "cluster {} has data volumes ({}) but its secrets file {} is missing; restore that file, or remove the data with `pgha down --volumes`",
-                    spec.name,
-                    inv.volumes.join(", "),
-                    secrets::secrets_path(&spec.name).display()
-                );
-            }
-            secrets::load_or_create(&spec.name)?.0
+    if secrets::load(&spec.name)?.is_none() {
+        let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
+        if !inv.volumes.is_empty() {
+            bail!(
+                "cluster {} has data volumes ({}) but its secrets file {} is missing; restore that file, or remove the data with `pgha down --volumes`",
+                spec.name,
+                inv.volumes.join(", "),
+                secrets::secrets_path(&spec.name).display()
+            );
         }
-    };
+    }
+    // Under the cluster's lock (`up`, `restore` hold it): one set of passwords, ever.
+    let secrets = secrets::load_or_create(&spec.name)?.0;
     // The certificates (`[tls]`, and pgBackRest's TLS server): made once, kept with the
     // secrets, reissued when they near their end.
     let (tls, issued) = if spec.backup.enabled || spec.tls.enabled {
