@@ -1,11 +1,14 @@
-//! `pgha down [--volumes]`: stop and remove what `up` made, found by the cluster label. HAProxy
-//! first, then the nodes (gracefully, so the leader hands over its key cleanly), then etcd. With
-//! `--volumes` the data volumes and the cluster's secrets go too; the backup repository only with
-//! `--repository` as well. Twice is fine.
+//! `pgha down [--volumes]`: stop and remove what `up` made, found by the cluster label, after
+//! asking when it stops a running container or deletes data (`plan::down`: it names them).
+//! Monitoring and HAProxy first, then the replicas, then the leader alone (a clean shutdown
+//! checkpoint; the leader per etcd, or the nodes together when etcd does not answer), then etcd.
+//! With `--volumes` the data volumes and the cluster's secrets go too; the backup repository only
+//! with `--repository` as well. Twice is fine.
 
 use crate::cli::DownArgs;
 use crate::ops::session::Session;
 use crate::output::json;
+use crate::plan::down::{down_order, down_question};
 use crate::plan::{Kind, LABEL_CLUSTER, STOP_TIMEOUT_SECS};
 use crate::progress::Progress;
 use crate::secrets;
@@ -35,12 +38,22 @@ pub async fn run(session: &Session, args: &DownArgs) -> Result<()> {
     if !args.repository {
         inv.volumes.retain(|v| *v != repo);
     }
-    if args.volumes && (!inv.volumes.is_empty() || secrets::load(&spec.name)?.is_some()) {
-        session.confirm(&format!(
-            "remove cluster {} with its data ({} volumes) and its passwords",
-            spec.name,
-            inv.volumes.len()
-        ))?;
+    let running: Vec<&str> = inv
+        .containers
+        .iter()
+        .filter(|c| c.running)
+        .map(|c| c.name.as_str())
+        .collect();
+    let state_dir = secrets::cluster_dir(&spec.name);
+    let has_secrets = secrets::load(&spec.name)?.is_some();
+    let state_shown = state_dir.display().to_string();
+    if let Some(q) = down_question(
+        &spec.name,
+        &running,
+        args.volumes.then_some(inv.volumes.as_slice()),
+        has_secrets.then_some(state_shown.as_str()),
+    ) {
+        session.confirm(&q)?;
     }
     if args.repository && inv.volumes.contains(&repo) {
         session.confirm(&format!(
@@ -48,22 +61,27 @@ pub async fn run(session: &Session, args: &DownArgs) -> Result<()> {
             spec.name
         ))?;
     }
+    let nodes_run = inv
+        .containers
+        .iter()
+        .any(|c| c.running && c.kind == Some(Kind::Node));
+    let leader = if nodes_run {
+        leader(session).await
+    } else {
+        None
+    };
     let p = Progress::new();
-    for kind in [
-        Some(Kind::Monitor),
-        Some(Kind::Haproxy),
-        Some(Kind::Node),
-        Some(Kind::Etcd),
-        None,
-    ] {
-        let group: Vec<_> = inv.containers.iter().filter(|c| c.kind == kind).collect();
+    if nodes_run && leader.is_none() {
+        p.note("the leader is not known (etcd does not answer): the nodes stop together");
+    }
+    for group in down_order(&inv.containers, leader.as_deref()) {
         try_join_all(group.iter().map(|c| {
             let engine = &engine;
             let p = &p;
             async move {
                 if c.running {
                     p.step(format!("stopping {}", c.name));
-                    // Nodes get time to hand over cleanly; etcd and HAProxy keep no state worth waiting for.
+                    // Nodes get time to shut down cleanly; etcd and HAProxy keep no state worth waiting for.
                     let t = if c.kind == Some(Kind::Node) {
                         STOP_TIMEOUT_SECS
                     } else {
@@ -136,4 +154,13 @@ pub async fn run(session: &Session, args: &DownArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The leader per etcd, when etcd answers within a few seconds.
+async fn leader(session: &Session) -> Option<String> {
+    let read = async { session.dcs().await?.read_cluster().await };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), read).await {
+        Ok(Ok(view)) => view.leader,
+        _ => None,
+    }
 }

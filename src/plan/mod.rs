@@ -262,6 +262,7 @@ pub fn resources(spec: &Spec, kind: Kind) -> Resources {
 
 mod converge;
 mod desired;
+pub mod down;
 pub mod dynamic;
 mod hash;
 mod monitor_files;
