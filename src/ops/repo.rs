@@ -140,6 +140,19 @@ impl<'a> Repo<'a> {
             .await
     }
 
+    /// Starts `pgbackrest --stanza=<cluster> <args>` as postgres in the container and returns:
+    /// it runs on there (a backup that must not hold up its caller).
+    pub async fn start(&self, args: &[&str]) -> Result<()> {
+        let stanza = format!("--stanza={}", self.stanza);
+        let cmd: Vec<&str> = ["pgbackrest", stanza.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        self.engine
+            .exec_detached(&self.container, &cmd, "postgres")
+            .await
+    }
+
     /// Runs a shell script as postgres in the container.
     pub async fn shell(&self, script: &str) -> Result<ExecOutput> {
         self.engine

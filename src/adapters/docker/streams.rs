@@ -5,7 +5,7 @@ use super::{is_not_found, Engine, LogLine};
 use crate::plan::ContainerSpec;
 use anyhow::{anyhow, Context, Result};
 use bollard::container::LogOutput;
-use bollard::exec::StartExecResults;
+use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
     EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
 };
@@ -281,6 +281,35 @@ impl Engine {
             .with_context(|| format!("inspect exec in {container}"))?;
         out.code = inspect.exit_code.unwrap_or(-1);
         Ok(out)
+    }
+
+    /// Starts `cmd` in a running container as `user` and returns at once: it runs on in the
+    /// container (its output goes nowhere; what it does must be observable elsewhere).
+    pub async fn exec_detached(&self, container: &str, cmd: &[&str], user: &str) -> Result<()> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    user: Some(user.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("exec {:?} in {container}", cmd.first()))?;
+        self.docker
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: true,
+                    tty: false,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .with_context(|| format!("start exec in {container}"))?;
+        Ok(())
     }
 
     /// Cuts a running container off `network` (a network partition; its published ports go too).

@@ -5,6 +5,7 @@
 
 use crate::adapters::pg::Pg;
 use crate::cli::{BackupArgs, BackupCommand};
+use crate::ops::backup::{backup_member, backup_options, wait_for_running};
 use crate::ops::repo::{self, now_unix, Repo};
 use crate::ops::session::Session;
 use crate::output::{fmt_bytes, fmt_time, json};
@@ -212,27 +213,6 @@ struct BackupReport {
     expired: Vec<String>,
 }
 
-/// The member a backup runs on: a streaming replica, the async one first (it carries no commit's
-/// wait), so the leader's disks only serve the backup's start and stop; the leader when no
-/// replica streams.
-pub fn backup_member(view: &crate::state::ClusterView) -> Option<(String, bool)> {
-    let leader = view.leader.clone()?;
-    let streaming: Vec<&str> = view
-        .members
-        .iter()
-        .filter(|m| m.name != leader && m.is_streaming())
-        .map(|m| m.name.as_str())
-        .collect();
-    let pick = streaming
-        .iter()
-        .find(|m| !view.sync_standbys.iter().any(|s| s == *m))
-        .or(streaming.first());
-    Some(match pick {
-        Some(m) => (m.to_string(), true),
-        None => (leader, false),
-    })
-}
-
 /// Takes the backup and prints the new backup's row. On a standby, pgBackRest copies the
 /// standby's files and reaches the primary (for the backup's start and stop) through the
 /// primary's pgBackRest TLS server. `start-fast` makes the primary's checkpoint immediate.
@@ -248,8 +228,14 @@ async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()>
     };
     let container = names::container_name(spec, &member);
     let repo = Repo::on(engine, spec, &container);
-    let before = repo.info().await?;
     let p = Progress::new();
+    // One backup at a time (pgBackRest's lock would refuse this one): `up`'s first backup, or
+    // another `pgha backup` of a cluster shared with other operators, ends first.
+    if let Some(s) = crate::secrets::load(&spec.name)? {
+        let primary = crate::ops::health::primary_target(spec, &s);
+        wait_for_running(&primary, Duration::from_secs(args.timeout), &p).await?;
+    }
+    let before = repo.info().await?;
     p.step(format!(
         "{} backup of {} on {member} ({})",
         args.kind,
@@ -260,12 +246,11 @@ async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()>
             "the leader: no replica streams"
         }
     ));
-    let mut opts = vec![format!("--type={}", args.kind)];
-    if standby {
-        let primary = view.leader.as_deref().unwrap_or_default();
-        opts.extend(crate::pgbackrest::standby_backup_options(primary));
-    }
-    opts.extend(["--log-level-console=info".to_string(), "backup".to_string()]);
+    let opts = backup_options(
+        &args.kind,
+        standby,
+        view.leader.as_deref().unwrap_or_default(),
+    );
     let backup_args: Vec<&str> = opts.iter().map(String::as_str).collect();
     let run = repo.run(&backup_args);
     let out = tokio::time::timeout(Duration::from_secs(args.timeout), run)

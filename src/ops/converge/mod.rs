@@ -201,12 +201,27 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     if spec.backup.enabled && !plan.containers.is_noop() {
         // Idempotent: made by Patroni's post_bootstrap on a new cluster; here for a cluster that
         // gained archiving through this `up`.
-        if let Some(leader) = &dcs.read_cluster().await?.leader {
+        let now = dcs.read_cluster().await?;
+        if let Some(leader) = &now.leader {
             crate::ops::repo::ensure_stanza(engine, spec, leader).await?;
             p.note(format!(
                 "pgBackRest stanza {} ready, WAL archived",
                 spec.name
             ));
+            // Recoverable from the first minute: a repository without a backup gets a full one,
+            // in the background (the cluster is healthy already; `backup list` shows it).
+            if let Some(m) = crate::ops::backup::start_first(
+                engine,
+                spec,
+                &now,
+                &health::primary_target(spec, &prepared.secrets),
+            )
+            .await?
+            {
+                p.note(format!(
+                    "first full backup started on {m}, in the background (`pgha backup list` shows it when done)"
+                ));
+            }
         }
     }
     let scrape_targets = if spec.monitoring.enabled {
