@@ -88,26 +88,112 @@ async fn assert_healthy(c: &TestCluster, table: &str, rows: i64) {
     }
 }
 
+/// The cluster lock's file: the holder's command, pid and start time.
+fn lock_holder(c: &TestCluster) -> String {
+    std::fs::read_to_string(c.home().join(&c.name).join("lock")).unwrap_or_default()
+}
+
+/// Waits until `pid` holds the cluster's lock (it wrote itself into the lock file).
+fn wait_holder(c: &TestCluster, pid: u32) {
+    let start = std::time::Instant::now();
+    while !lock_holder(c).contains(&format!("pid={pid}\n")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "pid {pid} never took the lock: {:?}",
+            lock_holder(c)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A first `up` in the background; meanwhile `up` and `down --yes` exit 1 naming it, and change
+/// nothing: it ends healthy. Returns its output.
+fn lock_refusals_during_up(c: &TestCluster) -> std::process::Output {
+    let child = c
+        .command(&["up"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_holder(c, pid);
+    for args in [&["up"][..], &["down", "--yes"][..]] {
+        let refused = c.pgha_output(args, Duration::from_secs(30));
+        let err = text(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "cluster {} is being changed by `pgha up` (pid {pid}, since ",
+                c.name
+            )) && err.contains("pass --wait-lock 60"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the first up, next to the refused ones: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("is healthy"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !c.home().join(&c.name).join("lock").exists(),
+        "the lock file goes with its holder"
+    );
+    out
+}
+
+/// A `pgha up` killed with SIGKILL while it holds the lock leaves its file, never the lock: the
+/// next `up` runs.
+fn killed_holder_does_not_block(c: &TestCluster) {
+    let mut child = c
+        .command(&["up"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_holder(c, child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lock_holder(c).contains(&format!("pid={}\n", child.id())));
+    let out = c.pgha_output(&["up"], Duration::from_secs(300));
+    assert!(
+        out.status.success(),
+        "up after a killed up: {}",
+        text(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
     let c = TestCluster::new("verify", 6000, NO_MONITORING);
-    c.up();
+    // One operator at a time: while the first `up` runs, another `up` and a `down` are refused,
+    // naming it, and it ends healthy; it takes the first backup on its own.
+    let out = tokio::task::block_in_place(|| lock_refusals_during_up(&c));
+    assert!(
+        text(&out.stderr).contains("first full backup started on"),
+        "{}",
+        text(&out.stderr)
+    );
+    tokio::task::block_in_place(|| killed_holder_does_not_block(&c));
     let pw = c.superuser_password();
     c.sql_on_primary("create table user_rows (id int primary key); insert into user_rows select generate_series(1, 500)").await;
-    // A cluster without a backup fails verify's backup check; a first backup, then verify.
-    let (code, v, _) = tokio::task::block_in_place(|| verify(&c, &["--only", "backup"]));
-    assert_eq!(code, Some(1), "{v}");
-    assert!(
-        result(&v, "backup")["figure"]
-            .as_str()
-            .unwrap()
-            .contains("no backup in the repository"),
-        "{v}"
-    );
-    c.pgha(&["backup"], Duration::from_secs(180));
+    // Recoverable from the first minute: verify passes with no `pgha backup` in between.
     let (code, v, err) = tokio::task::block_in_place(|| verify(&c, &[]));
     assert_eq!(code, Some(0), "{v}\n{err}");
     assert_eq!(v["passed"], true);
+    // The backup verify found is the one `up` took: a full one, the only one.
+    let list: Value = serde_json::from_str(&c.pgha(&["backup", "list", "--json"], T)).unwrap();
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{list}");
+    assert_eq!(backups[0]["type"], "full", "{list}");
     let checks = v["checks"].as_array().unwrap();
     for ch in checks {
         eprintln!("{} {}: {}", ch["result"], ch["check"], ch["figure"]);
