@@ -111,7 +111,9 @@ fn options(auth: &EtcdAuth) -> ConnectOptions {
     o
 }
 
-fn urls(endpoints: &[String], auth: &EtcdAuth) -> Vec<String> {
+/// The URLs the client connects to: an endpoint as given when it has a scheme, else https with
+/// TLS and http without.
+pub fn endpoint_urls(endpoints: &[String], auth: &EtcdAuth) -> Vec<String> {
     let scheme = if auth.tls.is_some() { "https" } else { "http" };
     endpoints
         .iter()
@@ -134,7 +136,7 @@ pub async fn raw_client(endpoints: &[String], auth: &EtcdAuth) -> Result<Client>
 
 async fn connect_to(endpoints: &[String], auth: &EtcdAuth) -> Result<Client, etcd_client::Error> {
     crate::adapters::tls::init();
-    Client::connect(urls(endpoints, auth), Some(options(auth))).await
+    Client::connect(endpoint_urls(endpoints, auth), Some(options(auth))).await
 }
 
 impl Dcs {

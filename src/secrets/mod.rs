@@ -2,12 +2,14 @@
 //! on the host in `<state dir>/<cluster>/secrets.toml` (mode 0600, folder 0700). They reach the
 //! containers only as Patroni's `90-secrets.yml`, never in rendered files or on command lines.
 //!
-//! This module is the pure part (the users, generating); `store` keeps them on the host
-//! (re-exported here); `render::secrets` renders the files that carry them.
+//! This module is the pure part (the users, generating); `exposure` says where a credential may
+//! go and prints secrets redacted; `store` keeps them on the host (re-exported here);
+//! `render::secrets` renders the files that carry them.
 
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 
+pub mod exposure;
 pub mod store;
 pub use store::*;
 
