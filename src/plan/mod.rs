@@ -50,8 +50,9 @@ impl Kind {
     }
 }
 
-/// A file put into a container before its first start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A file put into a container before its first start; `Debug` shows a secret one's contents
+/// as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct FileSpec {
     /// Absolute path in the container.
     pub path: String,
@@ -61,6 +62,24 @@ pub struct FileSpec {
     pub gid: u64,
     /// Left out of the config hash (secrets).
     pub secret: bool,
+}
+
+impl std::fmt::Debug for FileSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let contents: &dyn std::fmt::Debug = if self.secret {
+            &crate::secrets::exposure::Redacted
+        } else {
+            &self.contents
+        };
+        f.debug_struct("FileSpec")
+            .field("path", &self.path)
+            .field("contents", contents)
+            .field("mode", &self.mode)
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

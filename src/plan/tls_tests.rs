@@ -194,3 +194,27 @@ fn a_running_cluster_with_the_other_tls_setting_is_named() {
         "nothing runs yet"
     );
 }
+
+#[test]
+fn debug_of_the_wanted_containers_shows_no_key_or_password() {
+    let spec = Spec::default();
+    let certs = fake_certs(&spec);
+    let d = desired_with(&spec, &certs, (105, 106));
+    let shown = format!("{d:?} {certs:?}");
+    for stem in certs.leaves.keys() {
+        assert!(
+            !shown.contains(&format!("{stem}-key")),
+            "{stem}'s key in Debug"
+        );
+    }
+    // Secret files' contents are byte lists in a derived Debug: none of theirs is there.
+    let secret = b"secret: x\n"
+        .iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        !shown.contains(&secret.join(", ")),
+        "90-secrets.yml's contents in Debug"
+    );
+    assert!(shown.contains("[redacted]"));
+}

@@ -36,6 +36,21 @@ pub fn etcd_credentials_allowed(url: &str, allow: bool) -> Result<(), String> {
     ))
 }
 
+/// What a secret field shows in `Debug`: `[redacted]`. Types that hold a password or a private
+/// key write their `Debug` by hand with it.
+pub struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A (user, password) pair as `Debug` shows it: the user, and the password redacted.
+pub fn user_redacted(auth: &Option<(String, String)>) -> Option<(&str, Redacted)> {
+    auth.as_ref().map(|(u, _)| (u.as_str(), Redacted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
