@@ -48,6 +48,10 @@ pub struct Global {
     /// $PGHA_REST_PASSWORD.
     #[arg(long, global = true, value_name = "NAME")]
     pub rest_user: Option<String>,
+    /// With --etcd-user or --rest-user: send their passwords over plain http too (refused
+    /// otherwise: they would cross the network unencrypted).
+    #[arg(long, global = true)]
+    pub allow_plaintext_credentials: bool,
     /// Print results as JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,

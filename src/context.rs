@@ -2,8 +2,9 @@
 //! target and credentials (--etcd, --scope, --cacert...), and confirmation of destructive
 //! operations. A command reaches all of it through its `ops::session::Session`.
 
-use crate::adapters::dcs::{EtcdAuth, Target};
+use crate::adapters::dcs::{endpoint_urls, EtcdAuth, Target};
 use crate::cli::Global;
+use crate::secrets::exposure;
 use crate::spec::{Spec, DEFAULT_SPEC_TOML};
 use crate::tls::ClientTls;
 use crate::usage;
@@ -67,14 +68,23 @@ impl Ctx {
             None => None,
             Some(u) => Some((u.clone(), password_env("--etcd-user", ETCD_PASSWORD_ENV)?)),
         };
+        let auth = EtcdAuth {
+            tls: self.external_tls()?,
+            user,
+        };
+        if auth.user.is_some() {
+            for url in endpoint_urls(&self.global.etcd, &auth) {
+                let allow = self.global.allow_plaintext_credentials;
+                if let Err(why) = exposure::etcd_credentials_allowed(&url, allow) {
+                    usage!("{why}");
+                }
+            }
+        }
         Ok(Some(Target {
             endpoints: self.global.etcd.clone(),
             namespace: self.global.namespace.clone(),
             scope,
-            auth: EtcdAuth {
-                tls: self.external_tls()?,
-                user,
-            },
+            auth,
         }))
     }
 

@@ -224,3 +224,38 @@ fn an_etcd_that_does_not_answer_is_one_line_naming_the_endpoint() {
         assert!(!lower.contains("tonic") && !lower.contains("grpc"), "{err}");
     }
 }
+
+#[test]
+fn an_etcd_password_is_not_sent_over_plain_http_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--etcd",
+        "127.0.0.1:1",
+        "--scope",
+        "x",
+        "--etcd-user",
+        "admin",
+        "list",
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgha"));
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env("PGHA_HOME", dir.path().join("home"))
+        .env("PGHA_ETCD_PASSWORD", "secret")
+        .env_remove("PGHA_SPEC");
+    let o = support::run::run_with_deadline(&mut cmd, std::time::Duration::from_secs(60)).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "error: etcd endpoint http://127.0.0.1:1 is plain http, so --etcd-user's password would cross the network unencrypted; give --cacert (etcd over TLS), or pass --allow-plaintext-credentials"
+    );
+    // Allowed, pgha goes on to connect (and finds no etcd there).
+    cmd.arg("--allow-plaintext-credentials");
+    let o = support::run::run_with_deadline(&mut cmd, std::time::Duration::from_secs(60)).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("etcd does not answer at 127.0.0.1:1"),
+        "{}",
+        stderr(&o)
+    );
+}

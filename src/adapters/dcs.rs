@@ -31,11 +31,21 @@ pub struct Target {
     pub auth: EtcdAuth,
 }
 
-/// How to reach etcd: TLS (the CA to trust, the client certificate to present) and etcd's user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How to reach etcd: TLS (the CA to trust, the client certificate to present) and etcd's user;
+/// `Debug` shows no password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct EtcdAuth {
     pub tls: Option<crate::tls::ClientTls>,
     pub user: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for EtcdAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdAuth")
+            .field("tls", &self.tls)
+            .field("user", &crate::secrets::exposure::user_redacted(&self.user))
+            .finish()
+    }
 }
 
 impl EtcdAuth {
@@ -111,7 +121,9 @@ fn options(auth: &EtcdAuth) -> ConnectOptions {
     o
 }
 
-fn urls(endpoints: &[String], auth: &EtcdAuth) -> Vec<String> {
+/// The URLs the client connects to: an endpoint as given when it has a scheme, else https with
+/// TLS and http without.
+pub fn endpoint_urls(endpoints: &[String], auth: &EtcdAuth) -> Vec<String> {
     let scheme = if auth.tls.is_some() { "https" } else { "http" };
     endpoints
         .iter()
@@ -134,7 +146,7 @@ pub async fn raw_client(endpoints: &[String], auth: &EtcdAuth) -> Result<Client>
 
 async fn connect_to(endpoints: &[String], auth: &EtcdAuth) -> Result<Client, etcd_client::Error> {
     crate::adapters::tls::init();
-    Client::connect(urls(endpoints, auth), Some(options(auth))).await
+    Client::connect(endpoint_urls(endpoints, auth), Some(options(auth))).await
 }
 
 impl Dcs {
@@ -437,5 +449,16 @@ mod tests {
         };
         assert_eq!(t.prefix(), "/service/demo/");
         assert_eq!(t.key("leader"), "/service/demo/leader");
+    }
+
+    #[test]
+    fn debug_shows_no_password() {
+        let auth = EtcdAuth {
+            tls: None,
+            user: Some(("root".into(), "pw-secret".into())),
+        };
+        let shown = format!("{auth:?}");
+        assert!(!shown.contains("pw-secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
     }
 }

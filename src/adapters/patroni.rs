@@ -2,17 +2,28 @@
 //! CA and pgha's client certificate when the cluster has TLS (plain HTTP otherwise), on the
 //! published, loopback-bound API ports (or a member's `api_url`), with basic auth for the POSTs.
 
+use crate::secrets::exposure::user_redacted;
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::time::Duration;
 
-/// One member's REST API.
-#[derive(Debug, Clone)]
+/// One member's REST API; `Debug` shows no password.
+#[derive(Clone)]
 pub struct Api {
     pub base: String,
     pub auth: Option<(String, String)>,
     /// The CA to trust and the client certificate to present (https).
     pub tls: Option<crate::tls::ClientTls>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .field("auth", &user_redacted(&self.auth))
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 /// A REST answer: HTTP status and body text.
@@ -92,5 +103,21 @@ impl Api {
         let status = r.status().as_u16();
         let body = r.text().await.unwrap_or_default();
         Ok(Reply { status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_user_but_not_the_password() {
+        let api = Api {
+            auth: Some(("admin".into(), "pw-secret".into())),
+            ..Api::from_api_url("https://h:8008/patroni")
+        };
+        let shown = format!("{api:?}");
+        assert!(!shown.contains("pw-secret"), "{shown}");
+        assert!(shown.contains("(\"admin\", [redacted])"), "{shown}");
     }
 }

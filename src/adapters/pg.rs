@@ -2,6 +2,7 @@
 //! with a connect timeout; answers come back as plain Rust values. With a CA, the connection
 //! requires TLS and checks the server's certificate and name (libpq's `verify-full`).
 
+use crate::secrets::exposure::Redacted;
 use anyhow::{Context, Result};
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
@@ -9,8 +10,8 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, Config, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// Where and as whom to connect.
-#[derive(Debug, Clone)]
+/// Where and as whom to connect; `Debug` shows no password.
+#[derive(Clone)]
 pub struct PgTarget {
     pub host: String,
     pub port: u16,
@@ -19,6 +20,19 @@ pub struct PgTarget {
     pub dbname: String,
     /// The CA (and optionally a client certificate): TLS, verify-full.
     pub tls: Option<crate::tls::ClientTls>,
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &Redacted)
+            .field("dbname", &self.dbname)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl PgTarget {
@@ -171,5 +185,30 @@ mod tests {
             "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=verify-full&sslrootcert=/s/tls/ca.crt"
         );
         assert!(!t.url(None).contains("secret"));
+    }
+
+    #[test]
+    fn debug_shows_no_password_or_key() {
+        let t = PgTarget {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: "pw-secret".into(),
+            dbname: "postgres".into(),
+            tls: Some(crate::tls::ClientTls {
+                ca: Some("CA-PEM".into()),
+                identity: Some(("CRT-PEM".into(), "KEY-PEM".into())),
+            }),
+        };
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("pw-secret") && !shown.contains("KEY-PEM"),
+            "{shown}"
+        );
+        assert!(shown.contains("password: [redacted]"), "{shown}");
+        assert!(
+            shown.contains("user: \"postgres\"") && shown.contains("CRT-PEM"),
+            "{shown}"
+        );
     }
 }

@@ -29,7 +29,10 @@ pub async fn run(session: &Session) -> Result<()> {
     let engine = session.engine().await?;
     let p = Progress::new();
     let have = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
-    let images = image::resolve(spec, engine, &p, false).await?;
+    // `plan` makes no files: pgha's own image, when not built yet, owns them as root here.
+    let images = image::resolve(spec, engine, &p, false)
+        .await?
+        .owners_for_a_dry_run();
     // Secrets do not count in the config hash: a cluster without them gets throwaway ones.
     let secrets = secrets::load(&spec.name)?.unwrap_or_else(secrets::Secrets::generate);
     // Certificates are secret files, outside the config hash: plan makes none.

@@ -5,7 +5,7 @@
 
 use crate::adapters::patroni::Api;
 use crate::adapters::pg::PgTarget;
-use crate::secrets::{self, Secrets, REST_USER};
+use crate::secrets::{self, exposure, Secrets, REST_USER};
 use crate::spec::names;
 use crate::spec::Spec;
 use crate::state::ClusterView;
@@ -21,17 +21,24 @@ pub struct Access {
     /// --cacert/--cert/--key and --rest-user for an external cluster's REST API.
     external_tls: Option<crate::tls::ClientTls>,
     external_rest: Option<(String, String)>,
+    /// --allow-plaintext-credentials: --rest-user's password may go to an http `api_url`.
+    allow_plaintext: bool,
 }
 
 impl Access {
     /// A cluster pgha did not make (--etcd): its REST API with --cacert/--cert/--key and
-    /// --rest-user.
-    pub fn external(tls: Option<crate::tls::ClientTls>, rest: Option<(String, String)>) -> Access {
+    /// --rest-user (over http only with `allow_plaintext`).
+    pub fn external(
+        tls: Option<crate::tls::ClientTls>,
+        rest: Option<(String, String)>,
+        allow_plaintext: bool,
+    ) -> Access {
         Access {
             pgha: None,
             scope_without_etcd: None,
             external_tls: tls,
             external_rest: rest,
+            allow_plaintext,
         }
     }
 
@@ -50,6 +57,7 @@ impl Access {
             scope_without_etcd,
             external_tls: None,
             external_rest: None,
+            allow_plaintext: false,
         })
     }
 
@@ -69,7 +77,8 @@ impl Access {
         }
     }
 
-    /// A member's REST API: the published port for pgha clusters, its `api_url` otherwise.
+    /// A member's REST API: the published port for pgha clusters, its `api_url` otherwise
+    /// (refused when --rest-user's password would go to it over plain http).
     pub fn api(&self, view: &ClusterView, member: &str) -> Result<Api> {
         if let Some((spec, s)) = &self.pgha {
             if let Some(i) = spec.node_index(member) {
@@ -84,6 +93,12 @@ impl Access {
             .member(member)
             .and_then(|m| m.data.api_url.clone())
             .ok_or_else(|| anyhow!("member {member} advertises no REST API (api_url)"))?;
+        if self.external_rest.is_some() {
+            // An error (exit 1), not a usage error: a command may ask for a member's API after
+            // it changed something (another member restarted first).
+            exposure::rest_credentials_allowed(member, &url, self.allow_plaintext)
+                .map_err(|why| anyhow!("{why}"))?;
+        }
         Ok(Api {
             auth: self.external_rest.clone(),
             tls: self.external_tls.clone(),
@@ -114,4 +129,45 @@ impl Access {
 
 pub fn scope_refusal(what: &str, scope: &str) -> Result<()> {
     usage!("{what} acts on the spec's Docker containers: --scope {scope} needs --etcd (another Patroni cluster), or leave --scope out")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Kv;
+
+    fn view(api_url: &str) -> ClusterView {
+        let member = Kv {
+            key: "/service/x/members/pg1".into(),
+            value: serde_json::json!({"api_url": api_url, "role": "replica"}).to_string(),
+            mod_revision: 1,
+            lease: 0,
+        };
+        ClusterView::from_kvs("x", "/service/x/", &[member])
+    }
+
+    #[test]
+    fn a_rest_password_goes_to_an_http_api_url_only_when_allowed() {
+        let rest = Some(("admin".to_string(), "pw".to_string()));
+        let plain = view("http://10.0.0.1:8008/patroni");
+        let refused = Access::external(None, rest.clone(), false);
+        let why = format!("{:#}", refused.api(&plain, "pg1").unwrap_err());
+        assert!(
+            why.starts_with(
+                "member pg1 advertises its REST API at http://10.0.0.1:8008/patroni, plain http"
+            ),
+            "{why}"
+        );
+        let allowed = Access::external(None, rest.clone(), true);
+        assert_eq!(
+            allowed.api(&plain, "pg1").unwrap().base,
+            "http://10.0.0.1:8008"
+        );
+        let tls = view("https://10.0.0.1:8008/patroni");
+        assert!(refused.api(&tls, "pg1").is_ok());
+        // No credentials, nothing to protect.
+        assert!(Access::external(None, None, false)
+            .api(&plain, "pg1")
+            .is_ok());
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::adapters::docker::Engine;
 use crate::image::{self, LABEL_POSTGRES_GID, LABEL_POSTGRES_UID};
-use crate::plan::Desired;
+use crate::plan::{Desired, Owner};
 use crate::progress::Progress;
 use crate::spec::Spec;
 use anyhow::{anyhow, bail, Context, Result};
@@ -16,26 +16,65 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// The images a cluster's containers run, and the postgres uid/gid of the node image.
+/// The images a cluster's containers run, and the owners of their private files (their users'
+/// uid/gid, from the images' labels).
 #[derive(Debug, Clone)]
 pub struct Images {
     pub node: String,
     pub etcd: String,
     pub haproxy: String,
-    pub postgres_uid: u64,
-    pub postgres_gid: u64,
-    /// uid/gid of the etcd and haproxy users in their images, when their labels say.
-    pub etcd_ids: Option<(u64, u64)>,
-    pub haproxy_ids: Option<(u64, u64)>,
-    /// uid/gid of the prometheus user in the node image (the monitoring containers run it).
-    pub prometheus_ids: Option<(u64, u64)>,
+    /// The postgres user of the node image.
+    pub postgres: Owner,
+    /// The etcd and haproxy users of their images.
+    pub etcd_owner: Owner,
+    pub haproxy_owner: Owner,
+    /// The prometheus user of the node image (the monitoring containers run it).
+    pub prometheus: Owner,
     pub built: bool,
+}
+
+impl Images {
+    /// For what makes no files (`pgha plan`) before pgha's own image is built: its owners taken
+    /// as root's, which changes no step (private files are outside the config hash).
+    pub fn owners_for_a_dry_run(mut self) -> Images {
+        for o in [
+            &mut self.postgres,
+            &mut self.etcd_owner,
+            &mut self.haproxy_owner,
+            &mut self.prometheus,
+        ] {
+            if matches!(o, Owner::NotBuilt { .. }) {
+                *o = Owner::Ids(0, 0);
+            }
+        }
+        self
+    }
 }
 
 /// `uid:gid` from a label.
 fn ids_label(labels: &std::collections::HashMap<String, String>, key: &str) -> Option<(u64, u64)> {
     let (u, g) = labels.get(key)?.split_once(':')?;
     Some((u.parse().ok()?, g.parse().ok()?))
+}
+
+/// The owner `image`'s `labels` name under `key`; `None` labels: pgha's own image, not built.
+fn owner(
+    image: &str,
+    labels: Option<&std::collections::HashMap<String, String>>,
+    key: &str,
+) -> Owner {
+    match labels {
+        None => Owner::NotBuilt {
+            image: image.into(),
+        },
+        Some(l) => match ids_label(l, key) {
+            Some((u, g)) => Owner::Ids(u, g),
+            None => Owner::NoLabel {
+                image: image.into(),
+                label: key.into(),
+            },
+        },
+    }
 }
 
 /// The image ID behind each image reference the wanted containers use (those on the engine).
@@ -82,53 +121,76 @@ pub async fn resolve(
     let node = spec.images.node.clone().unwrap_or_else(image::reference);
     let mut built = false;
     let labels = match engine.image_labels(&node).await? {
-        Some(l) => l,
+        Some(l) => Some(l),
         None if spec.images.node.is_none() && build_missing => {
             build(engine, p, false).await?;
             built = true;
-            engine
-                .image_labels(&node)
-                .await?
-                .ok_or_else(|| anyhow!("image {node} is missing right after it was built"))?
+            Some(
+                engine
+                    .image_labels(&node)
+                    .await?
+                    .ok_or_else(|| anyhow!("image {node} is missing right after it was built"))?,
+            )
         }
-        None if spec.images.node.is_none() => Default::default(),
+        None if spec.images.node.is_none() => None,
         None => bail!(
             "image {node} (images.node in the spec) is not on this Docker engine, and pgha does not pull images; build it, or remove images.node to use pgha's own image"
         ),
     };
-    let id = |k: &str| labels.get(k).and_then(|v| v.parse::<u64>().ok());
-    let (uid, gid) = match (id(LABEL_POSTGRES_UID), id(LABEL_POSTGRES_GID)) {
-        (Some(u), Some(g)) => (u, g),
-        _ if labels.is_empty() => (0, 0),
+    let id = |k: &str| labels.as_ref()?.get(k).and_then(|v| v.parse::<u64>().ok());
+    let postgres = match (id(LABEL_POSTGRES_UID), id(LABEL_POSTGRES_GID)) {
+        (Some(u), Some(g)) => Owner::Ids(u, g),
+        _ if labels.is_none() => Owner::NotBuilt {
+            image: node.clone(),
+        },
         _ => bail!(
             "image {node} lacks the labels {LABEL_POSTGRES_UID} and {LABEL_POSTGRES_GID} (the postgres user's ids, which own the secrets file); add them to the image"
         ),
     };
-    let mut other_ids = [None, None];
-    for (slot, (other, key)) in other_ids.iter_mut().zip([
-        (&spec.images.etcd, image::LABEL_ETCD_IDS),
-        (&spec.images.haproxy, image::LABEL_HAPROXY_IDS),
-    ]) {
-        *slot = match other {
-            None => ids_label(&labels, key),
-            Some(other) => match engine.image_labels(other).await? {
-                Some(l) => ids_label(&l, key),
-                None => bail!("image {other} (from the spec's [images]) is not on this Docker engine, and pgha does not pull images"),
-            },
-        };
-    }
-    let [etcd_ids, haproxy_ids] = other_ids;
+    let etcd_owner = owner_in(
+        engine,
+        &spec.images.etcd,
+        &node,
+        &labels,
+        image::LABEL_ETCD_IDS,
+    )
+    .await?;
+    let haproxy_owner = owner_in(
+        engine,
+        &spec.images.haproxy,
+        &node,
+        &labels,
+        image::LABEL_HAPROXY_IDS,
+    )
+    .await?;
     Ok(Images {
-        etcd_ids,
-        haproxy_ids,
-        prometheus_ids: ids_label(&labels, image::LABEL_PROMETHEUS_IDS),
+        etcd_owner,
+        haproxy_owner,
+        prometheus: owner(&node, labels.as_ref(), image::LABEL_PROMETHEUS_IDS),
+        postgres,
         etcd: spec.images.etcd.clone().unwrap_or_else(|| node.clone()),
         haproxy: spec.images.haproxy.clone().unwrap_or_else(|| node.clone()),
         node,
-        postgres_uid: uid,
-        postgres_gid: gid,
         built,
     })
+}
+
+/// The owner that image `other` of the spec's `[images]` names under `key` (the node image's,
+/// `node` with `labels`, when it is not set).
+async fn owner_in(
+    engine: &Engine,
+    other: &Option<String>,
+    node: &str,
+    labels: &Option<std::collections::HashMap<String, String>>,
+    key: &str,
+) -> Result<Owner> {
+    let Some(other) = other else {
+        return Ok(owner(node, labels.as_ref(), key));
+    };
+    match engine.image_labels(other).await? {
+        Some(l) => Ok(owner(other, Some(&l), key)),
+        None => bail!("image {other} (from the spec's [images]) is not on this Docker engine, and pgha does not pull images"),
+    }
 }
 
 /// Removes the rootfs tarball however the build ends.
@@ -264,5 +326,33 @@ fn rootfs_facts(tarball: &std::path::Path) -> Result<([(u32, u32); 4], String)> 
         (Some(ids), Some(c)) => Ok((ids, c)),
         (None, _) => bail!("no /etc/passwd in the built rootfs"),
         (_, None) => bail!("no /var/lib/dpkg/status in the built rootfs"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owner_is_from_its_label_or_says_why_it_is_not_known() {
+        let labels: std::collections::HashMap<String, String> =
+            [(image::LABEL_ETCD_IDS.to_string(), "105:106".to_string())].into();
+        let etcd = owner("img", Some(&labels), image::LABEL_ETCD_IDS);
+        assert_eq!(etcd, Owner::Ids(105, 106));
+        let haproxy = owner("img", Some(&labels), image::LABEL_HAPROXY_IDS);
+        assert_eq!(
+            haproxy,
+            Owner::NoLabel {
+                image: "img".into(),
+                label: image::LABEL_HAPROXY_IDS.into()
+            }
+        );
+        let missing = owner("img", None, image::LABEL_ETCD_IDS);
+        assert_eq!(
+            missing,
+            Owner::NotBuilt {
+                image: "img".into()
+            }
+        );
     }
 }

@@ -117,7 +117,11 @@ impl Session {
             return Ok(a);
         }
         let built = if self.ctx.external() {
-            Access::external(self.ctx.external_tls()?, self.ctx.external_rest_auth()?)
+            Access::external(
+                self.ctx.external_tls()?,
+                self.ctx.external_rest_auth()?,
+                self.ctx.global.allow_plaintext_credentials,
+            )
         } else {
             Access::pgha(self.spec()?, self.ctx.global.scope.clone())?
         };

@@ -14,7 +14,8 @@ use crate::spec::names::{container_name, network_name, volume_name};
 use crate::spec::Spec;
 use std::collections::BTreeMap;
 
-pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
+/// Fails (one line naming the image and the file) when the owner of a private file is not known.
+pub fn desired(spec: &Spec, inp: &Inputs) -> Result<Desired, String> {
     let net = network_name(spec);
     let base = base_labels(spec);
     let mut containers = Vec::new();
@@ -48,10 +49,11 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         if spec.tls.enabled {
             cmd.extend(etcd_tls_flags());
             let d = layout::TLS_DIR;
-            files.push(key_file(format!("{d}/ca.crt"), &inp.tls.ca, inp.etcd_ids));
+            let owner = inp.etcd_owner;
+            files.push(key_file(format!("{d}/ca.crt"), &inp.tls.ca, owner)?);
             if let Some((crt, key)) = inp.tls.get(e) {
-                files.push(key_file(format!("{d}/etcd.crt"), crt, inp.etcd_ids));
-                files.push(key_file(format!("{d}/etcd.key"), key, inp.etcd_ids));
+                files.push(key_file(format!("{d}/etcd.crt"), crt, owner)?);
+                files.push(key_file(format!("{d}/etcd.key"), key, owner)?);
             }
         }
         containers.push(ContainerSpec {
@@ -108,45 +110,35 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
                 gid: 0,
                 secret: false,
             },
-            FileSpec {
-                path: format!("{PATRONI_CONFIG_DIR}/90-secrets.yml"),
-                contents: inp.secrets_yml.as_bytes().to_vec(),
-                mode: 0o600,
-                uid: inp.postgres_uid,
-                gid: inp.postgres_gid,
-                secret: true,
-            },
-            FileSpec {
-                path: NODE_PGPASS.into(),
-                contents: inp.pgpass.as_bytes().to_vec(),
-                mode: 0o600,
-                uid: inp.postgres_uid,
-                gid: inp.postgres_gid,
-                secret: true,
-            },
+            key_file(
+                format!("{PATRONI_CONFIG_DIR}/90-secrets.yml"),
+                inp.secrets_yml,
+                inp.postgres_owner,
+            )?,
+            key_file(NODE_PGPASS.into(), inp.pgpass, inp.postgres_owner)?,
         ];
         if spec.backup.enabled {
             files.push(conf_file(&inp.files.pgbackrest));
         }
         if spec.monitoring.enabled {
-            files.extend(monitor_files::exporter_files(inp));
+            files.extend(monitor_files::exporter_files(inp)?);
         }
         if spec.backup.enabled || spec.tls.enabled {
-            let pg = Some((inp.postgres_uid, inp.postgres_gid));
+            let pg = inp.postgres_owner;
             let secret =
                 |name: &str, text: &str| key_file(format!("{}/{name}", layout::TLS_DIR), text, pg);
             if let Some((crt, key)) = inp.tls.get(n) {
-                files.push(secret("ca.crt", &inp.tls.ca));
-                files.push(secret("node.crt", crt));
-                files.push(secret("node.key", key));
+                files.push(secret("ca.crt", &inp.tls.ca)?);
+                files.push(secret("node.crt", crt)?);
+                files.push(secret("node.key", key)?);
             }
             for (stem, file) in [
                 (crate::tls::cert::REPLICATION_CLIENT, "replicator"),
                 (crate::tls::cert::PATRONI_ETCD_CLIENT, "etcd-client"),
             ] {
                 if let Some((crt, key)) = inp.tls.get(stem).filter(|_| spec.tls.enabled) {
-                    files.push(secret(&format!("{file}.crt"), crt));
-                    files.push(secret(&format!("{file}.key"), key));
+                    files.push(secret(&format!("{file}.crt"), crt)?);
+                    files.push(secret(&format!("{file}.key"), key)?);
                 }
             }
         }
@@ -192,12 +184,12 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         init: true,
         stop_timeout: 10,
         resources: resources(spec, Kind::Haproxy),
-        files: haproxy_files(spec, inp),
+        files: haproxy_files(spec, inp)?,
     });
     if spec.monitoring.enabled {
         let vol = volume_name(spec, crate::spec::names::PROMETHEUS);
         volumes.push(vol.clone());
-        containers.extend(monitor_files::containers(spec, inp, &net, vol));
+        containers.extend(monitor_files::containers(spec, inp, &net, vol)?);
     }
 
     for c in &mut containers {
@@ -210,13 +202,13 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Desired {
         c.labels = labels;
     }
 
-    Desired {
+    Ok(Desired {
         network: net,
         volumes,
         containers,
         labels: base,
         image_ids: BTreeMap::new(),
-    }
+    })
 }
 
 /// Patroni; with `[backup]` on, pgBackRest's TLS server beside it, with `[monitoring]` on the

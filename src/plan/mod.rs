@@ -50,8 +50,9 @@ impl Kind {
     }
 }
 
-/// A file put into a container before its first start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A file put into a container before its first start; `Debug` shows a secret one's contents
+/// as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct FileSpec {
     /// Absolute path in the container.
     pub path: String,
@@ -61,6 +62,24 @@ pub struct FileSpec {
     pub gid: u64,
     /// Left out of the config hash (secrets).
     pub secret: bool,
+}
+
+impl std::fmt::Debug for FileSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let contents: &dyn std::fmt::Debug = if self.secret {
+            &crate::secrets::exposure::Redacted
+        } else {
+            &self.contents
+        };
+        f.debug_struct("FileSpec")
+            .field("path", &self.path)
+            .field("contents", contents)
+            .field("mode", &self.mode)
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,9 +146,8 @@ pub struct Inputs<'a> {
     pub node_image: &'a str,
     pub etcd_image: &'a str,
     pub haproxy_image: &'a str,
-    /// postgres uid/gid in the node image (owner of the secrets file).
-    pub postgres_uid: u64,
-    pub postgres_gid: u64,
+    /// The postgres user of the node image (owner of the nodes' secret files and keys).
+    pub postgres_owner: &'a Owner,
     /// Every rendered config file (`render::cluster_files`): `desired` places them.
     pub files: &'a crate::render::ClusterFiles,
     /// The secrets file for Patroni (YAML).
@@ -138,11 +156,11 @@ pub struct Inputs<'a> {
     pub pgpass: &'a str,
     /// The cluster's CA and its certificates (`[tls]`, and pgBackRest's TLS server).
     pub tls: &'a crate::tls::cert::ClusterCerts,
-    /// uid/gid of the etcd and haproxy users in their images (owners of their keys), when known.
-    pub etcd_ids: Option<(u64, u64)>,
-    pub haproxy_ids: Option<(u64, u64)>,
-    /// uid/gid of the prometheus user (owner of the monitoring containers' keys), when known.
-    pub prometheus_ids: Option<(u64, u64)>,
+    /// The etcd and haproxy users of their images (owners of their keys).
+    pub etcd_owner: &'a Owner,
+    pub haproxy_owner: &'a Owner,
+    /// The prometheus user of the node image (owner of the monitoring containers' keys).
+    pub prometheus_owner: &'a Owner,
     /// The exporters' PostgreSQL password (`[monitoring]`).
     pub monitor_password: &'a str,
 }
@@ -278,7 +296,7 @@ pub use converge::{
 pub use desired::{desired, pgbackrest_conf_file};
 pub use hash::{config_hash, etcd_initial_cluster, etcd_join_cmd};
 pub use restore::{restore_plan, RestoreMode, RestorePlan};
-pub use tls_files::etcd_peer_url;
+pub use tls_files::{etcd_peer_url, Owner};
 pub use up_plan::{up_plan, UpPlan};
 #[cfg(test)]
 mod converge_tests;

@@ -22,7 +22,7 @@ fn file(path: String, contents: String, secret: bool) -> FileSpec {
 }
 
 /// The exporters' queries, web config (TLS) and password file, in a node container.
-pub(super) fn exporter_files(inp: &Inputs) -> Vec<FileSpec> {
+pub(super) fn exporter_files(inp: &Inputs) -> Result<Vec<FileSpec>, String> {
     let d = EXPORTERS_DIR;
     let m = &inp.files.monitor;
     let mut files = vec![file(
@@ -36,9 +36,9 @@ pub(super) fn exporter_files(inp: &Inputs) -> Vec<FileSpec> {
     files.push(key_file(
         format!("{d}/monitor.pass"),
         inp.monitor_password,
-        Some((inp.postgres_uid, inp.postgres_gid)),
-    ));
-    files
+        inp.postgres_owner,
+    )?);
+    Ok(files)
 }
 
 /// Prometheus (its data on `volume`) and Alertmanager.
@@ -47,7 +47,7 @@ pub(super) fn containers(
     inp: &Inputs,
     network: &str,
     volume: String,
-) -> Vec<ContainerSpec> {
+) -> Result<Vec<ContainerSpec>, String> {
     let m = &inp.files.monitor;
     let mut prom_files = vec![
         file(
@@ -70,22 +70,11 @@ pub(super) fn containers(
     ];
     if spec.tls.enabled {
         let d = layout::TLS_DIR;
-        prom_files.push(key_file(
-            format!("{d}/ca.crt"),
-            &inp.tls.ca,
-            inp.prometheus_ids,
-        ));
+        let owner = inp.prometheus_owner;
+        prom_files.push(key_file(format!("{d}/ca.crt"), &inp.tls.ca, owner)?);
         if let Some((crt, key)) = inp.tls.get(crate::tls::cert::PROMETHEUS_CLIENT) {
-            prom_files.push(key_file(
-                format!("{d}/prometheus.crt"),
-                crt,
-                inp.prometheus_ids,
-            ));
-            prom_files.push(key_file(
-                format!("{d}/prometheus.key"),
-                key,
-                inp.prometheus_ids,
-            ));
+            prom_files.push(key_file(format!("{d}/prometheus.crt"), crt, owner)?);
+            prom_files.push(key_file(format!("{d}/prometheus.key"), key, owner)?);
         }
     }
     let am_files = vec![file(
@@ -111,7 +100,7 @@ pub(super) fn containers(
         resources: resources(spec, Kind::Monitor),
         files,
     };
-    vec![
+    Ok(vec![
         make(
             0,
             crate::spec::names::PROMETHEUS,
@@ -126,5 +115,5 @@ pub(super) fn containers(
             vec![],
             am_files,
         ),
-    ]
+    ])
 }

@@ -5,14 +5,25 @@ use crate::spec::names::container_names;
 use crate::spec::Spec;
 
 pub(super) fn desired_for(spec: &Spec) -> Desired {
-    desired_with(spec, &crate::tls::cert::ClusterCerts::default(), None)
+    desired_with(spec, &crate::tls::cert::ClusterCerts::default(), (105, 106))
 }
 
+/// With etcd's and HAProxy's users `ids` (the postgres user is 102:104, prometheus 100:101).
 pub(super) fn desired_with(
     spec: &Spec,
     tls: &crate::tls::cert::ClusterCerts,
-    ids: Option<(u64, u64)>,
+    (u, g): (u64, u64),
 ) -> Desired {
+    try_desired(spec, tls, &Owner::Ids(u, g), &Owner::Ids(102, 104)).unwrap()
+}
+
+/// With etcd's and HAProxy's users `other`, and the postgres user `postgres`.
+pub(super) fn try_desired(
+    spec: &Spec,
+    tls: &crate::tls::cert::ClusterCerts,
+    other: &Owner,
+    postgres: &Owner,
+) -> Result<Desired, String> {
     let files = crate::render::ClusterFiles {
         patroni: spec
             .nodes
@@ -29,15 +40,14 @@ pub(super) fn desired_with(
             node_image: "pgha-node:abc",
             etcd_image: "pgha-node:abc",
             haproxy_image: "pgha-node:abc",
-            postgres_uid: 102,
-            postgres_gid: 104,
+            postgres_owner: postgres,
             files: &files,
             secrets_yml: "secret: x\n",
             pgpass: "*:*:*:postgres:x\n",
             tls,
-            etcd_ids: ids,
-            haproxy_ids: ids,
-            prometheus_ids: Some((100, 101)),
+            etcd_owner: other,
+            haproxy_owner: other,
+            prometheus_owner: &Owner::Ids(100, 101),
             monitor_password: "mon-pw",
         },
     )

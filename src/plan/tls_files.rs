@@ -1,5 +1,6 @@
 //! The TLS parts of the wanted containers: etcd's scheme and certificate flags, and the key and
-//! certificate files each container gets (owned by its process's user). Pure.
+//! certificate files each container gets; and every private file's owner (`Owner`, from its
+//! image's labels) and mode (`key_file`: 0600 to its owner, never a guess). Pure.
 
 use super::{FileSpec, Inputs};
 use crate::layout;
@@ -10,20 +11,40 @@ pub fn etcd_peer_url(spec: &Spec, e: &str) -> String {
     format!("{}://{e}:{}", spec.tls.scheme(), layout::ETCD_PEER_PORT)
 }
 
-/// A private file: 0600 for its owner when the owner is known, else root's and readable (an
-/// image pgha did not build, whose user ids it does not know).
-pub(super) fn key_file(path: String, text: &str, ids: Option<(u64, u64)>) -> FileSpec {
-    let (uid, gid, mode) = match ids {
-        Some((u, g)) => (u, g, 0o600),
-        None => (0, 0, 0o644),
-    };
-    FileSpec {
-        path,
-        contents: text.as_bytes().to_vec(),
-        mode,
-        uid,
-        gid,
-        secret: true,
+/// Who owns a container's private files: the uid/gid of its process's user, as its image's
+/// labels say, or why they are not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Ids(u64, u64),
+    /// The image has no such label (one pgha did not build).
+    NoLabel {
+        image: String,
+        label: String,
+    },
+    /// pgha's own image is not on the engine yet (`up` builds it before it plans).
+    NotBuilt {
+        image: String,
+    },
+}
+
+/// A private file: 0600 for its owner. An owner that is not known is an error naming the image
+/// and the file, never a file others may read.
+pub(super) fn key_file(path: String, text: &str, owner: &Owner) -> Result<FileSpec, String> {
+    match owner {
+        Owner::Ids(uid, gid) => Ok(FileSpec {
+            path,
+            contents: text.as_bytes().to_vec(),
+            mode: 0o600,
+            uid: *uid,
+            gid: *gid,
+            secret: true,
+        }),
+        Owner::NoLabel { image, label } => Err(format!(
+            "image {image} has no {label} label, so the owner of {path} cannot be known; give the image that label ({label}=UID:GID of the user it runs as), or leave it out of [images] to use pgha's own image"
+        )),
+        Owner::NotBuilt { image } => Err(format!(
+            "image {image} is not on this Docker engine, so the owner of {path} cannot be known; build it with `pgha image build`"
+        )),
     }
 }
 
@@ -43,7 +64,7 @@ pub(super) fn etcd_tls_flags() -> Vec<String> {
 }
 
 /// HAProxy's config; with `[tls]` on, the CA its checks trust and its client certificate.
-pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
+pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Result<Vec<FileSpec>, String> {
     let d = layout::HAPROXY_DIR;
     let mut files = vec![FileSpec {
         path: format!("{d}/haproxy.cfg"),
@@ -57,12 +78,16 @@ pub(super) fn haproxy_files(spec: &Spec, inp: &Inputs) -> Vec<FileSpec> {
         files.push(key_file(
             format!("{d}/ca.crt"),
             &inp.tls.ca,
-            inp.haproxy_ids,
-        ));
+            inp.haproxy_owner,
+        )?);
         if let Some((crt, key)) = inp.tls.get(crate::tls::cert::HAPROXY_CLIENT) {
             let pem = format!("{crt}{key}");
-            files.push(key_file(format!("{d}/client.pem"), &pem, inp.haproxy_ids));
+            files.push(key_file(
+                format!("{d}/client.pem"),
+                &pem,
+                inp.haproxy_owner,
+            )?);
         }
     }
-    files
+    Ok(files)
 }

@@ -1,7 +1,7 @@
 //! Plan tests of the TLS parts: etcd's flags, the certificate files and their owners, the
 //! stats page's address, and the refusal to switch a running cluster's TLS.
 
-use super::tests::{desired_for, desired_with, running};
+use super::tests::{desired_for, desired_with, running, try_desired};
 use super::*;
 use crate::spec::Spec;
 
@@ -23,7 +23,7 @@ fn fake_certs(spec: &Spec) -> crate::tls::cert::ClusterCerts {
 #[test]
 fn with_tls_etcd_speaks_https_and_requires_certificates_each_owning_its_key() {
     let spec = Spec::default();
-    let d = desired_with(&spec, &fake_certs(&spec), Some((105, 106)));
+    let d = desired_with(&spec, &fake_certs(&spec), (105, 106));
     let etcd1 = &d.containers[0];
     for flag in [
         "--listen-client-urls=https://0.0.0.0:2379",
@@ -95,7 +95,7 @@ fn with_tls_etcd_speaks_https_and_requires_certificates_each_owning_its_key() {
     // Without TLS: http, no certificate flags or files (but for pgBackRest's node certificate).
     let mut off = spec.clone();
     off.tls.enabled = false;
-    let d = desired_with(&off, &fake_certs(&off), Some((105, 106)));
+    let d = desired_with(&off, &fake_certs(&off), (105, 106));
     assert!(d.containers[0]
         .cmd
         .iter()
@@ -109,18 +109,55 @@ fn with_tls_etcd_speaks_https_and_requires_certificates_each_owning_its_key() {
 }
 
 #[test]
-fn a_key_whose_owner_is_unknown_is_roots_and_the_stats_page_stays_on_loopback() {
+fn a_key_whose_owner_is_unknown_is_refused_naming_the_image_and_the_file() {
+    let spec = Spec::default();
+    let certs = fake_certs(&spec);
+    let pg = Owner::Ids(102, 104);
+    let no_label = Owner::NoLabel {
+        image: "my-etcd:3.5".into(),
+        label: "io.pgha.etcd-ids".into(),
+    };
+    let why = try_desired(&spec, &certs, &no_label, &pg).unwrap_err();
+    assert!(
+        why.starts_with(
+            "image my-etcd:3.5 has no io.pgha.etcd-ids label, so the owner of /etc/pgha/tls/"
+        ),
+        "{why}"
+    );
+    assert!(
+        why.contains("cannot be known; give the image that label") && !why.contains('\n'),
+        "{why}"
+    );
+    let not_built = Owner::NotBuilt {
+        image: "pgha-node:abc".into(),
+    };
+    let ids = Owner::Ids(105, 106);
+    let why = try_desired(&spec, &certs, &ids, &not_built).unwrap_err();
+    assert_eq!(
+        why,
+        "image pgha-node:abc is not on this Docker engine, so the owner of /etc/pgha/patroni/90-secrets.yml cannot be known; build it with `pgha image build`"
+    );
+    // Every private file of every container is 0600 to its user, none root's or readable.
+    let d = try_desired(&spec, &certs, &ids, &pg).unwrap();
+    for c in &d.containers {
+        for f in c
+            .files
+            .iter()
+            .filter(|f| f.secret && !f.path.ends_with("certificates.yml"))
+        {
+            assert_eq!(f.mode, 0o600, "{} {}", c.name, f.path);
+            assert_ne!(f.uid, 0, "{} {}", c.name, f.path);
+        }
+    }
+}
+
+#[test]
+fn the_stats_page_stays_on_loopback() {
     let spec = Spec {
         bind: "0.0.0.0".into(),
         ..Default::default()
     };
-    let d = desired_with(&spec, &fake_certs(&spec), None);
-    let key = d.containers[0]
-        .files
-        .iter()
-        .find(|f| f.path.ends_with("etcd.key"))
-        .unwrap();
-    assert_eq!((key.uid, key.mode), (0, 0o644));
+    let d = desired_with(&spec, &fake_certs(&spec), (105, 106));
     let hap = d
         .containers
         .iter()
@@ -156,4 +193,28 @@ fn a_running_cluster_with_the_other_tls_setting_is_named() {
         None,
         "nothing runs yet"
     );
+}
+
+#[test]
+fn debug_of_the_wanted_containers_shows_no_key_or_password() {
+    let spec = Spec::default();
+    let certs = fake_certs(&spec);
+    let d = desired_with(&spec, &certs, (105, 106));
+    let shown = format!("{d:?} {certs:?}");
+    for stem in certs.leaves.keys() {
+        assert!(
+            !shown.contains(&format!("{stem}-key")),
+            "{stem}'s key in Debug"
+        );
+    }
+    // Secret files' contents are byte lists in a derived Debug: none of theirs is there.
+    let secret = b"secret: x\n"
+        .iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        !shown.contains(&secret.join(", ")),
+        "90-secrets.yml's contents in Debug"
+    );
+    assert!(shown.contains("[redacted]"));
 }

@@ -2,12 +2,14 @@
 //! on the host in `<state dir>/<cluster>/secrets.toml` (mode 0600, folder 0700). They reach the
 //! containers only as Patroni's `90-secrets.yml`, never in rendered files or on command lines.
 //!
-//! This module is the pure part (the users, generating); `store` keeps them on the host
-//! (re-exported here); `render::secrets` renders the files that carry them.
+//! This module is the pure part (the users, generating); `exposure` says where a credential may
+//! go and prints secrets redacted; `store` keeps them on the host (re-exported here);
+//! `render::secrets` renders the files that carry them.
 
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 
+pub mod exposure;
 pub mod store;
 pub use store::*;
 
@@ -20,7 +22,8 @@ pub const REST_USER: &str = "pgha";
 pub const ETCD_ROOT: &str = "root";
 pub const ETCD_PATRONI: &str = "patroni";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A cluster's passwords; `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     pub superuser_password: String,
@@ -35,6 +38,31 @@ pub struct Secrets {
     /// The exporters' PostgreSQL role (`monitoring::MONITOR_ROLE`); added with monitoring.
     #[serde(default)]
     pub monitor_password: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every field named, so that a new one is not forgotten here.
+        let Secrets {
+            superuser_password: _,
+            replication_password: _,
+            rewind_password: _,
+            restapi_password: _,
+            etcd_root_password: _,
+            etcd_patroni_password: _,
+            monitor_password: _,
+        } = self;
+        let r = &exposure::Redacted;
+        f.debug_struct("Secrets")
+            .field("superuser_password", r)
+            .field("replication_password", r)
+            .field("rewind_password", r)
+            .field("restapi_password", r)
+            .field("etcd_root_password", r)
+            .field("etcd_patroni_password", r)
+            .field("monitor_password", r)
+            .finish()
+    }
 }
 
 pub(crate) fn password() -> String {
@@ -70,5 +98,23 @@ mod tests {
             .superuser_password
             .chars()
             .all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn debug_shows_no_password() {
+        let s = Secrets::generate();
+        let shown = format!("{s:?} {s:#?}");
+        for pw in [
+            &s.superuser_password,
+            &s.replication_password,
+            &s.rewind_password,
+            &s.restapi_password,
+            &s.etcd_root_password,
+            &s.etcd_patroni_password,
+            &s.monitor_password,
+        ] {
+            assert!(!shown.contains(pw.as_str()), "{shown}");
+        }
+        assert!(shown.contains("superuser_password: [redacted]"), "{shown}");
     }
 }

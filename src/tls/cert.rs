@@ -2,6 +2,7 @@
 //! leaves (rcgen), reading what a certificate says (x509-parser) and when it must be reissued
 //! (`stale`). No file access: `store` keeps them in the state folder.
 
+use crate::secrets::exposure::Redacted;
 use crate::spec::Spec;
 use anyhow::{anyhow, Context, Result};
 use rcgen::{
@@ -42,11 +43,24 @@ pub struct Leaf {
     pub role: &'static str,
 }
 
-/// The CA certificate, and each leaf's certificate and key (PEM), by stem.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The CA certificate, and each leaf's certificate and key (PEM), by stem; `Debug` shows no key.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClusterCerts {
     pub ca: String,
     pub leaves: BTreeMap<String, (String, String)>,
+}
+
+impl std::fmt::Debug for ClusterCerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let leaves = self
+            .leaves
+            .iter()
+            .map(|(stem, (crt, _))| (stem, (crt, Redacted)));
+        f.debug_struct("ClusterCerts")
+            .field("ca", &self.ca)
+            .field("leaves", &leaves.collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl ClusterCerts {
@@ -55,11 +69,22 @@ impl ClusterCerts {
     }
 }
 
-/// What a client presents and trusts: the CA (PEM), and its certificate and key (PEM).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a client presents and trusts: the CA (PEM), and its certificate and key (PEM); `Debug`
+/// shows no key.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClientTls {
     pub ca: Option<String>,
     pub identity: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let identity = self.identity.as_ref().map(|(crt, _)| (crt, Redacted));
+        f.debug_struct("ClientTls")
+            .field("ca", &self.ca)
+            .field("identity", &identity)
+            .finish()
+    }
 }
 
 /// Every leaf a spec needs.

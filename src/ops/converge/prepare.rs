@@ -7,7 +7,7 @@ use crate::plan::{self, Desired, LABEL_CLUSTER};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
 use crate::spec::Spec;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 /// Everything `up` needs to know about the wanted cluster.
 pub struct Prepared {
@@ -61,22 +61,22 @@ pub fn desired_for(
     let files = crate::render::cluster_files(spec, tls)?;
     let secrets_yml = crate::render::patroni_secrets_yml(secrets, spec.tls.enabled);
     let pgpass = crate::render::node_pgpass(&secrets.superuser_password);
-    Ok(plan::desired(
+    plan::desired(
         spec,
         &plan::Inputs {
             node_image: &images.node,
             etcd_image: &images.etcd,
             haproxy_image: &images.haproxy,
-            postgres_uid: images.postgres_uid,
-            postgres_gid: images.postgres_gid,
+            postgres_owner: &images.postgres,
             files: &files,
             secrets_yml: &secrets_yml,
             pgpass: &pgpass,
             tls,
-            etcd_ids: images.etcd_ids,
-            haproxy_ids: images.haproxy_ids,
-            prometheus_ids: images.prometheus_ids,
+            etcd_owner: &images.etcd_owner,
+            haproxy_owner: &images.haproxy_owner,
+            prometheus_owner: &images.prometheus,
             monitor_password: &secrets.monitor_password,
         },
-    ))
+    )
+    .map_err(|why| anyhow!("{why}"))
 }
