@@ -50,6 +50,8 @@ pub fn load(cluster: &str) -> Result<Option<Secrets>> {
     if s.etcd_root_password.is_empty()
         || s.etcd_patroni_password.is_empty()
         || s.monitor_password.is_empty()
+        || s.monitoring_web_password.is_empty()
+        || s.monitoring_web_bcrypt.is_empty()
     {
         for pw in [
             &mut s.etcd_root_password,
@@ -60,9 +62,20 @@ pub fn load(cluster: &str) -> Result<Option<Secrets>> {
                 *pw = password();
             }
         }
+        s.fill_web_login();
         store(cluster, &s)?;
     }
     Ok(Some(s))
+}
+
+/// Makes the monitoring web password's stored bcrypt hash match it again after a hand edit of
+/// `secrets.toml` (and stores it). `up` calls it; `load` does not, as checking a bcrypt hash
+/// costs tens of milliseconds, too much for every read-only command.
+pub fn refresh_web_login(cluster: &str, s: &mut Secrets) -> Result<()> {
+    if s.fill_web_login() {
+        store(cluster, s)?;
+    }
+    Ok(())
 }
 
 /// Loads the secrets, or generates and stores them (mode 0600) when there are none.
