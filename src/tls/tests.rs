@@ -110,3 +110,17 @@ fn pem_der(pem: &str) -> Vec<u8> {
         .decode(body)
         .unwrap()
 }
+
+#[test]
+fn prometheus_and_alertmanager_serve_under_their_names() {
+    for m in ["prometheus", "alertmanager"] {
+        let l = leaf(m);
+        for n in [m.to_string(), format!("pgha-{m}"), "localhost".into()] {
+            assert!(l.dns.contains(&n), "{n} in {:?}", l.dns);
+        }
+        assert!(l.ips.contains(&IpAddr::from([127, 0, 0, 1])));
+    }
+    let mut off = Spec::default();
+    off.monitoring.enabled = false;
+    assert!(!wanted(&off).iter().any(|l| l.stem == "alertmanager"));
+}
