@@ -39,6 +39,8 @@ pub(super) fn desired_with(
             haproxy_ids: ids,
             prometheus_ids: Some((100, 101)),
             monitor_password: "mon-pw",
+            monitoring_web_yml: "basic_auth_users:\n  pgha: \"$2b$10$x\"\n",
+            monitoring_web_password: "web-pw",
         },
     )
 }

@@ -21,7 +21,7 @@ pub struct Prepared {
 /// Images, secrets and rendered configs → the wanted Docker objects.
 pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) -> Result<Prepared> {
     let images = image::resolve(spec, engine, p, build).await?;
-    let secrets = match secrets::load(&spec.name)? {
+    let mut secrets = match secrets::load(&spec.name)? {
         Some(s) => s,
         None => {
             let inv = engine.inventory(&[(LABEL_CLUSTER, &spec.name)]).await?;
@@ -36,6 +36,7 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
             secrets::load_or_create(&spec.name)?.0
         }
     };
+    secrets::refresh_web_login(&spec.name, &mut secrets)?;
     // The certificates (`[tls]`, and pgBackRest's TLS server): made once, kept with the
     // secrets, reissued when they near their end.
     let (tls, issued) = if spec.backup.enabled || spec.tls.enabled {
@@ -63,6 +64,8 @@ pub fn desired_for(
     let files = crate::render::cluster_files(spec, tls)?;
     let secrets_yml = crate::render::patroni_secrets_yml(secrets, spec.tls.enabled);
     let pgpass = crate::render::node_pgpass(&secrets.superuser_password);
+    let web_yml =
+        crate::render::monitoring::monitoring_web_yml(spec, &secrets.monitoring_web_bcrypt);
     Ok(plan::desired(
         spec,
         &plan::Inputs {
@@ -79,6 +82,8 @@ pub fn desired_for(
             haproxy_ids: images.haproxy_ids,
             prometheus_ids: images.prometheus_ids,
             monitor_password: &secrets.monitor_password,
+            monitoring_web_yml: &web_yml,
+            monitoring_web_password: &secrets.monitoring_web_password,
         },
     ))
 }
