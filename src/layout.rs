@@ -19,7 +19,8 @@
 //!   etcd's, HAProxy's, the exporters'); the spec publishes them on host ports.
 //! - Monitoring (`[monitoring]`): Prometheus's config in `PROMETHEUS_DIR` and its data volume at
 //!   `PROMETHEUS_DATA`; Alertmanager's config in `ALERTMANAGER_DIR` and its state at
-//!   `ALERTMANAGER_DATA`, both under the prometheus user's `PROMETHEUS_HOME`.
+//!   `ALERTMANAGER_DATA`, both under the prometheus user's `PROMETHEUS_HOME`; their web configs
+//!   (`*_WEB_CONFIG`) and the certificate they serve (`WEB_CERT`).
 //! - The node image (`image`) makes the volumes' folders, owned by their users.
 
 /// What pgha puts into a container (configs, secrets, certificates), in folders below.
@@ -64,6 +65,14 @@ pub const ETCD_DATA_DIR: &str = "/var/lib/etcd/data";
 pub const PROMETHEUS_DIR: &str = "/etc/pgha/prometheus";
 pub const ALERTMANAGER_DIR: &str = "/etc/pgha/alertmanager";
 pub const EXPORTERS_DIR: &str = "/etc/pgha/exporters";
+/// Prometheus's and Alertmanager's web config (basic auth; TLS with `[tls]` on), each in its
+/// config folder; the password Prometheus logs in to itself and to Alertmanager with; the
+/// certificate and key they serve (each container's own leaf).
+pub const PROMETHEUS_WEB_CONFIG: &str = "/etc/pgha/prometheus/web.yml";
+pub const ALERTMANAGER_WEB_CONFIG: &str = "/etc/pgha/alertmanager/web.yml";
+pub const PROMETHEUS_WEB_PASS: &str = "/etc/pgha/prometheus/web.pass";
+pub const WEB_CERT: &str = "/etc/pgha/tls/web.crt";
+pub const WEB_KEY: &str = "/etc/pgha/tls/web.key";
 /// The prometheus user's home, holding Prometheus's data (a named volume) and Alertmanager's
 /// (silences, notification log).
 pub const PROMETHEUS_HOME: &str = "/var/lib/prometheus";
@@ -114,6 +123,13 @@ mod tests {
             assert!(d.starts_with(&format!("{PGHA_DIR}/")), "{d}");
         }
         assert!(HAPROXY_CFG.starts_with(&format!("{HAPROXY_DIR}/")));
+        for f in [PROMETHEUS_WEB_CONFIG, PROMETHEUS_WEB_PASS] {
+            assert!(f.starts_with(&format!("{PROMETHEUS_DIR}/")), "{f}");
+        }
+        assert!(ALERTMANAGER_WEB_CONFIG.starts_with(&format!("{ALERTMANAGER_DIR}/")));
+        for f in [WEB_CERT, WEB_KEY] {
+            assert!(f.starts_with(&format!("{TLS_DIR}/")), "{f}");
+        }
         assert!(RECOVERY_LOG.starts_with(&format!("{PG_SOCKET_DIR}/")));
         // The node exporter watches exactly the data and repository volumes.
         let under = |p: &'static str| p.strip_prefix("/var/lib/").expect("under /var/lib");

@@ -3,10 +3,16 @@
 //! exporter (role `pgha_monitor`), a disk exporter for its volumes and, with `[backup]` on, the
 //! pgBackRest exporter, beside Patroni. This module says which exporters run and their commands;
 //! the alert rules are in `rules`; `render::monitoring` renders the config files. Pure.
+//!
+//! Prometheus and Alertmanager are closed: their web UI and API ask for a password (basic auth,
+//! user `secrets::MONITORING_USER`, the password `monitoring_web_password` in `secrets.toml`),
+//! and with `[tls]` on they serve https only, with their own certificate from the cluster's CA.
+//! With `[tls]` off (loopback-bound clusters only) they keep the password over plain http, like
+//! every other part of such a cluster: TLS follows the one `[tls]` switch, the password does not.
 
 use crate::layout::{
-    self, ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, EXPORTERS_DIR, PROMETHEUS_DATA,
-    PROMETHEUS_DIR, PROMETHEUS_PORT,
+    self, ALERTMANAGER_DATA, ALERTMANAGER_DIR, ALERTMANAGER_PORT, ALERTMANAGER_WEB_CONFIG,
+    EXPORTERS_DIR, PROMETHEUS_DATA, PROMETHEUS_DIR, PROMETHEUS_PORT, PROMETHEUS_WEB_CONFIG,
 };
 use crate::spec::Spec;
 use serde::Serialize;
@@ -50,7 +56,8 @@ pub fn node_jobs(spec: &Spec) -> Vec<NodeJob> {
     jobs
 }
 
-/// Prometheus's command line.
+/// Prometheus's command line. Its web config asks for a password (and serves TLS with `[tls]`
+/// on); the lifecycle API (`/-/reload`, `/-/quit`) stays off: a reload is a SIGHUP.
 pub fn prometheus_cmd(spec: &Spec) -> Vec<String> {
     vec![
         "prometheus".into(),
@@ -61,17 +68,18 @@ pub fn prometheus_cmd(spec: &Spec) -> Vec<String> {
             spec.monitoring.retention
         ),
         format!("--web.listen-address=:{PROMETHEUS_PORT}"),
-        "--web.enable-lifecycle".into(),
+        format!("--web.config.file={PROMETHEUS_WEB_CONFIG}"),
     ]
 }
 
-/// Alertmanager's command line (one instance: no gossip).
+/// Alertmanager's command line (one instance: no gossip), with its web config like Prometheus's.
 pub fn alertmanager_cmd() -> Vec<String> {
     vec![
         "prometheus-alertmanager".into(),
         format!("--config.file={ALERTMANAGER_DIR}/alertmanager.yml"),
         format!("--storage.path={ALERTMANAGER_DATA}"),
         format!("--web.listen-address=:{ALERTMANAGER_PORT}"),
+        format!("--web.config.file={ALERTMANAGER_WEB_CONFIG}"),
         "--cluster.listen-address=".into(),
     ]
 }
@@ -129,6 +137,15 @@ pub fn certificate_ends(certs: &crate::tls::cert::ClusterCerts) -> Vec<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_and_alertmanager_read_a_web_config_and_have_no_lifecycle_api() {
+        let p = prometheus_cmd(&Spec::default());
+        assert!(!p.iter().any(|a| a.contains("lifecycle")), "{p:?}");
+        assert!(p.contains(&format!("--web.config.file={PROMETHEUS_WEB_CONFIG}")));
+        let a = alertmanager_cmd();
+        assert!(a.contains(&format!("--web.config.file={ALERTMANAGER_WEB_CONFIG}")));
+    }
 
     #[test]
     fn exporters_never_see_a_password_on_their_command_line() {

@@ -1,8 +1,10 @@
 //! How pgha reaches the parts of a cluster it made, with `[tls]` on or off: the scheme of its
 //! REST API, the client certificate and CA it presents and trusts (from the state folder), and
-//! the etcd user it acts as. Reads the state folder; everything else is pure.
+//! the etcd user it acts as, and how it logs in to Prometheus and Alertmanager. Reads the state
+//! folder; everything else is pure.
 
 use crate::adapters::dcs::EtcdAuth;
+use crate::adapters::prom::{Login, Prom};
 use crate::secrets::{self, ETCD_ROOT};
 use crate::spec::Spec;
 use crate::tls::{self, ClientTls};
@@ -50,4 +52,15 @@ pub fn api_base(spec: &Spec, i: usize) -> String {
         spec.connect_host(),
         spec.node_api_port(i)
     )
+}
+
+/// Prometheus's and Alertmanager's APIs as pgha reaches them: basic auth with the monitoring
+/// password from the secrets file, and the cluster's CA for their https (`[tls]` on).
+pub fn prom(spec: &Spec) -> Result<Prom> {
+    let login = secrets::load(&spec.name)?.map(|s| Login {
+        user: secrets::MONITORING_USER.into(),
+        password: s.monitoring_web_password,
+    });
+    let ca = server_check(spec)?.and_then(|t| t.ca);
+    Ok(Prom::new(spec, login, ca))
 }

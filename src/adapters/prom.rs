@@ -1,40 +1,84 @@
 //! The Prometheus and Alertmanager adapter: their HTTP APIs on the cluster's published,
-//! loopback-bound ports (plain HTTP, like the HAProxy stats page). Answers are parsed by
-//! `monitoring::api`.
+//! loopback-bound ports, with basic auth (user `secrets::MONITORING_USER`) and, with `[tls]` on,
+//! https checked against the cluster's CA. Answers are parsed by `monitoring::api`.
 
 use crate::monitoring::api::{self, Alert, Sample, ScrapeTarget};
 use crate::spec::Spec;
+use crate::tls::ClientTls;
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
+
+/// How pgha logs in to Prometheus and Alertmanager.
+#[derive(Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Login({}, [redacted])", self.user)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Prom {
     pub prometheus: String,
     pub alertmanager: String,
+    login: Option<Login>,
+    /// The CA their certificates are checked against (https), when the spec has TLS.
+    ca: Option<String>,
+}
+
+/// Prometheus's and Alertmanager's base URLs for `spec` (https with `[tls]` on).
+pub fn urls(spec: &Spec) -> (String, String) {
+    let s = spec.tls.scheme();
+    (
+        format!("{s}://127.0.0.1:{}", spec.prometheus_port()),
+        format!("{s}://127.0.0.1:{}", spec.alertmanager_port()),
+    )
 }
 
 impl Prom {
-    pub fn for_spec(spec: &Spec) -> Prom {
+    /// The APIs of `spec`'s cluster, logging in with `login`, trusting `ca` (its CA, PEM) for
+    /// https. `security::prom` gives them from the state folder.
+    pub fn new(spec: &Spec, login: Option<Login>, ca: Option<String>) -> Prom {
+        let (prometheus, alertmanager) = urls(spec);
         Prom {
-            prometheus: format!("http://127.0.0.1:{}", spec.prometheus_port()),
-            alertmanager: format!("http://127.0.0.1:{}", spec.alertmanager_port()),
+            prometheus,
+            alertmanager,
+            login,
+            ca,
         }
     }
 
-    async fn get(&self, url: &str) -> Result<serde_json::Value> {
+    fn client(&self) -> Result<reqwest::Client> {
         super::tls::init();
-        let client = reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
-            .connect_timeout(Duration::from_secs(1))
-            .build()
-            .context("build HTTP client")?;
-        let r = client
-            .get(url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
+            .connect_timeout(Duration::from_secs(1));
+        if let Some(ca) = &self.ca {
+            b = b.tls_backend_preconfigured(super::tls::client_config(&ClientTls {
+                ca: Some(ca.clone()),
+                identity: None,
+            })?);
+        }
+        b.build().context("build HTTP client")
+    }
+
+    async fn get(&self, url: &str) -> Result<serde_json::Value> {
+        let mut req = self.client()?.get(url);
+        if let Some(l) = &self.login {
+            req = req.basic_auth(&l.user, Some(&l.password));
+        }
+        let r = req.send().await.with_context(|| format!("GET {url}"))?;
         let status = r.status().as_u16();
         let body = r.text().await.with_context(|| format!("read {url}"))?;
+        if status == 401 {
+            bail!(
+                "GET {url}: HTTP 401: the monitoring password was refused (pgha sends monitoring_web_password from secrets.toml; `pgha up` puts it in place)"
+            );
+        }
         if !(200..300).contains(&status) {
             bail!(
                 "GET {url}: HTTP {status}: {}",

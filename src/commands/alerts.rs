@@ -17,7 +17,7 @@ pub fn prom(spec: &Spec) -> Result<Prom> {
             spec.name
         );
     }
-    Ok(Prom::for_spec(spec))
+    crate::security::prom(spec)
 }
 
 /// `2026-12-02T10:00:00.123Z` → seconds before now, when it parses.
@@ -51,7 +51,9 @@ pub async fn run(session: &Session) -> Result<()> {
         anyhow!(
             "Alertmanager of cluster {} does not answer on {} (`pgha up` starts it): {e:#}",
             spec.name,
-            prom.alertmanager.trim_start_matches("http://")
+            prom.alertmanager
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
         )
     })?;
     if session.global.json {

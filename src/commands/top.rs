@@ -179,7 +179,11 @@ pub async fn run(session: &Session, args: &TopArgs) -> Result<()> {
         )
     })?;
     let dcs = session.dcs().await?;
-    let prom = spec.monitoring.enabled.then(|| Prom::for_spec(spec));
+    let prom = spec
+        .monitoring
+        .enabled
+        .then(|| crate::security::prom(spec))
+        .transpose()?;
     let mut direct = direct_targets(spec, &secrets);
     let mut history = History::default();
     let tty = std::io::stdout().is_terminal();

@@ -1,6 +1,8 @@
 //! Putting new certificates into running containers and reloading them: PostgreSQL and Patroni's
 //! REST API reload on SIGHUP and `pg_reload_conf()`, etcd reads its certificate at every new
-//! connection, HAProxy reloads its checks' client certificate on USR2. Nothing restarts. Used by
+//! connection, HAProxy reloads its checks' client certificate on USR2, Prometheus and
+//! Alertmanager read the certificate they serve at every new connection (their web config's
+//! TLS) and get a SIGHUP (their configs, Prometheus's rules). Nothing restarts. Used by
 //! `certs rotate` and by `up` for certificates it reissued (ending within 7 days).
 
 use crate::adapters::docker::Engine;
@@ -82,7 +84,7 @@ pub async fn apply(
                 }
             }
             Kind::Haproxy => engine.signal(&c.name, "SIGUSR2").await?,
-            // Prometheus reads its rules (the certificates' ends) again.
+            // Prometheus reads its rules (the certificates' ends) again; Alertmanager its config.
             Kind::Monitor => engine.signal(&c.name, "SIGHUP").await?,
             // etcd loads its certificate anew for every connection.
             Kind::Etcd => {}

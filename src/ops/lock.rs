@@ -13,12 +13,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Held while it lives; dropping it (or the process ending) releases the lock. Dropping it also
-/// removes the lock file (and the state folder when nothing else is in it), so that a command
-/// on a cluster that does not exist leaves nothing behind.
+/// removes the lock file, and the folders taking it made when nothing else is in them, so that a
+/// refused command on a cluster that does not exist leaves nothing behind.
 #[derive(Debug)]
 pub struct ClusterLock {
     file: File,
     path: PathBuf,
+    /// The folders that did not exist before, deepest first.
+    made: Vec<PathBuf>,
 }
 
 impl Drop for ClusterLock {
@@ -27,8 +29,11 @@ impl Drop for ClusterLock {
         // another file (or none) and opens again (see `acquire_in`).
         if names(&self.path, &self.file) {
             let _ = std::fs::remove_file(&self.path);
-            if let Some(dir) = self.path.parent() {
-                let _ = std::fs::remove_dir(dir);
+            // Only empty ones go: a cluster's secrets keep its folder.
+            for dir in &self.made {
+                if std::fs::remove_dir(dir).is_err() {
+                    break;
+                }
             }
         }
     }
@@ -98,6 +103,11 @@ async fn acquire_in(
     wait: Duration,
 ) -> Result<ClusterLock> {
     let path = dir.join("lock");
+    let made: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(PathBuf::from)
+        .collect();
     let start = Instant::now();
     loop {
         crate::files::private_dir(&dir)?;
@@ -130,7 +140,7 @@ async fn acquire_in(
                     .and_then(|_| file.rewind())
                     .and_then(|_| file.write_all(holder_text(&me).as_bytes()))
                     .with_context(|| format!("write {}", path.display()))?;
-                return Ok(ClusterLock { file, path });
+                return Ok(ClusterLock { file, path, made });
             }
             Err(TryLockError::WouldBlock) => {
                 if start.elapsed() >= wait {
@@ -161,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn a_second_taker_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().join("c");
+        let d = dir.path().join("home").join("c");
         let first = acquire_in(d.clone(), "c", "pgha up", Duration::ZERO)
             .await
             .unwrap();

@@ -2,7 +2,6 @@
 //! the wait until Prometheus scrapes every target.
 
 use crate::adapters::pg::Pg;
-use crate::adapters::prom::Prom;
 use crate::monitoring::MONITOR_ROLE;
 use crate::progress::Progress;
 use crate::secrets::Secrets;
@@ -39,7 +38,7 @@ pub async fn ensure_role(spec: &Spec, s: &Secrets) -> Result<bool> {
 
 /// Waits until Prometheus reports every target up; returns how many there are.
 pub async fn wait_targets(spec: &Spec, timeout: Duration, p: &Progress) -> Result<usize> {
-    let prom = Prom::for_spec(spec);
+    let prom = crate::security::prom(spec)?;
     wait_for(
         "Prometheus to scrape every target",
         timeout,

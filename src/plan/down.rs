@@ -21,7 +21,12 @@ pub fn down_order<'a>(
         None => 5,
     };
     (0..6)
-        .map(|r| containers.iter().filter(|c| rank(c) == r).collect::<Vec<_>>())
+        .map(|r| {
+            containers
+                .iter()
+                .filter(|c| rank(c) == r)
+                .collect::<Vec<_>>()
+        })
         .filter(|g| !g.is_empty())
         .collect()
 }

@@ -163,6 +163,10 @@ pub struct Inputs<'a> {
     pub prometheus_owner: &'a Owner,
     /// The exporters' PostgreSQL password (`[monitoring]`).
     pub monitor_password: &'a str,
+    /// Prometheus's and Alertmanager's web config (`render::monitoring::monitoring_web_yml`),
+    /// and the password Prometheus logs in to them with.
+    pub monitoring_web_yml: &'a str,
+    pub monitoring_web_password: &'a str,
 }
 
 /// Labels common to every object of the cluster (cluster + the spec's extra labels).
@@ -190,7 +194,7 @@ pub fn ports(spec: &Spec, kind: Kind, i: usize) -> Vec<PortSpec> {
             port(layout::PG_PORT, spec.node_pg_port(i), "PostgreSQL"),
             port(layout::REST_PORT, spec.node_api_port(i), "Patroni REST API"),
         ],
-        // Prometheus (i 0) and Alertmanager (i 1) have no password: on loopback, like the stats page.
+        // Prometheus (i 0) and Alertmanager (i 1) ask for a password, and stay on loopback.
         Kind::Monitor => {
             let (cp, hp, what) = if i == 0 {
                 (

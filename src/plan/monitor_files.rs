@@ -1,5 +1,8 @@
 //! The monitoring parts of the wanted containers (`[monitoring]` on): the exporters' files in each
-//! node container, and the Prometheus and Alertmanager containers with theirs. Pure.
+//! node container, and the Prometheus and Alertmanager containers with theirs: each its web
+//! config (basic auth, and TLS with its own certificate), Prometheus the password it logs in
+//! with. Whatever holds a password, a hash of one or the webhook URL is 0600 to the prometheus
+//! user. Pure.
 
 use super::tls_files::key_file;
 use super::{ports, resources, ContainerSpec, FileSpec, Inputs, Kind};
@@ -41,6 +44,39 @@ pub(super) fn exporter_files(inp: &Inputs) -> Result<Vec<FileSpec>, String> {
     Ok(files)
 }
 
+/// A file only the monitoring containers' user reads (0600; see `key_file`), in their config
+/// hash unlike a key: the web config with its stored bcrypt hash, Alertmanager's config with
+/// the webhook URL (which often holds a token).
+fn private_config(path: String, contents: &str, inp: &Inputs) -> Result<FileSpec, String> {
+    Ok(FileSpec {
+        secret: false,
+        ..key_file(path, contents, inp.prometheus_owner)?
+    })
+}
+
+/// What Prometheus and Alertmanager both get: their web config, and with `[tls]` on the
+/// certificate and key they serve (their own leaf, `member`'s).
+fn web_files(
+    spec: &Spec,
+    inp: &Inputs,
+    member: &str,
+    web_config: &str,
+) -> Result<Vec<FileSpec>, String> {
+    let owner = inp.prometheus_owner;
+    let mut files = vec![private_config(
+        web_config.into(),
+        inp.monitoring_web_yml,
+        inp,
+    )?];
+    if spec.tls.enabled {
+        if let Some((crt, key)) = inp.tls.get(member) {
+            files.push(key_file(layout::WEB_CERT.into(), crt, owner)?);
+            files.push(key_file(layout::WEB_KEY.into(), key, owner)?);
+        }
+    }
+    Ok(files)
+}
+
 /// Prometheus (its data on `volume`) and Alertmanager.
 pub(super) fn containers(
     spec: &Spec,
@@ -68,6 +104,18 @@ pub(super) fn containers(
             true,
         ),
     ];
+    prom_files.extend(web_files(
+        spec,
+        inp,
+        crate::spec::names::PROMETHEUS,
+        layout::PROMETHEUS_WEB_CONFIG,
+    )?);
+    // What Prometheus logs in to itself and to Alertmanager with.
+    prom_files.push(key_file(
+        layout::PROMETHEUS_WEB_PASS.into(),
+        inp.monitoring_web_password,
+        inp.prometheus_owner,
+    )?);
     if spec.tls.enabled {
         let d = layout::TLS_DIR;
         let owner = inp.prometheus_owner;
@@ -77,11 +125,17 @@ pub(super) fn containers(
             prom_files.push(key_file(format!("{d}/prometheus.key"), key, owner)?);
         }
     }
-    let am_files = vec![file(
+    let mut am_files = vec![private_config(
         format!("{ALERTMANAGER_DIR}/alertmanager.yml"),
-        m.alertmanager.clone(),
-        false,
-    )];
+        &m.alertmanager,
+        inp,
+    )?];
+    am_files.extend(web_files(
+        spec,
+        inp,
+        crate::spec::names::ALERTMANAGER,
+        layout::ALERTMANAGER_WEB_CONFIG,
+    )?);
     let make = |i: usize, member: &str, cmd: Vec<String>, volumes, files| ContainerSpec {
         name: container_name(spec, member),
         kind: Kind::Monitor,

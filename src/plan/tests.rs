@@ -49,6 +49,8 @@ pub(super) fn try_desired(
             haproxy_owner: other,
             prometheus_owner: &Owner::Ids(100, 101),
             monitor_password: "mon-pw",
+            monitoring_web_yml: "basic_auth_users:\n  pgha: \"$2b$10$x\"\n",
+            monitoring_web_password: "web-pw",
         },
     )
 }

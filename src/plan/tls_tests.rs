@@ -1,5 +1,6 @@
 //! Plan tests of the TLS parts: etcd's flags, the certificate files and their owners, the
-//! stats page's address, and the refusal to switch a running cluster's TLS.
+//! stats page's address, the refusal to switch a running cluster's TLS, and the monitoring
+//! containers' private files.
 
 use super::tests::{desired_for, desired_with, running, try_desired};
 use super::*;
@@ -101,10 +102,8 @@ fn with_tls_etcd_speaks_https_and_requires_certificates_each_owning_its_key() {
         .iter()
         .all(|a| !a.contains("https") && !a.contains("cert")));
     assert!(d.containers[0].files.is_empty());
-    assert!(
-        d.containers.last().unwrap().files.len() == 1,
-        "haproxy.cfg only"
-    );
+    let hap = d.containers.iter().find(|c| c.kind == Kind::Haproxy);
+    assert!(hap.unwrap().files.len() == 1, "haproxy.cfg only");
     assert_eq!(d.containers[0].labels[LABEL_TLS], "off");
 }
 
@@ -217,4 +216,54 @@ fn debug_of_the_wanted_containers_shows_no_key_or_password() {
         "90-secrets.yml's contents in Debug"
     );
     assert!(shown.contains("[redacted]"));
+}
+
+#[test]
+fn monitoring_files_with_a_password_a_key_or_the_webhook_are_the_prometheus_users_alone() {
+    let spec = Spec::default();
+    let d = desired_with(&spec, &fake_certs(&spec), (105, 106));
+    let get = |member: &str, path: &str| {
+        let c = d.containers.iter().find(|c| c.member == member).unwrap();
+        c.files
+            .iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("{member}: no {path}"))
+            .clone()
+    };
+    let am_yml = format!("{}/alertmanager.yml", layout::ALERTMANAGER_DIR);
+    for (member, path) in [
+        ("prometheus", layout::PROMETHEUS_WEB_CONFIG),
+        ("prometheus", layout::PROMETHEUS_WEB_PASS),
+        ("prometheus", layout::WEB_KEY),
+        ("alertmanager", layout::ALERTMANAGER_WEB_CONFIG),
+        ("alertmanager", layout::WEB_KEY),
+        ("alertmanager", am_yml.as_str()),
+    ] {
+        let f = get(member, path);
+        assert_eq!((f.mode, f.uid, f.gid), (0o600, 100, 101), "{member} {path}");
+    }
+    // Each serves its own certificate; the web config and Alertmanager's config are in the
+    // config hash (a changed password or webhook replaces the container), the password file not.
+    assert_eq!(
+        get("alertmanager", layout::WEB_CERT).contents,
+        b"alertmanager-crt"
+    );
+    assert_eq!(
+        get("prometheus", layout::WEB_KEY).contents,
+        b"prometheus-key"
+    );
+    assert!(!get("prometheus", layout::PROMETHEUS_WEB_CONFIG).secret);
+    assert!(!get("alertmanager", &am_yml).secret);
+    assert!(get("prometheus", layout::PROMETHEUS_WEB_PASS).secret);
+    assert_eq!(
+        get("prometheus", layout::PROMETHEUS_WEB_PASS).contents,
+        b"web-pw"
+    );
+    // With [tls] off: the password still, no certificate.
+    let mut off = spec.clone();
+    off.tls.enabled = false;
+    let d = desired_with(&off, &fake_certs(&off), (105, 106));
+    let am = d.containers.iter().find(|c| c.member == "alertmanager");
+    let paths: Vec<&str> = am.unwrap().files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, [am_yml.as_str(), layout::ALERTMANAGER_WEB_CONFIG]);
 }

@@ -1,5 +1,6 @@
 //! The monitoring files: Prometheus's config, its alert rules (from `monitoring::rules`) and the
-//! certificates' end dates, Alertmanager's config, and the exporters' queries and web config.
+//! certificates' end dates, Alertmanager's config, the exporters' queries, and the web configs
+//! (TLS, basic auth) of the exporters and of Prometheus and Alertmanager.
 
 use super::render;
 use crate::layout;
@@ -20,6 +21,9 @@ struct PrometheusCtx<'a> {
     nodes: &'a [String],
     etcd: Vec<String>,
     node_jobs: Vec<NodeJob>,
+    /// How Prometheus logs in to itself and to Alertmanager (basic auth).
+    web_user: &'static str,
+    web_pass_file: &'static str,
 }
 
 #[derive(Serialize)]
@@ -40,6 +44,8 @@ pub fn prometheus_yml(spec: &Spec) -> Result<String> {
         nodes: &spec.nodes.names,
         etcd: spec.etcd_names(),
         node_jobs: node_jobs(spec),
+        web_user: crate::secrets::MONITORING_USER,
+        web_pass_file: layout::PROMETHEUS_WEB_PASS,
     };
     render("prometheus.yml.j2", &ctx).context("render prometheus.yml")
 }
@@ -52,12 +58,45 @@ pub fn alertmanager_yml(spec: &Spec) -> Result<String> {
     render("alertmanager.yml.j2", &ctx).context("render alertmanager.yml")
 }
 
+/// A web config of the Prometheus exporter toolkit (`--web.config.file`): TLS 1.3 with `tls`'s
+/// certificate and key files, and basic auth for `users` (name, bcrypt hash).
+fn web_yml(tls: Option<(&str, &str)>, users: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    if let Some((cert, key)) = tls {
+        s += &format!(
+            "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n  min_version: TLS13\n"
+        );
+    }
+    if !users.is_empty() {
+        s += "basic_auth_users:\n";
+        for (user, hash) in users {
+            s += &format!("  {user}: {}\n", q(hash));
+        }
+    }
+    s
+}
+
 /// The exporters' web config: TLS with the node's certificate (`[tls]` on).
 pub fn exporters_web_yml(spec: &Spec) -> Option<String> {
     let d = layout::TLS_DIR;
     spec.tls.enabled.then(|| {
-        format!("tls_server_config:\n  cert_file: {d}/node.crt\n  key_file: {d}/node.key\n  min_version: TLS13\n")
+        web_yml(
+            Some((&format!("{d}/node.crt"), &format!("{d}/node.key"))),
+            &[],
+        )
     })
+}
+
+/// Prometheus's and Alertmanager's web config: basic auth for `secrets::MONITORING_USER` with
+/// `bcrypt` (the stored hash of its password, so that the file, part of their config hash, is
+/// the same at every `up`), and TLS with their own certificate when `[tls]` is on.
+pub fn monitoring_web_yml(spec: &Spec, bcrypt: &str) -> String {
+    web_yml(
+        spec.tls
+            .enabled
+            .then_some((layout::WEB_CERT, layout::WEB_KEY)),
+        &[(crate::secrets::MONITORING_USER, bcrypt)],
+    )
 }
 
 /// postgres_exporter's extra queries: archiving (failures, the oldest segment waiting), the
@@ -196,6 +235,63 @@ mod tests {
                 && !crate::monitoring::node_exporters_sh(&plain).contains("pgbackrest-exporter")
         );
         assert!(exporters_web_yml(&plain).is_none());
+    }
+
+    #[test]
+    fn prometheus_reaches_itself_and_alertmanager_with_tls_and_the_password() {
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&prometheus_yml(&Spec::default()).unwrap()).unwrap();
+        let am = &v["alerting"]["alertmanagers"][0];
+        let jobs = v["scrape_configs"].as_array().unwrap();
+        let job = |n: &str| jobs.iter().find(|j| j["job_name"] == n).unwrap().clone();
+        for c in [am.clone(), job("prometheus"), job("alertmanager")] {
+            assert_eq!(c["scheme"], "https", "{c}");
+            assert_eq!(c["tls_config"]["ca_file"], "/etc/pgha/tls/ca.crt");
+            assert_eq!(c["basic_auth"]["username"], crate::secrets::MONITORING_USER);
+            assert_eq!(
+                c["basic_auth"]["password_file"],
+                layout::PROMETHEUS_WEB_PASS
+            );
+            assert!(
+                c["basic_auth"].get("password").is_none(),
+                "no password inline"
+            );
+        }
+        assert_eq!(
+            job("prometheus")["static_configs"][0]["targets"][0],
+            "localhost:9090"
+        );
+        let mut plain = Spec::default();
+        plain.tls.enabled = false;
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&prometheus_yml(&plain).unwrap()).unwrap();
+        let am = &v["alerting"]["alertmanagers"][0];
+        assert_eq!(am["scheme"], "http");
+        assert!(am.get("tls_config").is_none());
+        assert_eq!(
+            am["basic_auth"]["username"],
+            crate::secrets::MONITORING_USER
+        );
+    }
+
+    #[test]
+    fn the_monitoring_web_config_asks_for_the_password_and_serves_tls() {
+        let hash = "$2b$10$abcdefghijklmnopqrstuv";
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&monitoring_web_yml(&Spec::default(), hash)).unwrap();
+        assert_eq!(v["basic_auth_users"][crate::secrets::MONITORING_USER], hash);
+        assert_eq!(v["tls_server_config"]["cert_file"], layout::WEB_CERT);
+        assert_eq!(v["tls_server_config"]["key_file"], layout::WEB_KEY);
+        assert_eq!(v["tls_server_config"]["min_version"], "TLS13");
+        let mut plain = Spec::default();
+        plain.tls.enabled = false;
+        let v: serde_json::Value =
+            serde_saphyr::from_str(&monitoring_web_yml(&plain, hash)).unwrap();
+        assert!(v.get("tls_server_config").is_none(), "http with [tls] off");
+        assert_eq!(v["basic_auth_users"][crate::secrets::MONITORING_USER], hash);
+        // The exporters' web config stays TLS alone.
+        let e = exporters_web_yml(&Spec::default()).unwrap();
+        assert!(e.contains("node.crt") && !e.contains("basic_auth"), "{e}");
     }
 
     #[test]

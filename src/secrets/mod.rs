@@ -21,6 +21,13 @@ pub const REST_USER: &str = "pgha";
 /// may read and write only the cluster's keys.
 pub const ETCD_ROOT: &str = "root";
 pub const ETCD_PATRONI: &str = "patroni";
+/// The user of Prometheus's and Alertmanager's web UI and API (basic auth).
+pub const MONITORING_USER: &str = "pgha";
+/// Its password's key in `secrets.toml` (what `up` tells a person to look for).
+pub const MONITORING_PASSWORD_KEY: &str = "monitoring_web_password";
+/// bcrypt's cost for that password: Prometheus checks it at most once per new password (the
+/// exporter toolkit caches a good login), so the default of Go's bcrypt is enough.
+const BCRYPT_COST: u32 = 10;
 
 /// A cluster's passwords; `Debug` shows none of them.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +45,16 @@ pub struct Secrets {
     /// The exporters' PostgreSQL role (`monitoring::MONITOR_ROLE`); added with monitoring.
     #[serde(default)]
     pub monitor_password: String,
+    /// The password of Prometheus's and Alertmanager's web UI and API (basic auth, user
+    /// `MONITORING_USER`); added with closed monitoring.
+    #[serde(default)]
+    pub monitoring_web_password: String,
+    /// Its bcrypt hash, what their web config (`basic_auth_users`) holds. Stored, not hashed at
+    /// each render: bcrypt salts every hash anew, and the web config is part of the monitoring
+    /// containers' config hash, so a fresh hash per run would replace them at every `up`. Made
+    /// again only when it is missing or no longer matches the password (`web_hash_stale`).
+    #[serde(default)]
+    pub monitoring_web_bcrypt: String,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -51,6 +68,8 @@ impl std::fmt::Debug for Secrets {
             etcd_root_password: _,
             etcd_patroni_password: _,
             monitor_password: _,
+            monitoring_web_password: _,
+            monitoring_web_bcrypt: _,
         } = self;
         let r = &exposure::Redacted;
         f.debug_struct("Secrets")
@@ -61,6 +80,8 @@ impl std::fmt::Debug for Secrets {
             .field("etcd_root_password", r)
             .field("etcd_patroni_password", r)
             .field("monitor_password", r)
+            .field("monitoring_web_password", r)
+            .field("monitoring_web_bcrypt", r)
             .finish()
     }
 }
@@ -69,8 +90,15 @@ pub(crate) fn password() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 32)
 }
 
+/// The bcrypt hash of `password` (a fresh salt each time).
+pub(crate) fn bcrypt_hash(password: &str) -> String {
+    // Only fails for a cost outside 4..=31 or a password over 72 bytes: neither happens here.
+    bcrypt::hash(password, BCRYPT_COST).expect("bcrypt a generated password")
+}
+
 impl Secrets {
     pub fn generate() -> Secrets {
+        let web = password();
         Secrets {
             superuser_password: password(),
             replication_password: password(),
@@ -79,7 +107,28 @@ impl Secrets {
             etcd_root_password: password(),
             etcd_patroni_password: password(),
             monitor_password: password(),
+            monitoring_web_password: web.clone(),
+            monitoring_web_bcrypt: bcrypt_hash(&web),
         }
+    }
+
+    /// The web password's stored hash is missing or does not match it (edited by hand).
+    pub fn web_hash_stale(&self) -> bool {
+        !bcrypt::verify(&self.monitoring_web_password, &self.monitoring_web_bcrypt).unwrap_or(false)
+    }
+
+    /// Makes the web password (when missing) and its hash (when stale); whether it changed any.
+    pub fn fill_web_login(&mut self) -> bool {
+        let mut changed = false;
+        if self.monitoring_web_password.is_empty() {
+            self.monitoring_web_password = password();
+            changed = true;
+        }
+        if changed || self.web_hash_stale() {
+            self.monitoring_web_bcrypt = bcrypt_hash(&self.monitoring_web_password);
+            changed = true;
+        }
+        changed
     }
 }
 
@@ -112,9 +161,41 @@ mod tests {
             &s.etcd_root_password,
             &s.etcd_patroni_password,
             &s.monitor_password,
+            &s.monitoring_web_password,
+            &s.monitoring_web_bcrypt,
         ] {
             assert!(!shown.contains(pw.as_str()), "{shown}");
         }
         assert!(shown.contains("superuser_password: [redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn the_web_hash_is_kept_until_the_password_changes() {
+        let mut s = Secrets::generate();
+        assert!(s.monitoring_web_bcrypt.starts_with("$2"));
+        assert!(!s.web_hash_stale());
+        let kept = s.monitoring_web_bcrypt.clone();
+        assert!(!s.fill_web_login());
+        assert_eq!(
+            s.monitoring_web_bcrypt, kept,
+            "a good hash is not salted anew"
+        );
+        s.monitoring_web_password = "edited by hand".into();
+        assert!(s.web_hash_stale());
+        assert!(s.fill_web_login());
+        assert!(bcrypt::verify("edited by hand", &s.monitoring_web_bcrypt).unwrap());
+        let mut old = Secrets {
+            monitoring_web_password: String::new(),
+            monitoring_web_bcrypt: String::new(),
+            ..Secrets::generate()
+        };
+        assert!(old.fill_web_login());
+        assert_eq!(old.monitoring_web_password.len(), 32);
+        assert!(!old.web_hash_stale());
+        let toml = toml::to_string(&old).unwrap();
+        assert!(
+            toml.contains(&format!("{MONITORING_PASSWORD_KEY} = ")),
+            "{toml}"
+        );
     }
 }

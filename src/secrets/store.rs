@@ -51,8 +51,10 @@ pub fn load(cluster: &str) -> Result<Option<Secrets>> {
 }
 
 /// Loads the secrets, or generates and stores them (mode 0600) when there are none; a password
-/// an older file lacks is generated and stored too. Only commands that hold the cluster's lock
-/// call it (`ops::lock`), so two of them never make two sets.
+/// an older file lacks is generated and stored too, and the monitoring web password's bcrypt
+/// hash is made again when it no longer matches (a hand edit). Only commands that hold the
+/// cluster's lock call it (`ops::lock`), so two of them never make two sets. (`load` checks no
+/// hash: that costs tens of milliseconds, too much for every read-only command.)
 pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
     if let Some(mut s) = load(cluster)? {
         let missing: Vec<&mut String> = [
@@ -63,10 +65,12 @@ pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
         .into_iter()
         .filter(|p| p.is_empty())
         .collect();
-        if !missing.is_empty() {
-            for pw in missing {
-                *pw = password();
-            }
+        let mut changed = !missing.is_empty();
+        for pw in missing {
+            *pw = password();
+        }
+        changed |= s.fill_web_login();
+        if changed {
             store(cluster, &s)?;
         }
         return Ok((s, false));

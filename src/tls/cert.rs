@@ -142,6 +142,11 @@ pub fn wanted(spec: &Spec) -> Vec<Leaf> {
     out.push(client(PATRONI_ETCD_CLIENT, "", "client: Patroni to etcd"));
     if spec.monitoring.enabled {
         out.push(client(PROMETHEUS_CLIENT, "", "client: Prometheus to etcd"));
+        // Their web UI and API: pgha reaches them on 127.0.0.1, Prometheus itself as
+        // `localhost` and Alertmanager by its member name.
+        for m in crate::spec::names::monitor_members(spec) {
+            out.push(server(m, m, "monitoring: web UI and API"));
+        }
     }
     out
 }

@@ -121,3 +121,17 @@ fn a_certificate_matches_its_own_key_only() {
     assert!(!pair_matches(&c1, &k2), "a key written by a later run");
     assert!(!pair_matches(&c1, "not a key"));
 }
+
+#[test]
+fn prometheus_and_alertmanager_serve_under_their_names() {
+    for m in ["prometheus", "alertmanager"] {
+        let l = leaf(m);
+        for n in [m.to_string(), format!("pgha-{m}"), "localhost".into()] {
+            assert!(l.dns.contains(&n), "{n} in {:?}", l.dns);
+        }
+        assert!(l.ips.contains(&IpAddr::from([127, 0, 0, 1])));
+    }
+    let mut off = Spec::default();
+    off.monitoring.enabled = false;
+    assert!(!wanted(&off).iter().any(|l| l.stem == "alertmanager"));
+}

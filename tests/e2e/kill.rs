@@ -1,6 +1,7 @@
 //! `failover --kill` on a real cluster under continuous writes, fenced and not (and leadership
 //! moving while the confirmation waits on a terminal), start of the killed member, and the
 //! fencing transaction itself. The kill test's cluster also proves monitoring: targets, rules,
+//! closed APIs (password, TLS, no lifecycle API, private files),
 //! `top` under the writer, the leader-loss and member-down alerts of the kill (at Alertmanager
 //! and at a webhook, firing and resolved), and the not-streaming alert of a stopped replica
 //! through `pgha alerts`.
@@ -23,6 +24,7 @@ async fn failover_kill_loses_no_acknowledged_write() {
         .await;
     monitoring::assert_targets_up(&c).await;
     monitoring::assert_promtool_passes(&c);
+    monitoring::assert_closed(&c).await;
     let hook = monitoring::Hook::start(&c);
 
     // Fenced kill under continuous writes; `top` shows the writer's TPS on the leader first.

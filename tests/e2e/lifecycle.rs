@@ -119,9 +119,15 @@ fn assert_down_order(c: &TestCluster, since: u64, leader: &str) {
     };
     let leader_at = at(c.container(leader));
     for m in ["pg1", "pg2", "pg3"].into_iter().filter(|m| *m != leader) {
-        assert!(at(c.container(m)) < leader_at, "{m} before the leader: {died:?}");
+        assert!(
+            at(c.container(m)) < leader_at,
+            "{m} before the leader: {died:?}"
+        );
     }
-    assert!(at(c.container("haproxy")) < at(c.container("pg1")), "{died:?}");
+    assert!(
+        at(c.container("haproxy")) < at(c.container("pg1")),
+        "{died:?}"
+    );
     assert!(leader_at < at(c.container("etcd1")), "{died:?}");
 }
 
@@ -443,7 +449,11 @@ async fn up_list_write_read_noop_down() {
             && err.contains("--yes"),
         "{err}"
     );
-    assert_eq!(c.labelled("container").len(), all.len(), "refused: nothing stopped");
+    assert_eq!(
+        c.labelled("container").len(),
+        all.len(),
+        "refused: nothing stopped"
+    );
     // down: no labelled container or network; data volumes stay, and the data survives up. The
     // replicas stop first, then the leader alone, each with a clean shutdown checkpoint.
     let leader_before = c.list_json()["leader"].as_str().unwrap().to_string();

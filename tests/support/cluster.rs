@@ -161,8 +161,30 @@ impl Cluster {
         self.spec_or_panic().nodes.names.clone()
     }
 
+    /// Prometheus's and Alertmanager's APIs as pgha reaches them: logged in with the monitoring
+    /// password from the secrets file, over https checked against the cluster's CA (`[tls]` on).
     pub fn prom(&self) -> pgha::adapters::prom::Prom {
-        pgha::adapters::prom::Prom::for_spec(&self.spec_or_panic())
+        pgha::adapters::prom::Prom::new(
+            &self.spec_or_panic(),
+            self.prom_login().ok(),
+            self.prom_ca(),
+        )
+    }
+
+    /// The monitoring login (user and password) of the cluster's secrets file.
+    pub fn prom_login(&self) -> Result<pgha::adapters::prom::Login> {
+        Ok(pgha::adapters::prom::Login {
+            user: pgha::secrets::MONITORING_USER.into(),
+            password: self.secret_of(&self.name, pgha::secrets::MONITORING_PASSWORD_KEY)?,
+        })
+    }
+
+    /// The cluster's CA (PEM), when the spec has TLS and the CA exists.
+    pub fn prom_ca(&self) -> Option<String> {
+        if !self.spec().ok()?.tls.enabled {
+            return None;
+        }
+        std::fs::read_to_string(self.state_of(&self.name).join("tls").join("ca.crt")).ok()
     }
 
     /// The CAs of every cluster under the state folder (restores included), for clients that

@@ -61,6 +61,8 @@ pub fn desired_for(
     let files = crate::render::cluster_files(spec, tls)?;
     let secrets_yml = crate::render::patroni_secrets_yml(secrets, spec.tls.enabled);
     let pgpass = crate::render::node_pgpass(&secrets.superuser_password);
+    let web_yml =
+        crate::render::monitoring::monitoring_web_yml(spec, &secrets.monitoring_web_bcrypt);
     plan::desired(
         spec,
         &plan::Inputs {
@@ -76,6 +78,8 @@ pub fn desired_for(
             haproxy_owner: &images.haproxy_owner,
             prometheus_owner: &images.prometheus,
             monitor_password: &secrets.monitor_password,
+            monitoring_web_yml: &web_yml,
+            monitoring_web_password: &secrets.monitoring_web_password,
         },
     )
     .map_err(|why| anyhow!("{why}"))

@@ -29,9 +29,22 @@ struct UpReport {
     /// Prometheus's and Alertmanager's web UI and API (`[monitoring]` on).
     prometheus: Option<String>,
     alertmanager: Option<String>,
+    /// How to log in to them (the password's place, never the password).
+    monitoring_login: Option<MonitoringLogin>,
     /// Scrape targets Prometheus reports up, when `up` saw all of them up.
     scrape_targets: Option<usize>,
     list: ListReport,
+}
+
+/// Prometheus's and Alertmanager's basic auth: the user, and where its password is.
+#[derive(Serialize)]
+struct MonitoringLogin {
+    user: String,
+    /// The secrets file and the key in it that holds the password.
+    password_file: String,
+    password_key: String,
+    /// The CA their https certificates are checked against (`[tls]` on).
+    ca: Option<String>,
 }
 
 /// Writes the password file, then prints the report of `up` (after `converge::up`).
@@ -60,7 +73,7 @@ pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
     let monitor = spec
         .monitoring
         .enabled
-        .then(|| crate::adapters::prom::Prom::for_spec(spec));
+        .then(|| crate::adapters::prom::urls(spec));
     let report = UpReport {
         cluster: spec.name.clone(),
         changed,
@@ -74,8 +87,14 @@ pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
             .url(Some(&ca)),
         pgpass: pgpass.display().to_string(),
         haproxy_stats: format!("http://{host}:{}/", spec.haproxy_stats_port()),
-        prometheus: monitor.as_ref().map(|m| format!("{}/", m.prometheus)),
-        alertmanager: monitor.as_ref().map(|m| format!("{}/", m.alertmanager)),
+        prometheus: monitor.as_ref().map(|m| format!("{}/", m.0)),
+        alertmanager: monitor.as_ref().map(|m| format!("{}/", m.1)),
+        monitoring_login: monitor.as_ref().map(|_| MonitoringLogin {
+            user: secrets::MONITORING_USER.into(),
+            password_file: secrets::secrets_path(&spec.name).display().to_string(),
+            password_key: secrets::MONITORING_PASSWORD_KEY.into(),
+            ca: spec.tls.enabled.then(|| ca.display().to_string()),
+        }),
         scrape_targets,
         list: list_report(&view),
     };
@@ -104,6 +123,20 @@ pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
                 .map_or(String::new(), |n| format!(" ({n} targets up)"));
             crate::sayln!("Prometheus:        {prom}{up}");
             crate::sayln!("Alertmanager:      {am}  (`pgha alerts`, `pgha top`)");
+            if let Some(l) = &report.monitoring_login {
+                crate::sayln!(
+                    "Monitoring login:  user {}, password: {} in {}",
+                    l.user,
+                    l.password_key,
+                    l.password_file
+                );
+                if let Some(ca) = &l.ca {
+                    crate::sayln!(
+                        "                   e.g. curl --cacert {ca} -u {} {prom}api/v1/targets",
+                        l.user
+                    );
+                }
+            }
         }
         if let Some(r) = &report.rolled {
             crate::sayln!(
