@@ -1,11 +1,10 @@
-//! Taking backups, shared by `pgha backup` and `up`: which member a backup runs on, its
+//! Taking backups, shared by `pgha backup`, `up` and `verify`: which member a backup runs on, its
 //! pgBackRest options, the first full backup `up` starts in the background on a cluster whose
-//! repository holds none, and the wait for a backup that is already running (seen on the leader:
-//! pgBackRest holds a session there from the backup's start to its stop).
+//! repository holds none, and the backup running now (a `pgbackrest ... backup` exec in a node
+//! container, as Docker reports it: pgBackRest's own lock is local to the container it runs in,
+//! and its sessions on the leader come and go during a backup).
 
 use crate::adapters::docker::Engine;
-use crate::adapters::pg::{Pg, PgTarget};
-use crate::ops::archive;
 use crate::ops::repo::Repo;
 use crate::progress::Progress;
 use crate::spec::{names, Spec};
@@ -44,20 +43,39 @@ pub fn backup_options(kind: &str, standby: bool, leader: &str) -> Vec<String> {
     opts
 }
 
-/// On a cluster whose repository holds no backup, starts a full one (on a standby when one
-/// streams) and returns without waiting: `backup list`, `list` and `verify` see it run and end.
-/// Returns the member it runs on, or `None` when the repository has a backup already. It returns
-/// once the backup's session shows on the leader (`primary`), so that a command right after sees
-/// it running.
+/// A command line (program and arguments) is a pgBackRest backup.
+fn is_backup(cmd: &str) -> bool {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    words.first().is_some_and(|p| p.ends_with("pgbackrest")) && words.last() == Some(&"backup")
+}
+
+/// The member whose container runs a pgBackRest backup now, if one does.
+pub async fn running(engine: &Engine, spec: &Spec) -> Result<Option<String>> {
+    for m in &spec.nodes.names {
+        let execs = engine
+            .running_execs(&names::container_name(spec, m))
+            .await?;
+        if execs.iter().any(|c| is_backup(c)) {
+            return Ok(Some(m.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// On a cluster whose repository holds no backup and runs none, starts a full one (on a standby
+/// when one streams) and returns without waiting for it: `backup list`, `backup` and `verify`
+/// see it run. Returns the member it runs on, or `None` when there is a backup already.
 pub async fn start_first(
     engine: &Engine,
     spec: &Spec,
     view: &ClusterView,
-    primary: &PgTarget,
 ) -> Result<Option<String>> {
     let Some((member, standby)) = backup_member(view) else {
         return Ok(None);
     };
+    if running(engine, spec).await?.is_some() {
+        return Ok(None);
+    }
     let repo = Repo::on(engine, spec, &names::container_name(spec, &member));
     if repo.info().await?.backups.iter().any(|b| !b.error) {
         return Ok(None);
@@ -66,48 +84,46 @@ pub async fn start_first(
     let opts = backup_options("full", standby, leader);
     let args: Vec<&str> = opts.iter().map(String::as_str).collect();
     repo.start(&args).await?;
-    let pg = Pg::connect(primary, Duration::from_secs(5)).await?;
-    let start = Instant::now();
-    loop {
-        if archive::status(&pg).await?.backup_running_s.is_some()
-            || repo.info().await?.backups.iter().any(|b| !b.error)
-        {
-            return Ok(Some(member));
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            bail!(
-                "the first backup started on {member} did not reach the leader within 30 s; `pgha logs {member}` and `pgha backup` tell more"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    Ok(Some(member))
 }
 
 /// Waits while a backup runs on the cluster (`up`'s first one, or another `pgha backup`), up to
-/// `deadline`; returns at once when none does or the leader does not answer.
-pub async fn wait_for_running(primary: &PgTarget, deadline: Duration, p: &Progress) -> Result<()> {
-    let Ok(pg) = Pg::connect(primary, Duration::from_secs(3)).await else {
-        return Ok(());
-    };
+/// `deadline`; returns at once when none does.
+pub async fn wait_for_running(
+    engine: &Engine,
+    spec: &Spec,
+    deadline: Duration,
+    p: &Progress,
+) -> Result<()> {
     let start = Instant::now();
     let mut said = false;
-    loop {
-        let running = archive::status(&pg).await?.backup_running_s;
-        let Some(s) = running else {
-            return Ok(());
-        };
+    while let Some(m) = running(engine, spec).await? {
         if !said {
-            p.step(format!(
-                "waiting for the backup that is running (for {s} s) to end"
-            ));
+            p.step(format!("waiting for the backup running on {m} to end"));
             said = true;
         }
         if start.elapsed() > deadline {
             bail!(
-                "a backup has been running for {s} s and did not end within {} s; `pgha backup list` shows it when done",
+                "the backup running on {m} did not end within {} s; `pgha backup list` shows it when done",
                 deadline.as_secs()
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_is_pgbackrests_backup_command_only() {
+        assert!(is_backup(
+            "pgbackrest --stanza=pgha --type=full --backup-standby=y backup"
+        ));
+        assert!(!is_backup("pgbackrest --stanza=pgha --output=json info"));
+        assert!(!is_backup("sh -c sleep 1; pgbackrest backup x"));
+        assert!(!is_backup(""));
     }
 }

@@ -14,15 +14,12 @@ pub struct ArchiveStatus {
     pub last_archived_age_s: Option<i64>,
     pub last_failed_wal: Option<String>,
     pub last_failed_age_s: Option<i64>,
-    /// Seconds since a pgBackRest backup's session on the leader began, while one runs (it
-    /// holds that session from its start to its stop, on a standby's backup too).
-    pub backup_running_s: Option<i64>,
 }
 
 impl ArchiveStatus {
     pub fn parse(row: &str) -> Option<ArchiveStatus> {
         let f: Vec<&str> = row.split('|').collect();
-        if f.len() != 6 && f.len() != 7 {
+        if f.len() != 6 {
             return None;
         }
         let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -34,7 +31,6 @@ impl ArchiveStatus {
             last_archived_age_s: num(f[3]),
             last_failed_wal: text(f[4]),
             last_failed_age_s: num(f[5]),
-            backup_running_s: f.get(6).and_then(|s| num(s)),
         })
     }
 
@@ -48,13 +44,6 @@ impl ArchiveStatus {
     }
 
     pub fn describe(&self) -> String {
-        let running = self.backup_running_s.map_or(String::new(), |s| {
-            format!("; a backup is running (for {})", crate::output::fmt_age(s))
-        });
-        format!("{}{running}", self.describe_archiver())
-    }
-
-    fn describe_archiver(&self) -> String {
         let age = |s: Option<i64>| s.map_or("?".into(), crate::output::fmt_age);
         if self.failing() {
             format!(

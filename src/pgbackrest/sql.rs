@@ -10,4 +10,4 @@ pub const DATABASES_SQL: &str =
     "select string_agg(datname, ',' order by datname) from pg_database where datallowconn and not datistemplate";
 
 /// The SQL whose one text row `ArchiveStatus::parse` reads.
-pub const ARCHIVER_SQL: &str = "select concat_ws('|', archived_count, failed_count,      coalesce(last_archived_wal, ''),      coalesce(extract(epoch from now() - last_archived_time)::bigint::text, ''),      coalesce(last_failed_wal, ''),      coalesce(extract(epoch from now() - last_failed_time)::bigint::text, ''))      || '|' || coalesce((select extract(epoch from now() - min(backend_start))::bigint::text      from pg_stat_activity where application_name like 'pgBackRest [backup]%'), '')      from pg_stat_archiver";
+pub const ARCHIVER_SQL: &str = "select concat_ws('|', archived_count, failed_count,      coalesce(last_archived_wal, ''),      coalesce(extract(epoch from now() - last_archived_time)::bigint::text, ''),      coalesce(last_failed_wal, ''),      coalesce(extract(epoch from now() - last_failed_time)::bigint::text, ''))      from pg_stat_archiver";

@@ -151,22 +151,6 @@ fn archiver_row_tells_failing_from_ok() {
         .describe()
         .contains("nothing"));
     assert_eq!(ArchiveStatus::parse("garbage"), None);
-    // The seventh field: a backup's session on the leader, while it runs.
-    let running = ArchiveStatus::parse("7|0|000000010000000000000005|12|||4").unwrap();
-    assert_eq!(running.backup_running_s, Some(4));
-    assert!(
-        running
-            .describe()
-            .ends_with("; a backup is running (for 4 s)"),
-        "{}",
-        running.describe()
-    );
-    assert_eq!(
-        ArchiveStatus::parse("7|0|000000010000000000000005|12|||")
-            .unwrap()
-            .backup_running_s,
-        None
-    );
 }
 
 #[test]

@@ -312,6 +312,31 @@ impl Engine {
         Ok(())
     }
 
+    /// The command lines (program and arguments, space separated) of the execs that run now in
+    /// `container`; none when it does not exist.
+    pub async fn running_execs(&self, container: &str) -> Result<Vec<String>> {
+        let c = match self.docker.inspect_container(container, None).await {
+            Ok(c) => c,
+            Err(e) if is_not_found(&e) => return Ok(vec![]),
+            Err(e) => return Err(e).with_context(|| format!("inspect {container}")),
+        };
+        let mut out = Vec::new();
+        for id in c.exec_ids.unwrap_or_default() {
+            let Ok(e) = self.docker.inspect_exec(&id).await else {
+                continue; // ended and gone meanwhile
+            };
+            if e.running != Some(true) {
+                continue;
+            }
+            if let Some(pc) = e.process_config {
+                let mut words = vec![pc.entrypoint.unwrap_or_default()];
+                words.extend(pc.arguments.unwrap_or_default());
+                out.push(words.join(" "));
+            }
+        }
+        Ok(out)
+    }
+
     /// Cuts a running container off `network` (a network partition; its published ports go too).
     pub async fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
         self.docker

@@ -41,6 +41,8 @@ struct ListReport {
     #[serde(flatten)]
     info: StanzaInfo,
     window: Window,
+    /// The member whose container runs a backup now (`up`'s first one, or a `pgha backup`).
+    running_on: Option<String>,
 }
 
 /// The recoverable window of `info`: from the oldest good backup's end to the newest archive.
@@ -84,12 +86,16 @@ async fn list(session: &Session, spec: &Spec) -> Result<()> {
     let report = ListReport {
         window: window(&info, newest),
         info,
+        running_on: crate::ops::backup::running(engine, spec).await?,
     };
     if session.global.json {
         crate::say!("{}", json(&report));
         return Ok(());
     }
     crate::say!("{}", backups_table(&report.info.backups));
+    if let Some(m) = &report.running_on {
+        crate::sayln!("Running:            a backup on {m} (listed here when it ends)");
+    }
     crate::sayln!(
         "Archived WAL:       {}",
         match (&report.info.wal_min, &report.info.wal_max) {
@@ -231,10 +237,7 @@ async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()>
     let p = Progress::new();
     // One backup at a time (pgBackRest's lock would refuse this one): `up`'s first backup, or
     // another `pgha backup` of a cluster shared with other operators, ends first.
-    if let Some(s) = crate::secrets::load(&spec.name)? {
-        let primary = crate::ops::health::primary_target(spec, &s);
-        wait_for_running(&primary, Duration::from_secs(args.timeout), &p).await?;
-    }
+    wait_for_running(engine, spec, Duration::from_secs(args.timeout), &p).await?;
     let before = repo.info().await?;
     p.step(format!(
         "{} backup of {} on {member} ({})",

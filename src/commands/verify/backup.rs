@@ -51,8 +51,8 @@ pub async fn backup(run: &mut Run<'_>) -> Result<String> {
     let container = run.access.container(&leader)?;
     let repo = Repo::on(run.engine, run.spec, &container);
     // A backup that runs now (`up`'s first one) counts once it ends.
-    let primary = crate::ops::health::primary_target(run.spec, run.secrets);
-    crate::ops::backup::wait_for_running(&primary, Duration::from_secs(600), &run.p).await?;
+    crate::ops::backup::wait_for_running(run.engine, run.spec, Duration::from_secs(600), &run.p)
+        .await?;
     let info = repo.info().await?;
     let Some(newest) = info
         .backups

@@ -210,14 +210,7 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
             ));
             // Recoverable from the first minute: a repository without a backup gets a full one,
             // in the background (the cluster is healthy already; `backup list` shows it).
-            if let Some(m) = crate::ops::backup::start_first(
-                engine,
-                spec,
-                &now,
-                &health::primary_target(spec, &prepared.secrets),
-            )
-            .await?
-            {
+            if let Some(m) = crate::ops::backup::start_first(engine, spec, &now).await? {
                 p.note(format!(
                     "first full backup started on {m}, in the background (`pgha backup list` shows it when done)"
                 ));
