@@ -88,6 +88,30 @@ impl Prom {
         serde_json::from_str(&body).with_context(|| format!("parse the answer of {url}"))
     }
 
+    /// Creates (or with `body["id"]`, updates) a silence; returns its ID.
+    pub async fn post_silence(&self, body: &serde_json::Value) -> Result<String> {
+        let url = format!("{}/api/v2/silences", self.alertmanager);
+        let mut req = self.client()?.post(&url).json(body);
+        if let Some(l) = &self.login {
+            req = req.basic_auth(&l.user, Some(&l.password));
+        }
+        let r = req.send().await.with_context(|| format!("POST {url}"))?;
+        let status = r.status().as_u16();
+        let text = r.text().await.with_context(|| format!("read {url}"))?;
+        if !(200..300).contains(&status) {
+            bail!(
+                "POST {url}: HTTP {status}: {}",
+                text.lines().next().unwrap_or("")
+            );
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parse the answer of {url}"))?;
+        v["silenceID"]
+            .as_str()
+            .map(String::from)
+            .with_context(|| format!("{url} gave no silenceID: {text}"))
+    }
+
     /// Prometheus's active scrape targets.
     pub async fn targets(&self) -> Result<Vec<ScrapeTarget>> {
         let v = self

@@ -8,6 +8,7 @@ use crate::error::UsageError;
 use crate::ops::handover;
 use crate::ops::restart;
 use crate::ops::session::Session;
+use crate::ops::silence;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use anyhow::{bail, Result};
@@ -35,37 +36,51 @@ pub async fn run(session: &Session, args: &ReinitArgs) -> Result<()> {
     ))?;
     let api = access.api(&view, &args.member)?;
     let p = Progress::new();
-    // Its PostgreSQL start time now; a new one (after the rebuild) that streams marks it done.
-    let before = restart::start_time_before(&api, &args.member, &p).await?;
-    let t0 = Instant::now();
-    let reply = api
-        .post(
-            "/reinitialize",
-            &serde_json::json!({ "force": args.force }),
-            Duration::from_secs(30),
-        )
-        .await?;
-    if !reply.ok() {
-        bail!(
-            "Patroni refused to reinitialize {} ({}): {}",
-            args.member,
-            reply.status,
-            reply.body.trim()
-        );
-    }
-    p.note(format!("{}: {}", args.member, reply.body.trim()));
     let timeout = Duration::from_secs(args.timeout);
-    restart::wait_restarted(
-        &api,
-        &dcs,
-        &args.member,
-        before.as_deref(),
-        &format!("{} to be rebuilt and stream again", args.member),
-        timeout,
+    let quiet = silence::quiet_members(
+        access,
+        std::slice::from_ref(&args.member),
+        "pgha reinit",
+        timeout + Duration::from_secs(60),
         &p,
     )
-    .await?;
-    let after = handover::wait_streaming(&dcs, &args.member, 0, timeout, &p).await?;
+    .await;
+    let work = async {
+        // Its PostgreSQL start time now; a new one (after the rebuild) that streams marks it done.
+        let before = restart::start_time_before(&api, &args.member, &p).await?;
+        let t0 = Instant::now();
+        let reply = api
+            .post(
+                "/reinitialize",
+                &serde_json::json!({ "force": args.force }),
+                Duration::from_secs(30),
+            )
+            .await?;
+        if !reply.ok() {
+            bail!(
+                "Patroni refused to reinitialize {} ({}): {}",
+                args.member,
+                reply.status,
+                reply.body.trim()
+            );
+        }
+        p.note(format!("{}: {}", args.member, reply.body.trim()));
+        restart::wait_restarted(
+            &api,
+            &dcs,
+            &args.member,
+            before.as_deref(),
+            &format!("{} to be rebuilt and stream again", args.member),
+            timeout,
+            &p,
+        )
+        .await?;
+        let after = handover::wait_streaming(&dcs, &args.member, 0, timeout, &p).await?;
+        Ok::<_, anyhow::Error>((t0, after))
+    }
+    .await;
+    silence::end(quiet, &p).await;
+    let (t0, after) = work?;
     p.finish();
     let r = ReinitReport {
         cluster: view.scope.clone(),

@@ -6,6 +6,7 @@ use crate::cli::RestartArgs;
 use crate::ops::member::{self, Action};
 use crate::ops::restart::{choose, rolling};
 use crate::ops::session::Session;
+use crate::ops::silence;
 use crate::output::{json, list_report, list_table, secs};
 use crate::progress::Progress;
 use crate::usage;
@@ -48,7 +49,17 @@ pub async fn run(session: &Session, args: &RestartArgs) -> Result<()> {
     ))?;
     let p = Progress::new();
     let timeout = Duration::from_secs(args.timeout);
-    let done = rolling(access, &dcs, &view, &chosen, args.pending, timeout, &p).await?;
+    let quiet = silence::quiet_members(
+        access,
+        &chosen,
+        "pgha restart",
+        timeout + Duration::from_secs(60),
+        &p,
+    )
+    .await;
+    let done = rolling(access, &dcs, &view, &chosen, args.pending, timeout, &p).await;
+    silence::end(quiet, &p).await;
+    let done = done?;
     p.finish();
     let after = dcs.read_cluster().await?;
     if session.global.json {

@@ -8,6 +8,7 @@ use crate::decide;
 use crate::error::UsageError;
 use crate::ops::handover::{self, Report};
 use crate::ops::session::Session;
+use crate::ops::silence;
 use crate::progress::Progress;
 use crate::usage;
 use anyhow::Result;
@@ -89,6 +90,14 @@ pub async fn run(session: &Session, args: &SwitchoverArgs) -> Result<()> {
         );
         return Ok(());
     }
+    let quiet = silence::quiet_members(
+        access,
+        &[plan.leader.clone(), plan.candidate.clone()],
+        "pgha switchover",
+        Duration::from_secs(args.timeout + 60),
+        &p,
+    )
+    .await;
     let done = handover::perform(
         access,
         &dcs,
@@ -98,7 +107,9 @@ pub async fn run(session: &Session, args: &SwitchoverArgs) -> Result<()> {
         Duration::from_secs(args.timeout),
         &p,
     )
-    .await?;
+    .await;
+    silence::end(quiet, &p).await;
+    let done = done?;
     p.finish();
     let mut r = Report::new(
         &done.after,

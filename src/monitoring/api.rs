@@ -158,3 +158,80 @@ mod tests {
         assert_eq!(a[1].member, "pg2");
     }
 }
+
+/// Which alerts a silence pgha makes holds back: every alert of the cluster, or those of some
+/// members (their `member` label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quieted {
+    Cluster,
+    Members(Vec<String>),
+}
+
+/// The body of Alertmanager's `POST /api/v2/silences` for a silence over `what` from `starts`
+/// to `ends` (RFC 3339); with `id`, the same silence updated (its start must stay the same).
+pub fn silence_body(
+    what: &Quieted,
+    starts: &str,
+    ends: &str,
+    comment: &str,
+    id: Option<&str>,
+) -> Value {
+    let matcher = match what {
+        Quieted::Cluster => serde_json::json!({
+            "name": "alertname", "value": ".+", "isRegex": true, "isEqual": true
+        }),
+        Quieted::Members(m) => serde_json::json!({
+            "name": "member",
+            "value": m.iter().map(|m| regex_escape(m)).collect::<Vec<_>>().join("|"),
+            "isRegex": true,
+            "isEqual": true
+        }),
+    };
+    let mut body = serde_json::json!({
+        "matchers": [matcher],
+        "startsAt": starts,
+        "endsAt": ends,
+        "createdBy": "pgha",
+        "comment": comment,
+    });
+    if let Some(id) = id {
+        body["id"] = Value::String(id.to_string());
+    }
+    body
+}
+
+/// `s` as a literal in a (RE2) regular expression.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod silence_tests {
+    use super::*;
+
+    #[test]
+    fn a_silence_holds_back_the_members_named_or_the_whole_cluster() {
+        let b = silence_body(
+            &Quieted::Members(vec!["pg1".into(), "pg.2".into()]),
+            "2026-12-04T10:00:00Z",
+            "2026-12-04T10:10:00Z",
+            "pgha switchover",
+            None,
+        );
+        assert_eq!(b["matchers"][0]["name"], "member");
+        assert_eq!(b["matchers"][0]["value"], "pg1|pg\\.2");
+        assert_eq!(b["matchers"][0]["isRegex"], true);
+        assert_eq!(b["createdBy"], "pgha");
+        assert!(b.get("id").is_none());
+        let all = silence_body(&Quieted::Cluster, "a", "b", "pgha up", Some("x1"));
+        assert_eq!(all["matchers"][0]["name"], "alertname");
+        assert_eq!(all["matchers"][0]["value"], ".+");
+        assert_eq!(all["id"], "x1");
+        assert_eq!(all["startsAt"], "a");
+    }
+}

@@ -52,7 +52,8 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
         rule(
             "PghaMemberDown",
             "up{job=\"patroni\"} == 0 or patroni_postgres_running{job=\"patroni\"} == 0".into(),
-            i,
+            // Rides out one scrape of a starting member: a blip is not trouble.
+            2 * i,
             "critical",
             format!("{m}: Patroni or PostgreSQL is not running"),
             "A member's container is stopped or PostgreSQL is down in it. `pgha list`, `pgha logs MEMBER`; `pgha start MEMBER` starts it.",
@@ -109,7 +110,8 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
         rule(
             "PghaEtcdMemberDown",
             "up{job=\"etcd\"} == 0".into(),
-            i,
+            // Rides out one scrape of a starting member: a blip is not trouble.
+            2 * i,
             "critical",
             format!("etcd member {m} does not answer"),
             "One etcd member is down; losing one more of three costs the quorum and every leader steps down. `pgha logs MEMBER`, `pgha start MEMBER`.",
@@ -117,7 +119,8 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
         rule(
             "PghaEtcdNoLeader",
             "etcd_server_has_leader{job=\"etcd\"} == 0".into(),
-            i,
+            // Rides out one scrape of a starting member: a blip is not trouble.
+            2 * i,
             "critical",
             format!("etcd member {m} has no leader"),
             "etcd has no quorum from this member's view: Patroni cannot renew the leader lock. `pgha logs etcdN` shows why; `pgha start etcdN` for a stopped one.",

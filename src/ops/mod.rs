@@ -27,4 +27,5 @@ pub mod repo;
 pub mod restart;
 pub mod roll;
 pub mod session;
+pub mod silence;
 pub mod writer;

@@ -116,6 +116,33 @@ impl ContainerPlan {
         !self.replace.is_empty() || !self.remove.is_empty() || !self.etcd_join.is_empty()
     }
 
+    /// The members whose containers this plan creates, starts, replaces or removes, or that
+    /// join etcd, sorted: what planned work touches (and what `up` silences alerts of).
+    pub fn members(&self, want: &Desired) -> Vec<String> {
+        let member_of = |name: &String| {
+            want.containers
+                .iter()
+                .find(|c| &c.name == name)
+                .map(|c| c.member.clone())
+        };
+        let mut m: Vec<String> = self
+            .create
+            .iter()
+            .chain(&self.start)
+            .filter_map(member_of)
+            .chain(
+                self.replace
+                    .iter()
+                    .chain(&self.remove)
+                    .chain(&self.etcd_join)
+                    .map(|c| c.member.clone()),
+            )
+            .collect();
+        m.sort();
+        m.dedup();
+        m
+    }
+
     /// One line per action, for the log (`up_plan::Step::action` of its `steps`).
     pub fn describe(&self) -> Vec<String> {
         self.steps().iter().filter_map(|s| s.action()).collect()

@@ -31,6 +31,10 @@ fn up_on_nothing_creates_everything_and_on_a_healthy_cluster_nothing() {
         "its settings changed (command, ports, limits or config file)"
     );
     assert!(p.create.is_empty());
+    assert_eq!(p.members(&want), vec!["pg2"], "what up silences");
+    let fresh = container_plan(&want, &Inventory::default());
+    assert_eq!(fresh.members(&want).len(), 9);
+    assert!(container_plan(&want, &have).members(&want).is_empty());
 }
 
 #[test]

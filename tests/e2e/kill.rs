@@ -26,6 +26,13 @@ async fn failover_kill_loses_no_acknowledged_write() {
     monitoring::assert_promtool_passes(&c);
     monitoring::assert_closed(&c).await;
     let hook = monitoring::Hook::start(&c);
+    // Planned work does not page: the fresh `up` and a switchover silence what they act on
+    // (Alertmanager retries a notification the receiver missed, so one from `up` would arrive).
+    let before_switch = leader(&c).await;
+    let to = sync_standby(&c).await;
+    tokio::task::block_in_place(|| c.pgha(&["switchover", "--candidate", &to, "--yes"], T));
+    assert_eq!(leader(&c).await, to);
+    assert_ne!(before_switch, to);
 
     // Fenced kill under continuous writes; `top` shows the writer's TPS on the leader first.
     let l0 = leader(&c).await;
@@ -40,6 +47,13 @@ async fn failover_kill_loses_no_acknowledged_write() {
         (monitoring::top_tps(&out, &members, &l0)? > 1.0).then_some(())
     })
     .await;
+    // A scrape interval, Alertmanager's group wait and a few evaluations after the switchover.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        hook.fired(),
+        Vec::<String>::new(),
+        "no page from up or the switchover"
+    );
     let killed_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -155,8 +169,35 @@ async fn failover_kill_loses_no_acknowledged_write() {
         "{}",
         term.text()
     );
-    tokio::task::block_in_place(|| c.pgha(&["switchover", "--candidate", &s1, "--yes"], T));
-    assert_eq!(leader(&c).await, s1);
+    // The waiting `failover --kill` holds the cluster's lock: a `pgha switchover` meanwhile is
+    // refused, naming it. Leadership moves through Patroni itself (patronictl in the leader's
+    // container), as another Patroni client or a failover would move it.
+    let refused = tokio::task::block_in_place(|| {
+        c.pgha_output(&["switchover", "--candidate", &s1, "--yes"], T)
+    });
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("is being changed by `pgha failover` (pid "),
+        "{}",
+        text(&refused.stderr)
+    );
+    docker(&[
+        "exec",
+        &c.container(&l1),
+        "patronictl",
+        "-c",
+        "/etc/pgha/patroni",
+        "switchover",
+        "--leader",
+        &l1,
+        "--candidate",
+        &s1,
+        "--force",
+    ]);
+    eventually("the switchover by patronictl", T, || async {
+        (leader(&c).await == s1).then_some(())
+    })
+    .await;
     sync_standby_of(&c, &s1).await;
     let (code, out) = tokio::task::block_in_place(|| term.answer("y"));
     assert_eq!(code, Some(0), "{out}");

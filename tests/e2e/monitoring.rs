@@ -223,6 +223,11 @@ impl Hook {
         Hook(crate::support::hook::Hook::start(&c.kit).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
+    /// Every alert notified as firing so far ("name member").
+    pub fn fired(&self) -> Vec<String> {
+        self.0.fired().unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
     /// When the first notification with `status` (firing or resolved) about alert `name` of
     /// `member` arrived, if one did.
     pub fn arrived(&self, status: &str, name: &str, member: &str) -> Option<f64> {

@@ -74,6 +74,18 @@ impl Hook {
         ))
     }
 
+    /// Every alert (name and member) notified as firing so far.
+    pub fn fired(&self) -> Result<Vec<String>> {
+        let log = docker(&["logs", &self.container])?;
+        Ok(log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.split_once(' ')?.1).ok())
+            .flat_map(|v| v["alerts"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["status"] == "firing")
+            .map(|a| format!("{} {}", a["labels"]["alertname"], a["labels"]["member"]))
+            .collect())
+    }
+
     /// Waits up to `deadline` for such a notification; how long after `after` it arrived.
     pub async fn wait(
         &self,

@@ -238,6 +238,8 @@ async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()>
     // One backup at a time (pgBackRest's lock would refuse this one): `up`'s first backup, or
     // another `pgha backup` of a cluster shared with other operators, ends first.
     wait_for_running(engine, spec, Duration::from_secs(args.timeout), &p).await?;
+    // The backup's own time, not the wait for another one.
+    let t0 = std::time::Instant::now();
     let before = repo.info().await?;
     p.step(format!(
         "{} backup of {} on {member} ({})",
@@ -290,7 +292,7 @@ async fn backup(session: &Session, spec: &Spec, args: &BackupArgs) -> Result<()>
         cluster: spec.name.clone(),
         member,
         from_standby: standby,
-        elapsed_s: p.elapsed().as_secs_f64(),
+        elapsed_s: t0.elapsed().as_secs_f64(),
         backup: new,
         expired,
     };

@@ -198,6 +198,20 @@ pub async fn run(session: &Session, args: &VerifyArgs) -> Result<()> {
         killed: None,
         new_leader: None,
     };
+    // verify's drills are pgha's own planned work: they do not page (ops::silence).
+    let quiet = if selected.iter().any(|c| DESTRUCTIVE.contains(c)) {
+        crate::ops::silence::quiet(
+            spec,
+            crate::monitoring::api::Quieted::Cluster,
+            "pgha verify",
+            Duration::from_secs(3600),
+            Duration::ZERO,
+            &run.p,
+        )
+        .await
+    } else {
+        None
+    };
     for check in &selected {
         let t0 = Instant::now();
         let (result, figure) = match skip_reason(&run, check) {
@@ -221,6 +235,7 @@ pub async fn run(session: &Session, args: &VerifyArgs) -> Result<()> {
     }
     run.stop_writer().await;
     let restored = restore(&run).await;
+    crate::ops::silence::end(quiet, &run.p).await;
     run.p.finish();
     let passed = run.results.iter().all(|r| r.result != "FAIL");
     let report = VerifyReport {

@@ -19,14 +19,17 @@ pub use config::{config_plan, converge_config, restart_params, ConfigPlan, Conve
 pub use prepare::{desired_for, prepare, Prepared};
 
 use crate::cli::UpArgs;
+use crate::monitoring::api::Quieted;
 use crate::ops::health;
 use crate::ops::image;
 use crate::ops::roll::{self, Rolled};
 use crate::ops::session::Session;
-use crate::plan::up_plan::{Observed, Step};
+use crate::plan::up_plan::{Observed, Step, UpPlan};
 use crate::plan::{self, dynamic, LABEL_CLUSTER};
+use crate::plan::{ContainerPlan, Desired, Inventory};
 use crate::progress::Progress;
 use crate::secrets::{self, Secrets};
+use crate::spec::Spec;
 use crate::state::ClusterView;
 use crate::usage;
 use anyhow::Result;
@@ -117,6 +120,60 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
         crate::ops::certs::apply(engine, want, Some(&prepared.issued), p).await?;
     }
     execute::containers(engine, want, &plan.containers.steps(), p, &mut done).await?;
+    // Quiet on planned work: what this `up` makes, starts or rolls does not page (ops::silence).
+    let quiet = quiet_for(spec, &have, &plan.containers, want, timeout, p).await;
+    let result = run_started(session, args, p, &prepared, &plan, done, timeout).await;
+    crate::ops::silence::end(quiet, p).await;
+    if result.is_ok() {
+        p.finish();
+    }
+    result
+}
+
+/// The silence over what `plan` acts on: every alert of a cluster made now, else the members
+/// whose containers it creates, starts, replaces or removes (none when it changes nothing).
+async fn quiet_for(
+    spec: &Spec,
+    have: &Inventory,
+    plan: &ContainerPlan,
+    want: &Desired,
+    timeout: Duration,
+    p: &Progress,
+) -> Option<crate::ops::silence::Quiet> {
+    let what = if have.containers.is_empty() {
+        Quieted::Cluster
+    } else {
+        let members = plan.members(want);
+        if members.is_empty() {
+            return None;
+        }
+        Quieted::Members(members)
+    };
+    crate::ops::silence::quiet(
+        spec,
+        what,
+        "pgha up",
+        timeout + Duration::from_secs(60),
+        Duration::from_secs(20),
+        p,
+    )
+    .await
+}
+
+/// `up` once its containers were made and started: etcd, health, the roll, the config key, the
+/// stanza and the first backup, monitoring.
+async fn run_started(
+    session: &Session,
+    args: &UpArgs,
+    p: &Progress,
+    prepared: &Prepared,
+    plan: &UpPlan,
+    mut done: Performed,
+    timeout: Duration,
+) -> Result<Outcome> {
+    let spec = session.spec()?;
+    let engine = session.engine().await?;
+    let want = &prepared.desired;
     let live = roll::live_etcd(spec, &plan.containers);
     let target = session.target()?;
     health::wait_etcd(&target.auth, &live, timeout.min(Duration::from_secs(60)), p).await?;
@@ -230,13 +287,12 @@ pub async fn up(session: &Session, args: &UpArgs, p: &Progress) -> Result<Outcom
     } else {
         dcs.read_cluster().await?
     };
-    p.finish();
     Ok(Outcome {
         done,
         changed,
         converged,
         rolled,
-        secrets: prepared.secrets,
+        secrets: prepared.secrets.clone(),
         image_built: prepared.images.built,
         scrape_targets,
         view,
