@@ -124,6 +124,9 @@ pub enum Command {
     /// The cluster's certificates: their expiry, and reissuing them without a restart.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// The cluster's passwords: their age, and changing them everywhere with no restart.
+    #[command(subcommand)]
+    Passwords(PasswordsCommand),
     /// Restore a backup to a point in time: into a new cluster beside this one (--into NAME), or
     /// this cluster itself (--in-place).
     Restore(RestoreArgs),
@@ -157,6 +160,23 @@ pub enum CertsCommand {
     Status,
     /// Reissue every leaf certificate and apply them with a reload (no restart, no downtime).
     Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PasswordsCommand {
+    /// Each user's password: what it is for and when it was last changed.
+    Status,
+    /// New passwords for users (all by default), put in place everywhere they are used, with no
+    /// restart and no write gap; the old ones are refused afterwards.
+    Rotate(PasswordsRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordsRotateArgs {
+    /// superuser, replication, rewind, restapi, monitor, etcd-patroni, etcd-root, or all
+    /// (repeat or comma separate).
+    #[arg(long = "user", value_delimiter = ',', value_name = "USER")]
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

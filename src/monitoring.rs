@@ -22,7 +22,7 @@ pub mod rules;
 pub mod view;
 
 /// The PostgreSQL role the exporters log in as (member of `pg_monitor`).
-pub const MONITOR_ROLE: &str = "pgha_monitor";
+pub const MONITOR_ROLE: &str = crate::secrets::MONITOR_ROLE;
 
 /// An exporter in every node container.
 #[derive(Debug, Clone, Serialize)]

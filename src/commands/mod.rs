@@ -15,6 +15,7 @@ pub mod init;
 pub mod list;
 pub mod logs;
 pub mod member;
+pub mod passwords;
 pub mod plan;
 pub mod reinit;
 pub mod reload;
@@ -27,7 +28,7 @@ pub mod topology;
 pub mod up;
 pub mod verify;
 
-use crate::cli::{CertsCommand, Cli, Command, ImageCommand};
+use crate::cli::{CertsCommand, Cli, Command, ImageCommand, PasswordsCommand};
 use crate::context::Ctx;
 use crate::ops::lock;
 use crate::ops::member::Action;
@@ -79,6 +80,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Backup(a) => backup::run(&session, &a).await,
         Command::Certs(CertsCommand::Status) => certs::run_status(&session),
         Command::Certs(CertsCommand::Rotate) => certs::run_rotate(&session).await,
+        Command::Passwords(PasswordsCommand::Status) => passwords::run_status(&session),
+        Command::Passwords(PasswordsCommand::Rotate(a)) => {
+            passwords::run_rotate(&session, &a).await
+        }
         Command::Restore(a) => restore::run(&session, &a).await,
         Command::Alerts => alerts::run(&session).await,
         Command::Top(a) => top::run(&session, &a).await,
@@ -104,6 +109,7 @@ fn changes(c: &Command) -> Option<&'static str> {
         Command::Reload(_) => "pgha reload",
         Command::Backup(a) if a.command.is_none() => "pgha backup",
         Command::Certs(CertsCommand::Rotate) => "pgha certs rotate",
+        Command::Passwords(PasswordsCommand::Rotate(_)) => "pgha passwords rotate",
         Command::Restore(a) if !a.plan => "pgha restore",
         _ => return None,
     })

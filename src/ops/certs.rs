@@ -28,7 +28,11 @@ fn holds(c: &ContainerSpec, issued: &[String]) -> bool {
     let has = |stem: &str| issued.iter().any(|s| s == stem);
     has(&c.member)
         || match c.kind {
-            Kind::Node => has(tls::REPLICATION_CLIENT) || has(tls::PATRONI_ETCD_CLIENT),
+            Kind::Node => {
+                has(tls::REPLICATION_CLIENT)
+                    || has(tls::REWIND_CLIENT)
+                    || has(tls::PATRONI_ETCD_CLIENT)
+            }
             Kind::Haproxy => has(tls::HAPROXY_CLIENT),
             // Prometheus's rules record every certificate's end.
             Kind::Monitor => c.member == crate::spec::names::PROMETHEUS && !issued.is_empty(),

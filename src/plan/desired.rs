@@ -134,6 +134,7 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Result<Desired, String> {
             }
             for (stem, file) in [
                 (crate::tls::cert::REPLICATION_CLIENT, "replicator"),
+                (crate::tls::cert::REWIND_CLIENT, "rewind"),
                 (crate::tls::cert::PATRONI_ETCD_CLIENT, "etcd-client"),
             ] {
                 if let Some((crt, key)) = inp.tls.get(stem).filter(|_| spec.tls.enabled) {

@@ -143,9 +143,13 @@ mod tests {
             .collect();
         assert!(hba.iter().all(|l| !l.starts_with("host ")), "{hba:?}");
         assert!(hba.contains(&"hostnossl all all 0.0.0.0/0 reject"));
-        assert!(hba.contains(
-            &"hostssl replication replicator samenet scram-sha-256 clientcert=verify-full"
-        ));
+        assert!(hba.contains(&"hostssl replication replicator samenet cert"));
+        assert!(hba.contains(&"hostssl all rewind samenet cert"));
+        assert_eq!(
+            pg["authentication"]["rewind"]["sslcert"],
+            "/etc/pgha/tls/rewind.crt"
+        );
+        assert_eq!(pg["use_unix_socket"], true);
         let hap = haproxy_cfg(&Spec::default()).unwrap();
         assert!(hap.contains("check port 8008 check-ssl verify required ca-file /etc/pgha/haproxy/ca.crt crt /etc/pgha/haproxy/client.pem verifyhost pg1"), "{hap}");
 

@@ -7,9 +7,9 @@
 use crate::secrets::{Secrets, ETCD_PATRONI, REPLICATION_USER, REST_USER, REWIND_USER, SUPERUSER};
 
 /// Patroni's secrets file. With `etcd_auth`, it holds Patroni's etcd user too.
-pub fn patroni_secrets_yml(secrets: &Secrets, etcd_auth: bool) -> String {
+pub fn patroni_secrets_yml(secrets: &Secrets, tls: bool) -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let etcd = if etcd_auth {
+    let etcd = if tls {
         format!(
             "etcd3:\n  username: {ETCD_PATRONI}\n  password: {}\n",
             q(&secrets.etcd_patroni_password)
@@ -17,16 +17,25 @@ pub fn patroni_secrets_yml(secrets: &Secrets, etcd_auth: bool) -> String {
     } else {
         String::new()
     };
+    // With TLS, replication and pg_rewind log in with their certificates (pg_hba `cert`): no
+    // password, so a rotation changes nothing Patroni connects with.
+    let login = |user: &str, pw: &str| {
+        if tls {
+            format!("      username: {user}\n")
+        } else {
+            format!("      username: {user}\n      password: {}\n", q(pw))
+        }
+    };
     etcd + &format!(
         "# Written by pgha: passwords of this cluster. Patroni merges it over 00-patroni.yml.\n\
          postgresql:\n  authentication:\n\
          \x20   superuser:\n      username: {SUPERUSER}\n      password: {}\n\
-         \x20   replication:\n      username: {REPLICATION_USER}\n      password: {}\n\
-         \x20   rewind:\n      username: {REWIND_USER}\n      password: {}\n\
+         \x20   replication:\n{}\
+         \x20   rewind:\n{}\
          restapi:\n  authentication:\n    username: {REST_USER}\n    password: {}\n",
         q(&secrets.superuser_password),
-        q(&secrets.replication_password),
-        q(&secrets.rewind_password),
+        login(REPLICATION_USER, &secrets.replication_password),
+        login(REWIND_USER, &secrets.rewind_password),
         q(&secrets.restapi_password),
     )
 }
@@ -59,9 +68,18 @@ mod tests {
         assert_eq!(v["restapi"]["authentication"]["username"], REST_USER);
         assert_eq!(v["etcd3"]["username"], ETCD_PATRONI);
         assert_eq!(v["etcd3"]["password"], a.etcd_patroni_password.as_str());
+        // With TLS replication and pg_rewind present certificates, and no password.
+        let auth = &v["postgresql"]["authentication"];
+        assert_eq!(auth["replication"]["username"], REPLICATION_USER);
+        assert!(auth["replication"].get("password").is_none(), "{v}");
+        assert!(auth["rewind"].get("password").is_none(), "{v}");
         let plain: serde_json::Value =
             serde_saphyr::from_str(&patroni_secrets_yml(&a, false)).unwrap();
         assert!(plain.get("etcd3").is_none());
+        assert_eq!(
+            plain["postgresql"]["authentication"]["replication"]["password"],
+            a.replication_password.as_str()
+        );
     }
 
     #[test]

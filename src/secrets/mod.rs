@@ -10,6 +10,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 
 pub mod exposure;
+pub mod rotate;
 pub mod store;
 pub use store::*;
 
@@ -17,6 +18,8 @@ pub const SUPERUSER: &str = "postgres";
 pub const REPLICATION_USER: &str = "replicator";
 pub const REWIND_USER: &str = "rewind_user";
 pub const REST_USER: &str = "pgha";
+/// The exporters' PostgreSQL role (member of pg_monitor).
+pub const MONITOR_ROLE: &str = "pgha_monitor";
 /// etcd's users (with `[tls]` on, etcd requires a password): root for pgha, and Patroni's, which
 /// may read and write only the cluster's keys.
 pub const ETCD_ROOT: &str = "root";
@@ -55,6 +58,10 @@ pub struct Secrets {
     /// again only when it is missing or no longer matches the password (`web_hash_stale`).
     #[serde(default)]
     pub monitoring_web_bcrypt: String,
+    /// When each password was last rotated (`rotate::User` name → Unix seconds); a user not in
+    /// it has its password from when the cluster was made. Not a secret.
+    #[serde(default)]
+    pub rotated: std::collections::BTreeMap<String, i64>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -70,6 +77,7 @@ impl std::fmt::Debug for Secrets {
             monitor_password: _,
             monitoring_web_password: _,
             monitoring_web_bcrypt: _,
+            rotated,
         } = self;
         let r = &exposure::Redacted;
         f.debug_struct("Secrets")
@@ -82,6 +90,7 @@ impl std::fmt::Debug for Secrets {
             .field("monitor_password", r)
             .field("monitoring_web_password", r)
             .field("monitoring_web_bcrypt", r)
+            .field("rotated", rotated)
             .finish()
     }
 }
@@ -109,6 +118,7 @@ impl Secrets {
             monitor_password: password(),
             monitoring_web_password: web.clone(),
             monitoring_web_bcrypt: bcrypt_hash(&web),
+            rotated: Default::default(),
         }
     }
 

@@ -81,11 +81,48 @@ pub fn load_or_create(cluster: &str) -> Result<(Secrets, bool)> {
 }
 
 fn store(cluster: &str, s: &Secrets) -> Result<()> {
+    store_at(&secrets_path(cluster), cluster, s)
+}
+
+fn store_at(path: &Path, cluster: &str, s: &Secrets) -> Result<()> {
     let text = format!(
         "# pgha secrets of cluster {cluster}: keep this file private.\n{}",
         toml::to_string(s).context("serialize secrets")?
     );
-    write_private(&secrets_path(cluster), &text)
+    write_private(path, &text)
+}
+
+/// The passwords of a rotation under way (`secrets::rotate`), kept before the rotation changes
+/// anything, so that an interrupted one is taken up again with the same passwords.
+pub fn pending_path(cluster: &str) -> PathBuf {
+    cluster_dir(cluster).join("secrets.next.toml")
+}
+
+pub fn load_pending(cluster: &str) -> Result<Option<Secrets>> {
+    let path = pending_path(cluster);
+    match fs::read_to_string(&path) {
+        Ok(t) => toml::from_str(&t)
+            .map(Some)
+            .with_context(|| format!("parse {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+    }
+}
+
+pub fn store_pending(cluster: &str, s: &Secrets) -> Result<()> {
+    store_at(&pending_path(cluster), cluster, s)
+}
+
+/// The rotation is done: its passwords become the cluster's (atomically), the pending file goes.
+pub fn commit_pending(cluster: &str, s: &Secrets) -> Result<()> {
+    store(cluster, s)?;
+    let path = pending_path(cluster);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes the cluster's libpq password file (`render::host_pgpass`: its published ports), so that

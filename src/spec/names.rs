@@ -58,6 +58,15 @@ impl Spec {
     }
 
     /// Host port of node `i` (0-based) PostgreSQL.
+    /// The host ports clients reach PostgreSQL on: each node's, then HAProxy's primary and
+    /// replica ports (what the host's password file names).
+    pub fn host_pg_ports(&self) -> Vec<u32> {
+        (0..self.nodes.names.len())
+            .map(|i| self.node_pg_port(i))
+            .chain([self.haproxy_primary_port(), self.haproxy_replica_port()])
+            .collect()
+    }
+
     pub fn node_pg_port(&self, i: usize) -> u32 {
         self.ports.postgres + self.port_base + i as u32
     }

@@ -24,6 +24,8 @@ const CA_DAYS: i64 = 3650;
 /// The client certificates' file stems and common names.
 pub const PGHA_CLIENT: &str = "client-pgha";
 pub const REPLICATION_CLIENT: &str = "client-replicator";
+/// pg_rewind's client certificate (CN: the rewind user), which pg_hba's `cert` method reads.
+pub const REWIND_CLIENT: &str = "client-rewind";
 pub const HAPROXY_CLIENT: &str = "client-haproxy";
 /// Patroni's certificate for etcd. It has no common name: etcd refuses a request through its
 /// gRPC gateway (which Patroni uses) that carries a certificate with one and no token.
@@ -137,6 +139,11 @@ pub fn wanted(spec: &Spec) -> Vec<Leaf> {
         REPLICATION_CLIENT,
         crate::secrets::REPLICATION_USER,
         "client: replication",
+    ));
+    out.push(client(
+        REWIND_CLIENT,
+        crate::secrets::REWIND_USER,
+        "client: pg_rewind",
     ));
     out.push(client(HAPROXY_CLIENT, "haproxy", "client: HAProxy checks"));
     out.push(client(PATRONI_ETCD_CLIENT, "", "client: Patroni to etcd"));

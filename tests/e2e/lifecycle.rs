@@ -399,6 +399,8 @@ async fn up_list_write_read_noop_down() {
 
     // TLS everywhere, and `certs rotate` without a restart.
     crate::security::tls_everywhere(&c).await;
+    crate::rotation::passwords_rotate_under_a_writer(&c).await;
+    let pw = c.superuser_password();
     // The cluster runs with TLS: turning it off restarts the whole cluster, so `up` asks first
     // (exit 2 off a terminal without --yes), and nothing changes.
     c.respec("[nodes]\nmemory = \"1GiB\"\ncpus = 1.5\n[tls]\nenabled = false\n");

@@ -11,6 +11,7 @@ mod kill;
 mod lifecycle;
 mod monitoring;
 mod refusals;
+mod rotation;
 mod security;
 #[path = "../support/mod.rs"]
 mod support;

@@ -78,6 +78,21 @@ pub async fn ensure(
 
 /// The first of `endpoints` that a client reaches (as `auth`), and that client; when none does,
 /// the last endpoint and its error.
+/// Sets etcd user `user`'s password, as `auth`'s user (root), on one member.
+pub async fn change_password(
+    endpoints: &[String],
+    auth: &EtcdAuth,
+    user: &str,
+    password: &str,
+) -> Result<()> {
+    let (endpoint, connected) = first_answering(endpoints, auth).await;
+    let mut c = connected.with_context(|| format!("connect to etcd {endpoint} as root"))?;
+    c.user_change_password(user, password)
+        .await
+        .with_context(|| format!("etcd: set the password of user {user}"))?;
+    Ok(())
+}
+
 async fn first_answering(
     endpoints: &[String],
     auth: &EtcdAuth,

@@ -255,6 +255,15 @@ async fn run_started(
         .extend(converged.steps.iter().cloned().map(Step::Config));
     let config_changed = !converged.steps.is_empty() || !converged.restarted.is_empty();
     let changed = !plan.containers.is_noop() || config_changed;
+    if spec.tls.enabled && !plan.containers.is_noop() {
+        let set = crate::ops::roles::ensure_role_passwords(spec, &prepared.secrets).await?;
+        if !set.is_empty() {
+            p.note(format!(
+                "roles {} log in with certificates, and have their passwords for a cluster without TLS",
+                set.join(", ")
+            ));
+        }
+    }
     if spec.backup.enabled && !plan.containers.is_noop() {
         // Idempotent: made by Patroni's post_bootstrap on a new cluster; here for a cluster that
         // gained archiving through this `up`.

@@ -61,10 +61,7 @@ pub fn print(session: &Session, out: Outcome, p: &Progress) -> Result<()> {
         view,
     } = out;
     let host = spec.connect_host();
-    let pg_ports: Vec<u32> = (0..spec.nodes.names.len())
-        .map(|i| spec.node_pg_port(i))
-        .chain([spec.haproxy_primary_port(), spec.haproxy_replica_port()])
-        .collect();
+    let pg_ports = spec.host_pg_ports();
     let pgpass = secrets::write_pgpass(
         &spec.name,
         &crate::render::host_pgpass(host, &pg_ports, &cluster_secrets.superuser_password),

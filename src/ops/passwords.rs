@@ -1,0 +1,187 @@
+//! Rotating passwords on a running cluster, in `secrets::rotate`'s order: the nodes' password
+//! files and Patroni's reload, the PostgreSQL roles (SCRAM verifiers) and the exporters, etcd's
+//! users, then `secrets.toml`. No PostgreSQL restarts; Patroni's own connections use none of the
+//! passwords that change under them (socket, certificates).
+
+use crate::adapters::dcs::auth::change_password;
+use crate::adapters::docker::Engine;
+use crate::adapters::patroni::Api;
+use crate::adapters::pg::Pg;
+use crate::layout;
+use crate::ops::{converge, health, image};
+use crate::plan::{ContainerSpec, Kind};
+use crate::progress::Progress;
+use crate::secrets::rotate::User;
+use crate::secrets::{self, Secrets, REST_USER};
+use crate::spec::Spec;
+use anyhow::{bail, Context, Result};
+use std::time::{Duration, Instant};
+
+/// What a rotation did, for its report.
+pub struct Rotated {
+    pub users: Vec<User>,
+    pub seconds: f64,
+    /// The node containers that got the new files and reloaded.
+    pub nodes: Vec<String>,
+}
+
+/// The password files of a node container (Patroni's secrets, the superuser's pgpass, the
+/// exporters' password): what a rotation puts in place.
+fn password_files(c: &ContainerSpec) -> ContainerSpec {
+    let wanted = [
+        format!("{}/90-secrets.yml", layout::PATRONI_CONFIG_DIR),
+        layout::NODE_PGPASS.to_string(),
+        format!("{}/monitor.pass", layout::EXPORTERS_DIR),
+    ];
+    let mut only = c.clone();
+    only.files.retain(|f| wanted.contains(&f.path));
+    only
+}
+
+/// Rotates `users`' passwords of `spec`'s cluster (`old` its secrets now; `new` the pending ones).
+pub async fn rotate(
+    spec: &Spec,
+    engine: &Engine,
+    old: &Secrets,
+    new: &Secrets,
+    p: &Progress,
+) -> Result<Rotated> {
+    let t0 = Instant::now();
+    let users = secrets::rotate::changed(old, new);
+    // 1. Every running node: the new password files, and Patroni reloads them.
+    let images = image::resolve(spec, engine, p, false).await?;
+    let (certs, _) = if spec.backup.enabled || spec.tls.enabled {
+        crate::tls::ensure_all(spec, false)?
+    } else {
+        Default::default()
+    };
+    let want = converge::desired_for(spec, &images, new, &certs)?;
+    let mut nodes = Vec::new();
+    for c in want.containers.iter().filter(|c| c.kind == Kind::Node) {
+        if engine.running(&c.name).await? != Some(true) {
+            p.note(format!(
+                "{} is not running: it gets the new passwords when `pgha up` or `pgha start` starts it",
+                c.name
+            ));
+            continue;
+        }
+        engine.put_files(&password_files(c)).await?;
+        engine.signal(&c.name, "SIGHUP").await?;
+        nodes.push(c.name.clone());
+    }
+    p.note(format!(
+        "new password files in {}; Patroni reloads them",
+        nodes.join(", ")
+    ));
+    if users.contains(&User::Restapi) {
+        wait_rest_password(spec, new, Duration::from_secs(30), p).await?;
+    } else {
+        // Patroni reloads at the start of its next cycle.
+        tokio::time::sleep(Duration::from_secs(u64::from(spec.patroni.loop_wait) + 2)).await;
+    }
+    // 2. The roles, over one connection made with the superuser's password of now.
+    let roles: Vec<User> = users
+        .iter()
+        .copied()
+        .filter(|u| u.role().is_some())
+        .collect();
+    if !roles.is_empty() {
+        let pg = Pg::connect(&health::primary_target(spec, old), Duration::from_secs(10))
+            .await
+            .context("connect to the leader through HAProxy")?;
+        // The superuser's own last: the connection stays open either way.
+        for u in roles
+            .iter()
+            .filter(|u| **u != User::Superuser)
+            .chain(roles.iter().filter(|u| **u == User::Superuser))
+        {
+            let role = u.role().unwrap_or_default();
+            let verifier = postgres_protocol::password::scram_sha_256(u.password(new).as_bytes());
+            pg.batch(&format!("ALTER ROLE {role} PASSWORD '{verifier}'"))
+                .await
+                .with_context(|| format!("set the password of role {role}"))?;
+            p.note(format!("role {role}: new password (SCRAM verifier)"));
+        }
+        if users.contains(&User::Monitor) {
+            restart_exporters(engine, &nodes, p).await?;
+        }
+    }
+    // 3. etcd: Patroni's user (Patroni logs in again with the reloaded password when etcd refuses
+    // its token), then root, as root with the password of now.
+    if spec.tls.enabled {
+        let auth = crate::security::etcd_root(spec)?;
+        let endpoints = spec.etcd_endpoints();
+        for (u, name) in [
+            (User::EtcdPatroni, secrets::ETCD_PATRONI),
+            (User::EtcdRoot, secrets::ETCD_ROOT),
+        ] {
+            if users.contains(&u) {
+                change_password(&endpoints, &auth, name, u.password(new)).await?;
+                p.note(format!("etcd user {name}: new password"));
+            }
+        }
+    }
+    Ok(Rotated {
+        users,
+        seconds: t0.elapsed().as_secs_f64(),
+        nodes,
+    })
+}
+
+/// Waits until every node's REST API takes the new password (Patroni reloaded its config).
+async fn wait_rest_password(
+    spec: &Spec,
+    new: &Secrets,
+    deadline: Duration,
+    p: &Progress,
+) -> Result<()> {
+    let t0 = Instant::now();
+    for (i, member) in spec.nodes.names.iter().enumerate() {
+        let api = Api {
+            base: crate::security::api_base(spec, i),
+            auth: Some((REST_USER.to_string(), new.restapi_password.clone())),
+            tls: crate::security::client_tls(spec)?,
+        };
+        loop {
+            // A harmless call that needs the password: one more reload.
+            let ok = api
+                .post("/reload", &serde_json::json!({}), Duration::from_secs(3))
+                .await
+                .map(|r| r.ok())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            if t0.elapsed() > deadline {
+                bail!(
+                    "{member}'s REST API does not take the new password after {} s: Patroni did not reload its config (`pgha logs {member}`)",
+                    deadline.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    p.note("every Patroni REST API takes the new password");
+    Ok(())
+}
+
+/// The exporters read their password file when they start: each node's postgres_exporter starts
+/// again (its loop restarts it).
+async fn restart_exporters(engine: &Engine, nodes: &[String], p: &Progress) -> Result<()> {
+    for n in nodes {
+        let out = engine
+            .exec(
+                n,
+                &["pkill", "-f", "prometheus-postgres-exporter"],
+                None,
+                &[],
+            )
+            .await?;
+        // pkill: 0 killed, 1 none running (monitoring off).
+        if out.code > 1 {
+            bail!("restart the exporter in {n}: {}", out.stderr.trim());
+        }
+    }
+    p.note("the exporters start again with the new password");
+    Ok(())
+}
