@@ -28,6 +28,22 @@ impl Default for Tls {
     }
 }
 
+/// `[security]`: how old a password may get before `PghaPasswordOld` alerts (a Prometheus
+/// duration, e.g. "90d"; "" never alerts). `pgha passwords rotate` renews them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    pub password_max_age: String,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            password_max_age: "90d".into(),
+        }
+    }
+}
+
 impl Tls {
     /// `https`, or `http` with TLS off: the scheme of etcd's URLs and of the REST APIs.
     pub fn scheme(&self) -> &'static str {
@@ -206,6 +222,8 @@ pub struct Spec {
     pub tls: Tls,
     /// Prometheus, Alertmanager, the exporters and the alert rules.
     pub monitoring: Monitoring,
+    /// Password age policy.
+    pub security: Security,
     /// Set by `pgha restore --into`: the new cluster bootstraps from this backup repository
     /// instead of initdb. Never read from a spec file.
     #[serde(skip)]
@@ -239,6 +257,7 @@ impl Default for Spec {
             backup: Backup::default(),
             tls: Tls::default(),
             monitoring: Monitoring::default(),
+            security: Security::default(),
             bootstrap_from: None,
         }
     }
@@ -343,6 +362,12 @@ impl Spec {
         self.haproxy.problems("haproxy", &mut p);
         self.backup.problems(&mut p);
         self.monitoring.problems(&mut p);
+        let age = &self.security.password_max_age;
+        if !age.is_empty() && !monitoring::is_prometheus_duration(age) {
+            p.push(format!(
+                "security.password_max_age = {age:?} is not a duration like \"90d\" (or \"\" for no alert)"
+            ));
+        }
         for (k, v) in &self.labels {
             if k.starts_with("io.pgha.") && k != "io.pgha.test" {
                 p.push(format!(

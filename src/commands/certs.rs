@@ -88,7 +88,7 @@ pub async fn run_rotate(session: &Session) -> Result<()> {
     } else {
         crate::sayln!("{}", rows_table(&rows));
         crate::sayln!(
-            "{} certificates reissued; {} running containers reloaded them",
+            "{} certificates reissued; {} containers have them (the running ones reloaded them, stopped ones read them when they start)",
             issued.len(),
             reached.len()
         );

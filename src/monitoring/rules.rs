@@ -206,6 +206,21 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
     } else {
         out.retain(|r| !r.name.starts_with("PghaArchive"));
     }
+    if let Some(max) =
+        crate::spec::monitoring::prometheus_duration_secs(&spec.security.password_max_age)
+    {
+        out.push(rule(
+            "PghaPasswordOld",
+            format!("time() - pgha_password_changed_seconds > {max}"),
+            0,
+            "warning",
+            format!(
+                "the {{{{ $labels.user }}}} password is older than {}",
+                spec.security.password_max_age
+            ),
+            "A password is past the age [security] password_max_age allows. `pgha passwords status` shows each one's age; `pgha passwords rotate --user USER` changes it everywhere, with no restart.",
+        ));
+    }
     out
 }
 

@@ -40,8 +40,8 @@ fn holds(c: &ContainerSpec, issued: &[String]) -> bool {
         }
 }
 
-/// Puts the certificates of the running containers of `want` in place (those holding one of
-/// `only`, or all) and makes their processes read them. Returns the containers it reached.
+/// Puts the certificates of the containers of `want` in place (those holding one of `only`, or
+/// all) and makes the running ones' processes read them. Returns the containers it reached.
 pub async fn apply(
     engine: &Engine,
     want: &Desired,
@@ -53,12 +53,24 @@ pub async fn apply(
         if only.is_some_and(|issued| !holds(c, issued)) {
             continue;
         }
-        if engine.running(&c.name).await? != Some(true) {
-            continue;
-        }
         let files = cert_files(c);
         if files.files.is_empty() {
             continue;
+        }
+        match engine.running(&c.name).await? {
+            None => continue,
+            // A stopped container gets them too (Docker copies into it), and reads them when it
+            // starts: it never comes back with an old certificate.
+            Some(false) => {
+                engine.put_files(&files).await?;
+                p.note(format!(
+                    "{}: stopped; new certificates in place for its next start",
+                    c.name
+                ));
+                done.push(c.name.clone());
+                continue;
+            }
+            Some(true) => {}
         }
         engine.put_files(&files).await?;
         match c.kind {

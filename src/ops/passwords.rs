@@ -58,12 +58,18 @@ pub async fn rotate(
     let want = converge::desired_for(spec, &images, new, &certs)?;
     let mut nodes = Vec::new();
     for c in want.containers.iter().filter(|c| c.kind == Kind::Node) {
-        if engine.running(&c.name).await? != Some(true) {
-            p.note(format!(
-                "{} is not running: it gets the new passwords when `pgha up` or `pgha start` starts it",
-                c.name
-            ));
-            continue;
+        match engine.running(&c.name).await? {
+            None => continue,
+            Some(false) => {
+                // Docker copies into a stopped container: it starts with the new passwords.
+                engine.put_files(&password_files(c)).await?;
+                p.note(format!(
+                    "{}: stopped; the new passwords are in place for its next start",
+                    c.name
+                ));
+                continue;
+            }
+            Some(true) => {}
         }
         engine.put_files(&password_files(c)).await?;
         engine.signal(&c.name, "SIGHUP").await?;
@@ -119,6 +125,20 @@ pub async fn rotate(
                 change_password(&endpoints, &auth, name, u.password(new)).await?;
                 p.note(format!("etcd user {name}: new password"));
             }
+        }
+    }
+    // 4. Prometheus records when each password changed (`PghaPasswordOld`).
+    if let Some(prom) = want
+        .containers
+        .iter()
+        .find(|c| c.kind == Kind::Monitor && c.member == crate::spec::names::PROMETHEUS)
+    {
+        if engine.running(&prom.name).await? == Some(true) {
+            let mut only = prom.clone();
+            only.files
+                .retain(|f| f.path == format!("{}/passwords.yml", layout::PROMETHEUS_DIR));
+            engine.put_files(&only).await?;
+            engine.signal(&prom.name, "SIGHUP").await?;
         }
     }
     Ok(Rotated {

@@ -167,6 +167,9 @@ pub struct Inputs<'a> {
     /// and the password Prometheus logs in to them with.
     pub monitoring_web_yml: &'a str,
     pub monitoring_web_password: &'a str,
+    /// When each password was last changed (`render::monitoring::password_rules_yaml`), for
+    /// Prometheus's `PghaPasswordOld`; rewritten in place by `passwords rotate`.
+    pub passwords_yml: &'a str,
 }
 
 /// Labels common to every object of the cluster (cluster + the spec's extra labels).

@@ -103,6 +103,12 @@ pub(super) fn containers(
             m.certificates.clone(),
             true,
         ),
+        // Rewritten in place by `passwords rotate`, like the certificates' ends.
+        file(
+            format!("{PROMETHEUS_DIR}/passwords.yml"),
+            inp.passwords_yml.to_string(),
+            true,
+        ),
     ];
     prom_files.extend(web_files(
         spec,

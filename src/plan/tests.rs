@@ -51,6 +51,7 @@ pub(super) fn try_desired(
             monitor_password: "mon-pw",
             monitoring_web_yml: "basic_auth_users:\n  pgha: \"$2b$10$x\"\n",
             monitoring_web_password: "web-pw",
+            passwords_yml: "groups: []\n",
         },
     )
 }

@@ -179,6 +179,26 @@ pub fn certificate_rules_yaml(ends: &[(String, i64)]) -> String {
     s
 }
 
+/// `passwords.yml`: a rules file recording when each password was last changed
+/// (`pgha_password_changed_seconds`, labelled `user`), from `secrets.toml`; `pgha passwords
+/// rotate` rewrites it.
+pub fn password_rules_yaml(changed: &[(String, i64)]) -> String {
+    let mut s = String::from(
+        "# When each password of the cluster was last changed (Unix seconds), written by pgha;\n\
+         # `pgha passwords rotate` rewrites it.\ngroups:\n  - name: pgha-passwords\n    rules:\n",
+    );
+    if changed.is_empty() {
+        s = s.replace("    rules:\n", "    rules: []\n");
+    }
+    for (user, at) in changed {
+        s.push_str(&format!(
+            "      - record: pgha_password_changed_seconds\n        expr: vector({at})\n        labels:\n          user: {}\n",
+            q(user)
+        ));
+    }
+    s
+}
+
 /// `certificates.yml`: `certificate_rules_yaml` of the cluster's certificates.
 pub fn certificates_yml(certs: &crate::tls::cert::ClusterCerts) -> String {
     certificate_rules_yaml(&crate::monitoring::certificate_ends(certs))
@@ -187,6 +207,19 @@ pub fn certificates_yml(certs: &crate::tls::cert::ClusterCerts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_changes_are_recorded_per_user() {
+        let y = password_rules_yaml(&[("superuser".into(), 1000), ("etcd-root".into(), 2000)]);
+        let v: serde_json::Value = serde_saphyr::from_str(&y).unwrap();
+        let rules = v["groups"][0]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[1]["record"], "pgha_password_changed_seconds");
+        assert_eq!(rules[1]["expr"], "vector(2000)");
+        assert_eq!(rules[1]["labels"]["user"], "etcd-root");
+        let none: serde_json::Value = serde_saphyr::from_str(&password_rules_yaml(&[])).unwrap();
+        assert_eq!(none["groups"][0]["rules"], serde_json::json!([]));
+    }
 
     #[test]
     fn prometheus_scrapes_every_part_by_member_name() {

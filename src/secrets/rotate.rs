@@ -148,6 +148,18 @@ pub fn changed(old: &Secrets, new: &Secrets) -> Vec<User> {
         .collect()
 }
 
+/// When each user's password was last changed (Unix seconds), those that are known: rotated, or
+/// from when the cluster was made (`made`).
+pub fn changed_at(s: &Secrets, made: Option<i64>) -> Vec<(String, i64)> {
+    User::ALL
+        .iter()
+        .filter_map(|u| {
+            let at = s.rotated.get(u.name()).copied().or(made)?;
+            Some((u.name().to_string(), at))
+        })
+        .collect()
+}
+
 /// A user's password age in seconds at `now`, if its rotation (or the cluster's start, `made`)
 /// is known.
 pub fn age(s: &Secrets, u: User, made: Option<i64>, now: i64) -> Option<i64> {

@@ -76,6 +76,23 @@ pub fn is_prometheus_duration(s: &str) -> bool {
         && num.parse::<u64>().is_ok_and(|n| n > 0)
 }
 
+/// Seconds in a Prometheus duration (`is_prometheus_duration`), or `None`.
+pub fn prometheus_duration_secs(s: &str) -> Option<u64> {
+    if !is_prometheus_duration(s) {
+        return None;
+    }
+    let n: u64 = s[..s.len() - 1].parse().ok()?;
+    let unit = match s.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        'w' => 7 * 86400,
+        _ => 365 * 86400,
+    };
+    n.checked_mul(unit)
+}
+
 impl Monitoring {
     pub fn problems(&self, p: &mut Vec<String>) {
         if !is_prometheus_duration(&self.retention) {
@@ -138,6 +155,14 @@ impl Monitoring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_in_seconds() {
+        assert_eq!(prometheus_duration_secs("90d"), Some(90 * 86400));
+        assert_eq!(prometheus_duration_secs("2h"), Some(7200));
+        assert_eq!(prometheus_duration_secs("1y"), Some(365 * 86400));
+        assert_eq!(prometheus_duration_secs("soon"), None);
+    }
 
     #[test]
     fn durations_as_prometheus_reads_them() {

@@ -28,7 +28,7 @@ fn bad_specs_have_one_clear_message_each() {
     let cases: &[(&str, &str)] = &[
         (
             "nme = \"x\"",
-            "pgha.toml: line 1: unknown field `nme`, expected one of `name`, `port_base`, `bind`, `nodes`, `etcd`, `ports`, `patroni`, `images`, `haproxy`, `logs`, `labels`, `backup`, `tls`, `monitoring`",
+            "pgha.toml: line 1: unknown field `nme`, expected one of `name`, `port_base`, `bind`, `nodes`, `etcd`, `ports`, `patroni`, `images`, `haproxy`, `logs`, `labels`, `backup`, `tls`, `monitoring`, `security`",
         ),
         (
             "[ports]\nhaproxy = 1",

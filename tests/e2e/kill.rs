@@ -95,10 +95,18 @@ async fn failover_kill_loses_no_acknowledged_write() {
     .await;
 
     // The killed leader comes back as a streaming replica; the alerts resolve, at the webhook too.
+    // `certs rotate` reaches the stopped node too: it starts serving its new certificate.
+    c.pgha(&["certs", "rotate"], T);
     c.pgha(&["start", &l0], T);
     let list = c.list_json();
     let m = member_row(&list, l0.as_str());
     assert_eq!(m["state"], "streaming", "{list}");
+    let i: usize = l0.trim_start_matches("pg").parse::<usize>().unwrap() - 1;
+    assert_eq!(
+        crate::security::served_serial(c.kit.api_port(i), false),
+        crate::security::file_serial(&crate::security::tls_file(&c, &format!("{l0}.crt"))),
+        "{l0}, stopped during certs rotate, serves the new certificate"
+    );
     for name in ["PghaLeaderDown", "PghaMemberDown"] {
         monitoring::wait_resolved(&c, name, &l0, T).await;
     }

@@ -124,13 +124,17 @@ pub async fn passwords_rotate_under_a_writer(c: &TestCluster) {
         );
     }
     assert_eq!(login_refusal(c, "postgres", &new_su).await, None);
-    let ca = c.home().join(&c.name).join("tls/ca.crt");
+    let tls = c.home().join(&c.name).join("tls");
     let rest = |pw: &str| {
         let out = run_with_deadline(
             std::process::Command::new("curl")
                 .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5"])
                 .arg("--cacert")
-                .arg(&ca)
+                .arg(tls.join("ca.crt"))
+                .arg("--cert")
+                .arg(tls.join("client-pgha.crt"))
+                .arg("--key")
+                .arg(tls.join("client-pgha.key"))
                 .args(["-X", "POST", "-u"])
                 .arg(format!("pgha:{pw}"))
                 .arg(format!("https://127.0.0.1:{}/reload", c.kit.api_port(0))),
@@ -139,6 +143,8 @@ pub async fn passwords_rotate_under_a_writer(c: &TestCluster) {
         text(&out.stdout).trim().to_string()
     };
     assert_eq!(rest(&old_rest), "401", "REST with the old password");
+    let new_rest = c.kit.secret_of(&c.name, "restapi_password").unwrap();
+    assert_eq!(rest(&new_rest), "202", "REST with the new password");
     let old_root = pgha::adapters::dcs::EtcdAuth {
         user: Some(("root".into(), old_etcd_root)),
         ..c.kit.etcd_auth()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(120);
 
-fn tls_file(c: &TestCluster, f: &str) -> String {
+pub(crate) fn tls_file(c: &TestCluster, f: &str) -> String {
     c.home()
         .join(&c.name)
         .join("tls")
@@ -36,7 +36,7 @@ fn curl(args: &[&str]) -> String {
 }
 
 /// The serial of the certificate a server presents on 127.0.0.1:`port`.
-fn served_serial(port: u16, starttls_postgres: bool) -> String {
+pub(crate) fn served_serial(port: u16, starttls_postgres: bool) -> String {
     let starttls = if starttls_postgres {
         "-starttls postgres"
     } else {
@@ -57,7 +57,7 @@ fn served_serial(port: u16, starttls_postgres: bool) -> String {
     s
 }
 
-fn file_serial(path: &str) -> String {
+pub(crate) fn file_serial(path: &str) -> String {
     let out = run_with_deadline(
         Command::new("openssl").args(["x509", "-noout", "-serial", "-in", path]),
         Duration::from_secs(15),

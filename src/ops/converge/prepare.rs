@@ -63,6 +63,9 @@ pub fn desired_for(
     let pgpass = crate::render::node_pgpass(&secrets.superuser_password);
     let web_yml =
         crate::render::monitoring::monitoring_web_yml(spec, &secrets.monitoring_web_bcrypt);
+    let passwords_yml = crate::render::monitoring::password_rules_yaml(
+        &crate::secrets::rotate::changed_at(secrets, made_at(tls)),
+    );
     plan::desired(
         spec,
         &plan::Inputs {
@@ -80,7 +83,13 @@ pub fn desired_for(
             monitor_password: &secrets.monitor_password,
             monitoring_web_yml: &web_yml,
             monitoring_web_password: &secrets.monitoring_web_password,
+            passwords_yml: &passwords_yml,
         },
     )
     .map_err(|why| anyhow!("{why}"))
+}
+
+/// When the cluster was made, as far as its files tell: its CA's start (none without TLS).
+pub fn made_at(tls: &crate::tls::ClusterCerts) -> Option<i64> {
+    crate::tls::facts(&tls.ca).ok().map(|f| f.not_before)
 }
