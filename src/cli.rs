@@ -230,6 +230,10 @@ pub struct RestoreArgs {
     /// Print the steps without taking them.
     #[arg(long)]
     pub plan: bool,
+    /// With --in-place: go on when the current WAL cannot be archived first (what it holds is
+    /// lost: an in-place restore keeps no copy of it).
+    #[arg(long, requires = "in_place")]
+    pub allow_data_loss: bool,
     /// Longest wait for the restored cluster to become healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,

@@ -94,7 +94,9 @@ impl<'a> Repo<'a> {
             kind: Kind::Node,
             member: what.into(),
             image: node_image.into(),
-            cmd: vec!["sleep".into(), "3600".into()],
+            // As long as its job: `close` removes it (and the next tool of the name, if a run
+            // was cut short).
+            cmd: vec!["sleep".into(), "infinity".into()],
             user: Some("postgres".into()),
             env: vec![format!("PGBACKREST_CONFIG={}", layout::PGBACKREST_CONF)],
             labels,

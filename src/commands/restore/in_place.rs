@@ -59,9 +59,16 @@ pub async fn run(
     )
     .await?;
     let script = pgbackrest::in_place_script(&spec.name, options, timeout.as_secs() as u32);
-    let out = tool.shell(&script).await;
+    // The script waits for the promotion with its own deadline; this one bounds the whole exec.
+    let limit = timeout + Duration::from_secs(120);
+    let out = tokio::time::timeout(limit, tool.shell(&script)).await;
     tool.close().await?;
-    let out = out?;
+    let out = out.map_err(|_| {
+        anyhow::anyhow!(
+            "the restore of {first} did not end within {} s (pgbackrest restore and the replay to the target); the other nodes keep their data and are stopped: `pgha start` brings them back",
+            limit.as_secs()
+        )
+    })??;
     if out.code != 0 {
         bail!(
             "restore of {first} failed: {}; the other nodes keep their data and are stopped: `pgha start` brings them back, then `pgha reinit {first}` rebuilds {first}",

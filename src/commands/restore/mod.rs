@@ -136,8 +136,20 @@ async fn in_place(session: &Session, spec: &Spec, t: &Target, args: &RestoreArgs
     if let Some(q) = &plan.question {
         session.confirm(q)?;
     }
+    // In place nothing of the cluster's present state stays: what the archive lacks is lost.
+    if let Err(e) = flush_archive(spec).await {
+        if !args.allow_data_loss {
+            anyhow::bail!(
+                "could not archive the current WAL of {} ({e:#}); restoring in place now would lose every commit the archive lacks, with no copy left: fix archiving (`pgha backup status`, `pgha logs`), or pass --allow-data-loss",
+                spec.name
+            );
+        }
+        eprintln!(
+            "{}: could not archive the current WAL ({e:#}); --allow-data-loss: the restore uses what the archive holds",
+            spec.name
+        );
+    }
     announce(&plan);
-    flush_archive(spec).await;
     let options = restore_options(t, args.set.as_deref());
     in_place::run(
         session,
@@ -153,27 +165,24 @@ async fn in_place(session: &Session, spec: &Spec, t: &Target, args: &RestoreArgs
 /// so that everything committed until now is in the archive: a target in the last minutes
 /// (`archive_timeout`) would otherwise lie past the archive's end, and PostgreSQL stops a
 /// recovery that ends before its target. With no leader answering, the archive is what there is.
-async fn flush_archive(spec: &Spec) {
-    let Ok(Some(secrets)) = crate::secrets::load(&spec.name) else {
-        return;
+/// Switches WAL on the leader and waits until the segment is archived, so that the archive holds
+/// every commit until now. An error says why it could not.
+async fn flush_archive(spec: &Spec) -> Result<()> {
+    let Some(secrets) = crate::secrets::load(&spec.name)? else {
+        anyhow::bail!("cluster {} has no secrets", spec.name);
     };
     let target = crate::ops::health::primary_target(spec, &secrets);
-    let flushed = async {
+    let (segment, took) = async {
         let pg = crate::adapters::pg::Pg::connect(&target, Duration::from_secs(3)).await?;
         crate::ops::archive::switch_and_wait(&pg, Duration::from_secs(30)).await
     }
-    .await;
-    match flushed {
-        Ok((segment, took)) => eprintln!(
-            "{}: switched WAL; {segment} archived in {:.1} s, so the archive holds every commit until now",
-            spec.name,
-            took.as_secs_f64()
-        ),
-        Err(e) => eprintln!(
-            "{}: could not archive the current WAL ({e:#}); the restore uses what the archive holds",
-            spec.name
-        ),
-    }
+    .await?;
+    eprintln!(
+        "{}: switched WAL; {segment} archived in {:.1} s, so the archive holds every commit until now",
+        spec.name,
+        took.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `--plan`: the plan's steps as `pgha plan` prints its own (`--json`: their actions).
@@ -265,7 +274,13 @@ pub async fn run(session: &Session, args: &RestoreArgs) -> Result<()> {
         std::time::Duration::from_secs(session.global.wait_lock),
     )
     .await?;
-    flush_archive(src).await;
+    // The source stays as it is: a WAL that cannot be archived only limits what the copy gets.
+    if let Err(e) = flush_archive(src).await {
+        eprintln!(
+            "{}: could not archive the current WAL ({e:#}); the restore uses what the archive holds",
+            src.name
+        );
+    }
     std::fs::write(&spec_file, spec_text(session, &name, port_base)?)
         .with_context(|| format!("write {}", spec_file.display()))?;
     eprintln!(
