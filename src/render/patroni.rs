@@ -144,7 +144,14 @@ mod tests {
         assert!(hba.iter().all(|l| !l.starts_with("host ")), "{hba:?}");
         assert!(hba.contains(&"hostnossl all all 0.0.0.0/0 reject"));
         assert!(hba.contains(&"hostssl replication replicator samenet cert"));
-        assert!(hba.contains(&"hostssl all rewind samenet cert"));
+        // The user names the certificates carry (CN) and Patroni logs in as.
+        let rewind_line = format!("hostssl all {} samenet cert", crate::secrets::REWIND_USER);
+        assert!(hba.contains(&rewind_line.as_str()), "{hba:?}");
+        let repl_line = format!(
+            "hostssl replication {} samenet cert",
+            crate::secrets::REPLICATION_USER
+        );
+        assert!(hba.contains(&repl_line.as_str()), "{hba:?}");
         assert_eq!(
             pg["authentication"]["rewind"]["sslcert"],
             "/etc/pgha/tls/rewind.crt"
