@@ -332,6 +332,24 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
     acked_total += acked;
     lost_total += lost;
 
+    // Every password changed under writes (issue 20's rotation benchmark).
+    let mut rot_total = Metric::new("passwords rotate --user all under writes", "s");
+    let mut rot_gap = Metric::new("  longest gap between acknowledged writes", "s");
+    let mut rot_lost = Metric::new("  acknowledged writes lost on any node", "writes");
+    for i in 0..runs {
+        eprintln!("bench: passwords rotate {}/{runs}", i + 1);
+        b.settle().await?;
+        let first = 500_000_000 + 1_000_000 * i as i64;
+        let op = ["passwords", "rotate", "--user", "all", "--yes"];
+        let o = b.under_writes("bench_rows", first, &op).await?;
+        let lost = b.lost_on_any_node("bench_rows", &o.acked).await?;
+        rot_total.push(secs(&o.report, "seconds"));
+        rot_gap.push(Some(o.gap));
+        rot_lost.push(Some(lost as f64));
+        lost_total += lost;
+        acked_total += o.acked.len();
+    }
+
     eprintln!("bench: pgbench");
     let engine = Engine::connect().await?;
     let mut tp = pgbench::Throughput::new();
@@ -387,6 +405,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         acked_m,
     ]);
     metrics.extend(converged);
+    metrics.extend([rot_total, rot_gap, rot_lost]);
     metrics.extend(tp.into_metrics());
     metrics.extend(bk.into_metrics());
     metrics.extend([mem, anon]);

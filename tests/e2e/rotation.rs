@@ -152,8 +152,23 @@ pub async fn passwords_rotate_under_a_writer(c: &TestCluster) {
     let refused = pgha::adapters::dcs::raw_client(&c.etcd_endpoints(), &old_root).await;
     assert!(refused.is_err(), "etcd root with the old password");
     etcd_client(&c.etcd_endpoints()).await;
-    // Patroni runs on with its new etcd password, the exporters with theirs.
+    // Patroni runs on with its new etcd password, the exporters with theirs (their loop starts
+    // them again after 5 s, and Prometheus sees them at its next scrape).
+    let prom = crate::monitoring::prom(c);
+    eventually("every scrape target up after the rotation", T, || async {
+        let t = prom.targets().await.ok()?;
+        (t.len() == 18 && t.iter().all(|t| t.health == "up")).then_some(())
+    })
+    .await;
     crate::monitoring::assert_targets_up(c).await;
+    // Prometheus knows when each password changed (what PghaPasswordOld compares): now.
+    let changed = eventually("Prometheus to record the rotation", T, || async {
+        let s = prom.query("pgha_password_changed_seconds").await.ok()?;
+        let now = pgha::ops::repo::now_unix() as f64;
+        (s.len() == 7 && s.iter().all(|x| now - x.value < 600.0)).then_some(s)
+    })
+    .await;
+    assert!(changed.iter().any(|x| x.label("user") == "etcd-root"));
     let status: serde_json::Value =
         serde_json::from_str(&c.pgha(&["passwords", "status", "--json"], T)).unwrap();
     for row in status.as_array().unwrap() {
