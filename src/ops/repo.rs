@@ -130,13 +130,21 @@ impl<'a> Repo<'a> {
         })
     }
 
+    /// `pgbackrest --stanza=<stanza> <args>`.
+    fn pgbackrest(&self, args: &[&str]) -> Vec<String> {
+        [
+            "pgbackrest".to_string(),
+            format!("--stanza={}", self.stanza),
+        ]
+        .into_iter()
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect()
+    }
+
     /// Runs `pgbackrest --stanza=<stanza> <args>` as postgres.
     pub async fn run(&self, args: &[&str]) -> Result<ExecOutput> {
-        let stanza = format!("--stanza={}", self.stanza);
-        let cmd: Vec<&str> = ["pgbackrest", stanza.as_str()]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
+        let cmd = self.pgbackrest(args);
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
         self.engine
             .exec(&self.container, &cmd, Some("postgres"), &[])
             .await
@@ -145,11 +153,8 @@ impl<'a> Repo<'a> {
     /// Starts `pgbackrest --stanza=<cluster> <args>` as postgres in the container and returns:
     /// it runs on there (a backup that must not hold up its caller).
     pub async fn start(&self, args: &[&str]) -> Result<()> {
-        let stanza = format!("--stanza={}", self.stanza);
-        let cmd: Vec<&str> = ["pgbackrest", stanza.as_str()]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
+        let cmd = self.pgbackrest(args);
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
         self.engine
             .exec_detached(&self.container, &cmd, "postgres")
             .await

@@ -160,43 +160,54 @@ pub fn rules_yaml(spec: &Spec) -> String {
     s
 }
 
-/// A rules file recording each certificate's end (`pgha_certificate_not_after_seconds`, labelled
-/// `certificate`), from the certificates pgha issued: Prometheus has no other way to read them.
-pub fn certificate_rules_yaml(ends: &[(String, i64)]) -> String {
-    let mut s = String::from(
-        "# When each certificate of the cluster's CA ends (Unix seconds), written by pgha from the\n\
-         # certificates it issued; `pgha certs rotate` rewrites it.\ngroups:\n  - name: pgha-certificates\n    rules:\n",
-    );
-    if ends.is_empty() {
+/// A rules file of `metric` as constants, one per `(label value, Unix seconds)`, labelled
+/// `label`, in group `group`, under the comment `header`: facts pgha knows and Prometheus cannot
+/// read anywhere else.
+fn constant_rules_yaml(
+    header: &str,
+    group: &str,
+    metric: &str,
+    label: &str,
+    items: &[(String, i64)],
+) -> String {
+    let mut s = format!("{header}groups:\n  - name: {group}\n    rules:\n");
+    if items.is_empty() {
         s = s.replace("    rules:\n", "    rules: []\n");
     }
-    for (name, end) in ends {
+    for (name, at) in items {
         s.push_str(&format!(
-            "      - record: pgha_certificate_not_after_seconds\n        expr: vector({end})\n        labels:\n          certificate: {}\n",
+            "      - record: {metric}\n        expr: vector({at})\n        labels:\n          {label}: {}\n",
             q(name)
         ));
     }
     s
 }
 
+/// A rules file recording each certificate's end (`pgha_certificate_not_after_seconds`, labelled
+/// `certificate`), from the certificates pgha issued: Prometheus has no other way to read them.
+pub fn certificate_rules_yaml(ends: &[(String, i64)]) -> String {
+    constant_rules_yaml(
+        "# When each certificate of the cluster's CA ends (Unix seconds), written by pgha from the\n\
+         # certificates it issued; `pgha certs rotate` rewrites it.\n",
+        "pgha-certificates",
+        "pgha_certificate_not_after_seconds",
+        "certificate",
+        ends,
+    )
+}
+
 /// `passwords.yml`: a rules file recording when each password was last changed
 /// (`pgha_password_changed_seconds`, labelled `user`), from `secrets.toml`; `pgha passwords
 /// rotate` rewrites it.
 pub fn password_rules_yaml(changed: &[(String, i64)]) -> String {
-    let mut s = String::from(
+    constant_rules_yaml(
         "# When each password of the cluster was last changed (Unix seconds), written by pgha;\n\
-         # `pgha passwords rotate` rewrites it.\ngroups:\n  - name: pgha-passwords\n    rules:\n",
-    );
-    if changed.is_empty() {
-        s = s.replace("    rules:\n", "    rules: []\n");
-    }
-    for (user, at) in changed {
-        s.push_str(&format!(
-            "      - record: pgha_password_changed_seconds\n        expr: vector({at})\n        labels:\n          user: {}\n",
-            q(user)
-        ));
-    }
-    s
+         # `pgha passwords rotate` rewrites it.\n",
+        "pgha-passwords",
+        "pgha_password_changed_seconds",
+        "user",
+        changed,
+    )
 }
 
 /// `certificates.yml`: `certificate_rules_yaml` of the cluster's certificates.
