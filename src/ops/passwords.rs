@@ -189,10 +189,11 @@ async fn wait_rest_password(
 /// again (its loop restarts it).
 async fn restart_exporters(engine: &Engine, nodes: &[String], p: &Progress) -> Result<()> {
     for n in nodes {
+        // Anchored: the shell loop that restarts it has the name in its command line too.
         let out = engine
             .exec(
                 n,
-                &["pkill", "-f", "prometheus-postgres-exporter"],
+                &["pkill", "-f", "^prometheus-postgres-exporter"],
                 None,
                 &[],
             )
