@@ -158,8 +158,17 @@ pub struct BackupArgs {
 pub enum CertsCommand {
     /// Every certificate of the cluster (CA, servers, clients) and when it ends.
     Status,
-    /// Reissue every leaf certificate and apply them with a reload (no restart, no downtime).
-    Rotate,
+    /// Reissue every leaf certificate and apply them with a reload (no restart, no downtime);
+    /// `--ca` replaces the CA itself too.
+    Rotate(CertsRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertsRotateArgs {
+    /// Also a new CA: trusted beside the old one first, then issuing every certificate, then
+    /// the only one trusted (etcd's members restart one at a time; PostgreSQL does not).
+    #[arg(long)]
+    pub ca: bool,
 }
 
 #[derive(Debug, Subcommand)]

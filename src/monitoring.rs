@@ -123,8 +123,16 @@ pub fn node_exporters_sh(spec: &Spec) -> String {
 /// When each certificate ends (CA and leaves, by stem), for `render::monitoring::certificates_yml`.
 pub fn certificate_ends(certs: &crate::tls::cert::ClusterCerts) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    if let Ok(f) = crate::tls::cert::facts(&certs.ca) {
-        out.push(("ca".to_string(), f.not_after));
+    // The issuing CA first; during a CA rotation the other one of the bundle too, alerted on
+    // like the rest.
+    for (i, ca) in crate::tls::cert::pem_certificates(&certs.ca)
+        .iter()
+        .enumerate()
+    {
+        if let Ok(f) = crate::tls::cert::facts(ca) {
+            let name = if i == 0 { "ca" } else { "ca-other" };
+            out.push((name.to_string(), f.not_after));
+        }
     }
     for (stem, (crt, _)) in &certs.leaves {
         if let Ok(f) = crate::tls::cert::facts(crt) {

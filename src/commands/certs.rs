@@ -4,6 +4,7 @@
 //! certificate at every new connection, HAProxy reloads its checks' client certificate on USR2.
 //! Nothing restarts (`ops::certs::apply`, which `up` uses for certificates it reissued).
 
+use crate::cli::CertsRotateArgs;
 use crate::ops::certs::apply;
 use crate::ops::session::Session;
 use crate::ops::{converge, image};
@@ -63,21 +64,25 @@ pub fn run_status(session: &Session) -> Result<()> {
     Ok(())
 }
 
-pub async fn run_rotate(session: &Session) -> Result<()> {
+pub async fn run_rotate(session: &Session, args: &CertsRotateArgs) -> Result<()> {
     let spec = spec_with_tls(session, "certs rotate")?;
     let engine = session.engine().await?;
     let p = Progress::new();
-    let images = image::resolve(&spec, engine, &p, false).await?;
     let Some(secrets) = crate::secrets::load(&spec.name)? else {
         usage!(
             "cluster {} has no secrets: was it made by `pgha up`?",
             spec.name
         );
     };
+    if args.ca {
+        return rotate_ca(session, &spec, engine, &secrets, p).await;
+    }
+    let images = image::resolve(&spec, engine, &p, false).await?;
     let (certs, issued) = tls::ensure_all(&spec, true)?;
     p.note(format!("issued {} certificates", issued.len()));
     let want = converge::desired_for(&spec, &images, &secrets, &certs)?;
     let reached = apply(engine, &want, None, &p).await?;
+    crate::ops::ca::restart_pgbackrest_servers(engine, &spec, &p).await?;
     p.finish();
     let rows = tls::status(&spec)?;
     if session.global.json {
@@ -91,6 +96,46 @@ pub async fn run_rotate(session: &Session) -> Result<()> {
             "{} certificates reissued; {} containers have them (the running ones reloaded them, stopped ones read them when they start)",
             issued.len(),
             reached.len()
+        );
+    }
+    Ok(())
+}
+
+/// `certs rotate --ca`: a new CA in three phases (`ops::ca`), alerts silenced meanwhile.
+async fn rotate_ca(
+    session: &Session,
+    spec: &Spec,
+    engine: &crate::adapters::docker::Engine,
+    secrets: &crate::secrets::Secrets,
+    p: Progress,
+) -> Result<()> {
+    let quiet = crate::ops::silence::quiet(
+        spec,
+        crate::monitoring::api::Quieted::Cluster,
+        "pgha certs rotate --ca",
+        std::time::Duration::from_secs(900),
+        std::time::Duration::ZERO,
+        &p,
+    )
+    .await;
+    let done = crate::ops::ca::rotate(spec, engine, secrets, &p).await;
+    crate::ops::silence::end(quiet, &p).await;
+    let done = done?;
+    p.finish();
+    let rows = tls::status(spec)?;
+    if session.global.json {
+        crate::say!(
+            "{}",
+            json(
+                &serde_json::json!({"ca": done.new_ca, "seconds": done.seconds, "certificates": rows})
+            )
+        );
+    } else {
+        crate::sayln!("{}", rows_table(&rows));
+        crate::sayln!(
+            "new CA \"{}\" in {:.1} s: every certificate is its, the old CA is trusted nowhere; PostgreSQL did not restart",
+            done.new_ca,
+            done.seconds
         );
     }
     Ok(())

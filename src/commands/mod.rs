@@ -79,7 +79,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Topology => topology::run(&session).await,
         Command::Backup(a) => backup::run(&session, &a).await,
         Command::Certs(CertsCommand::Status) => certs::run_status(&session),
-        Command::Certs(CertsCommand::Rotate) => certs::run_rotate(&session).await,
+        Command::Certs(CertsCommand::Rotate(a)) => certs::run_rotate(&session, &a).await,
         Command::Passwords(PasswordsCommand::Status) => passwords::run_status(&session),
         Command::Passwords(PasswordsCommand::Rotate(a)) => {
             passwords::run_rotate(&session, &a).await
@@ -108,7 +108,7 @@ fn changes(c: &Command) -> Option<&'static str> {
         Command::Resume(_) => "pgha resume",
         Command::Reload(_) => "pgha reload",
         Command::Backup(a) if a.command.is_none() => "pgha backup",
-        Command::Certs(CertsCommand::Rotate) => "pgha certs rotate",
+        Command::Certs(CertsCommand::Rotate(_)) => "pgha certs rotate",
         Command::Passwords(PasswordsCommand::Rotate(_)) => "pgha passwords rotate",
         Command::Restore(a) if !a.plan => "pgha restore",
         _ => return None,

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod archive;
 pub mod backup;
+pub mod ca;
 pub mod certs;
 pub mod config;
 pub mod converge;

@@ -217,7 +217,8 @@ pub fn desired(spec: &Spec, inp: &Inputs) -> Result<Desired, String> {
 fn node_cmd(spec: &Spec) -> Vec<String> {
     let mut before = String::new();
     if spec.backup.enabled {
-        before.push_str("pgbackrest server & ");
+        // Restarted when it ends: `certs rotate` stops it so that it reads its new certificate.
+        before.push_str("(while :; do pgbackrest server; sleep 1; done) & ");
     }
     if spec.monitoring.enabled {
         before.push_str(&crate::monitoring::node_exporters_sh(spec));

@@ -160,10 +160,15 @@ pub fn wanted(spec: &Spec) -> Vec<Leaf> {
 
 /// A new CA: certificate and key.
 pub fn new_ca(cluster: &str) -> Result<(String, String)> {
+    new_ca_named(&format!("pgha {cluster} CA"))
+}
+
+/// A new CA whose common name is `cn` (a rotated CA's names its date: two CAs trusted side by
+/// side must not share a subject).
+pub fn new_ca_named(cn: &str) -> Result<(String, String)> {
     let key = KeyPair::generate().context("generate the CA key")?;
     let mut p = CertificateParams::new(Vec::<String>::new())?;
-    p.distinguished_name
-        .push(DnType::CommonName, format!("pgha {cluster} CA"));
+    p.distinguished_name.push(DnType::CommonName, cn);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let now = OffsetDateTime::now_utc();
@@ -262,6 +267,23 @@ pub fn facts(pem: &str) -> Result<CertFacts> {
         issuer_cn: cn(x.issuer()),
         names_issuer_key,
     })
+}
+
+/// The PEM certificates in `text`, each whole, in order (a trust bundle, or a key file that
+/// carries its certificate).
+pub fn pem_certificates(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let tail = &rest[i..];
+        let end_marker = "-----END CERTIFICATE-----";
+        let Some(j) = tail.find(end_marker) else {
+            break;
+        };
+        out.push(format!("{}\n", &tail[..j + end_marker.len()]));
+        rest = &tail[j + end_marker.len()..];
+    }
+    out
 }
 
 /// `key_pem` is the private key of `cert_pem`'s public key. Certificate and key are two files,

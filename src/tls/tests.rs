@@ -135,3 +135,22 @@ fn prometheus_and_alertmanager_serve_under_their_names() {
     off.monitoring.enabled = false;
     assert!(!wanted(&off).iter().any(|l| l.stem == "alertmanager"));
 }
+
+#[test]
+fn a_bundle_splits_into_its_certificates_and_a_rotated_ca_has_its_own_name() {
+    let (a, _) = new_ca("t").unwrap();
+    let (b, kb) = new_ca_named("pgha t CA 2026-12-04 10:00:00").unwrap();
+    let bundle = format!("{a}{b}");
+    let certs = pem_certificates(&bundle);
+    assert_eq!(certs.len(), 2);
+    assert_eq!(
+        facts(&certs[1]).unwrap().cn,
+        "pgha t CA 2026-12-04 10:00:00"
+    );
+    assert_ne!(facts(&certs[0]).unwrap().cn, facts(&certs[1]).unwrap().cn);
+    // A key file that carries its certificate: both parts still read.
+    let key_file = format!("{kb}{b}");
+    assert_eq!(pem_certificates(&key_file), vec![b.clone()]);
+    assert!(pair_matches(&pem_certificates(&key_file)[0], &kb));
+    assert!(pem_certificates("no pem").is_empty());
+}

@@ -33,6 +33,8 @@ async fn failover_kill_loses_no_acknowledged_write() {
     tokio::task::block_in_place(|| c.pgha(&["switchover", "--candidate", &to, "--yes"], T));
     assert_eq!(leader(&c).await, to);
     assert_ne!(before_switch, to);
+    // A new CA under a writer, silenced like the rest of pgha's planned work.
+    crate::rotation::ca_rotate_under_a_writer(&c).await;
 
     // Fenced kill under continuous writes; `top` shows the writer's TPS on the leader first.
     let l0 = leader(&c).await;

@@ -41,6 +41,115 @@ async fn login_refusal(c: &TestCluster, user: &str, password: &str) -> Option<St
     }
 }
 
+/// Both replicas stream throughout: pg_stat_replication sampled on the leader every 100 ms over
+/// a session opened before the operation.
+struct StreamWatch {
+    stop: Arc<AtomicBool>,
+    fewest: Arc<AtomicI64>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl StreamWatch {
+    async fn start(c: &TestCluster, password: &str) -> StreamWatch {
+        let watch = pg(c.primary_port(), password, T).await;
+        let (stop, fewest) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicI64::new(2)),
+        );
+        let task = {
+            let (stop, fewest) = (stop.clone(), fewest.clone());
+            tokio::spawn(async move {
+                let mut samples = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let n: i64 = watch
+                        .query_one(
+                            "select count(*) from pg_stat_replication where state = 'streaming'",
+                            &[],
+                        )
+                        .await
+                        .map(|r| r.get(0))
+                        .unwrap_or(-1);
+                    fewest.fetch_min(n, Ordering::Relaxed);
+                    samples += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                samples
+            })
+        };
+        StreamWatch { stop, fewest, task }
+    }
+
+    async fn assert_both_streamed(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.task.await.unwrap();
+        assert!(samples > 10, "{samples} samples of pg_stat_replication");
+        assert_eq!(
+            self.fewest.load(Ordering::Relaxed),
+            2,
+            "both replicas stream throughout"
+        );
+    }
+}
+
+/// `certs rotate --ca` under a writer: the new CA issues every certificate served, the old one
+/// is in no bundle, no postmaster restarted, both replicas streamed throughout, every
+/// acknowledged write is on every member.
+pub async fn ca_rotate_under_a_writer(c: &TestCluster) {
+    let pw = c.superuser_password();
+    let ca_file = c.home().join(&c.name).join("tls/ca.crt");
+    let cn = |pem: &str| pgha::tls::facts(pem).unwrap().cn;
+    let old_ca = std::fs::read_to_string(&ca_file).unwrap();
+    let started = start_times(c, &pw).await;
+    c.sql_on_primary("create table ca_rows (id bigint primary key)")
+        .await;
+    let w = writer::start(c.primary_port(), &pw, "ca_rows");
+    let watch = StreamWatch::start(c, &pw).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let r = tokio::task::block_in_place(|| json_of(c, &["certs", "rotate", "--ca", "--json"]));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    watch.assert_both_streamed().await;
+    let written = w.finish().await;
+    let new_ca = std::fs::read_to_string(&ca_file).unwrap();
+    assert_eq!(
+        pgha::tls::pem_certificates(&new_ca).len(),
+        1,
+        "one CA in the bundle"
+    );
+    assert_ne!(cn(&new_ca), cn(&old_ca));
+    assert_eq!(r["ca"], cn(&new_ca).as_str(), "{r}");
+    for row in r["certificates"].as_array().unwrap() {
+        assert!(
+            row["name"] == "ca" || row["issued_by_ca"] == true,
+            "{row} not issued by the new CA"
+        );
+    }
+    // Served: the REST API, PostgreSQL and etcd present the new CA's certificates.
+    let spec = c.kit.spec().unwrap();
+    for (what, port, file, pg) in [
+        ("REST API", c.kit.api_port(0), "pg1.crt", false),
+        ("PostgreSQL", c.node_port(0), "pg1.crt", true),
+        ("etcd", spec.etcd_client_port(0) as u16, "etcd1.crt", false),
+    ] {
+        assert_eq!(
+            crate::security::served_serial(port, pg),
+            crate::security::file_serial(&crate::security::tls_file(c, file)),
+            "{what} serves its certificate of the new CA"
+        );
+    }
+    assert_eq!(
+        start_times(c, &pw).await,
+        started,
+        "no postmaster restarted"
+    );
+    assert_no_acked_write_lost(c, "ca_rows", &written.acked, 20, &[0, 1, 2]).await;
+    eprintln!(
+        "certs rotate --ca under a writer: {:.1} s; {} writes acknowledged, none lost; longest gap between acknowledged writes {:.2} s; no restart",
+        r["seconds"].as_f64().unwrap(),
+        written.acked.len(),
+        written.longest_gap.as_secs_f64()
+    );
+}
+
 pub async fn passwords_rotate_under_a_writer(c: &TestCluster) {
     c.settle().await;
     let old = |k: &str| c.kit.secret_of(&c.name, k).unwrap();
@@ -54,33 +163,7 @@ pub async fn passwords_rotate_under_a_writer(c: &TestCluster) {
     c.sql_on_primary("create table pw_rows (id bigint primary key)")
         .await;
     let w = writer::start(c.primary_port(), &old_su, "pw_rows");
-    // Both replicas stream throughout: sampled on the leader every 100 ms over a session opened
-    // before the rotation.
-    let watch = pg(c.primary_port(), &old_su, T).await;
-    let (stop, fewest) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicI64::new(2)),
-    );
-    let sampler = {
-        let (stop, fewest) = (stop.clone(), fewest.clone());
-        tokio::spawn(async move {
-            let mut samples = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let n: i64 = watch
-                    .query_one(
-                        "select count(*) from pg_stat_replication where state = 'streaming'",
-                        &[],
-                    )
-                    .await
-                    .map(|r| r.get(0))
-                    .unwrap_or(-1);
-                fewest.fetch_min(n, Ordering::Relaxed);
-                samples += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            samples
-        })
-    };
+    let watch = StreamWatch::start(c, &old_su).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = tokio::task::block_in_place(|| {
         json_of(
@@ -89,16 +172,9 @@ pub async fn passwords_rotate_under_a_writer(c: &TestCluster) {
         )
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    let samples = sampler.await.unwrap();
+    watch.assert_both_streamed().await;
     let written = w.finish().await;
     assert_eq!(r["rotated"].as_array().unwrap().len(), 7, "{r}");
-    assert!(samples > 10, "{samples} samples of pg_stat_replication");
-    assert_eq!(
-        fewest.load(Ordering::Relaxed),
-        2,
-        "both replicas stream throughout"
-    );
     let new_su = c.superuser_password();
     assert_ne!(new_su, old_su);
     assert_eq!(
