@@ -349,6 +349,25 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         lost_total += lost;
         acked_total += o.acked.len();
     }
+    let mut ca_total = Metric::new("certs rotate --ca under writes", "s");
+    let mut ca_gap = Metric::new("  longest gap between acknowledged writes", "s");
+    let mut ca_lost = Metric::new("  acknowledged writes lost on any node", "writes");
+    // The quick run (the e2e tests') leaves it out: the kill test runs the same command under a
+    // writer; its rows print n/a.
+    for i in 0..if b.o.quick { 0 } else { runs } {
+        eprintln!("bench: certs rotate --ca {}/{runs}", i + 1);
+        b.settle().await?;
+        let first = 600_000_000 + 1_000_000 * i as i64;
+        let o = b
+            .under_writes("bench_rows", first, &["certs", "rotate", "--ca"])
+            .await?;
+        let lost = b.lost_on_any_node("bench_rows", &o.acked).await?;
+        ca_total.push(secs(&o.report, "seconds"));
+        ca_gap.push(Some(o.gap));
+        ca_lost.push(Some(lost as f64));
+        lost_total += lost;
+        acked_total += o.acked.len();
+    }
 
     eprintln!("bench: pgbench");
     let engine = Engine::connect().await?;
@@ -405,7 +424,7 @@ async fn measure(b: &Bench<'_>) -> Result<String> {
         acked_m,
     ]);
     metrics.extend(converged);
-    metrics.extend([rot_total, rot_gap, rot_lost]);
+    metrics.extend([rot_total, rot_gap, rot_lost, ca_total, ca_gap, ca_lost]);
     metrics.extend(tp.into_metrics());
     metrics.extend(bk.into_metrics());
     metrics.extend([mem, anon]);

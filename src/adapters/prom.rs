@@ -112,6 +112,21 @@ impl Prom {
             .with_context(|| format!("{url} gave no silenceID: {text}"))
     }
 
+    /// Expires a silence at once.
+    pub async fn delete_silence(&self, id: &str) -> Result<()> {
+        let url = format!("{}/api/v2/silence/{id}", self.alertmanager);
+        let mut req = self.client()?.delete(&url);
+        if let Some(l) = &self.login {
+            req = req.basic_auth(&l.user, Some(&l.password));
+        }
+        let r = req.send().await.with_context(|| format!("DELETE {url}"))?;
+        let status = r.status().as_u16();
+        if !(200..300).contains(&status) {
+            bail!("DELETE {url}: HTTP {status}");
+        }
+        Ok(())
+    }
+
     /// Prometheus's active scrape targets.
     pub async fn targets(&self) -> Result<Vec<ScrapeTarget>> {
         let v = self

@@ -1,13 +1,14 @@
 //! Quiet on planned work: a silence in the cluster's Alertmanager over exactly what pgha is about
 //! to act on (the members a switchover, restart or reinit touches; the whole cluster for `up`
-//! when it makes or rolls it, and for `verify`'s drills), for as long as the step runs, ended a
-//! few scrapes after it (a member that came back is seen up by then). Faults pgha did not cause
+//! when it makes or rolls it, for rotations and for `verify`'s drills), for as long as the step
+//! runs, ended once Prometheus holds none of those alerts pending or firing (at most three
+//! scrape intervals after the step). Faults pgha did not cause
 //! still alert as fast as ever, and so does `failover --kill`: a crash drill is meant to page.
 //! Without monitoring, or when Alertmanager does not answer, there is no silence and the step
 //! goes on (said on stderr).
 
 use crate::adapters::prom::Prom;
-use crate::monitoring::api::{silence_body, Quieted};
+use crate::monitoring::api::{quieted_alerts_query, silence_body, Quieted};
 use crate::progress::Progress;
 use crate::spec::Spec;
 use std::time::{Duration, SystemTime};
@@ -73,22 +74,33 @@ pub async fn quiet(
 }
 
 impl Quiet {
-    /// Ends the silence a few scrape intervals from now: what the step left down or pending is
-    /// seen up again by then; anything still wrong after that alerts.
+    /// Ends the silence once nothing it holds back is pending or firing any more (what the step
+    /// left down is seen up again), or after a few scrape intervals at the most: a fault after
+    /// the step then alerts at once, and anything still wrong when it ends alerts then.
     pub async fn end(self, p: &Progress) {
-        let ends = rfc3339(SystemTime::now() + self.grace);
-        let body = silence_body(
-            &self.what,
-            &self.starts,
-            &ends,
-            &self.comment,
-            Some(&self.id),
-        );
-        if let Err(e) = self.prom.post_silence(&body).await {
-            p.note(format!(
-                "warning: the silence {} stays until its end: {e:#}",
-                self.id
-            ));
+        let t0 = std::time::Instant::now();
+        let query = quieted_alerts_query(&self.what);
+        while t0.elapsed() < self.grace {
+            match self.prom.query(&query).await {
+                Ok(a) if a.is_empty() => break,
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+        if let Err(e) = self.prom.delete_silence(&self.id).await {
+            let ends = rfc3339(SystemTime::now() + self.grace);
+            let body = silence_body(
+                &self.what,
+                &self.starts,
+                &ends,
+                &self.comment,
+                Some(&self.id),
+            );
+            if self.prom.post_silence(&body).await.is_err() {
+                p.note(format!(
+                    "warning: the silence {} stays until its end: {e:#}",
+                    self.id
+                ));
+            }
         }
     }
 }
