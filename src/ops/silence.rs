@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime};
 /// A silence pgha made; `end` it when the step is over.
 pub struct Quiet {
     prom: Prom,
+    /// To reach Alertmanager again at the end: the step may have changed the CA it trusts.
+    spec: Spec,
     id: String,
     what: Quieted,
     starts: String,
@@ -57,6 +59,7 @@ pub async fn quiet(
             Ok(id) => {
                 return Some(Quiet {
                     prom,
+                    spec: spec.clone(),
                     id,
                     what,
                     starts,
@@ -77,7 +80,10 @@ impl Quiet {
     /// Ends the silence once nothing it holds back is pending or firing any more (what the step
     /// left down is seen up again), or after a few scrape intervals at the most: a fault after
     /// the step then alerts at once, and anything still wrong when it ends alerts then.
-    pub async fn end(self, p: &Progress) {
+    pub async fn end(mut self, p: &Progress) {
+        if let Ok(prom) = crate::security::prom(&self.spec) {
+            self.prom = prom;
+        }
         let t0 = std::time::Instant::now();
         let query = quieted_alerts_query(&self.what);
         while t0.elapsed() < self.grace {
