@@ -41,8 +41,9 @@ async fn login_refusal(c: &TestCluster, user: &str, password: &str) -> Option<St
     }
 }
 
-/// Both replicas stream throughout: pg_stat_replication sampled on the leader every 100 ms over
-/// a session opened before the operation.
+/// Both replicas stream throughout: pg_stat_replication sampled every 100 ms on the leader's own
+/// port (replication is what it watches, not HAProxy), over a session opened before the
+/// operation.
 struct StreamWatch {
     stop: Arc<AtomicBool>,
     fewest: Arc<AtomicI64>,
@@ -51,7 +52,9 @@ struct StreamWatch {
 
 impl StreamWatch {
     async fn start(c: &TestCluster, password: &str) -> StreamWatch {
-        let watch = pg(c.primary_port(), password, T).await;
+        let l = leader(c).await;
+        let i: usize = l.trim_start_matches("pg").parse::<usize>().unwrap() - 1;
+        let watch = pg(c.node_port(i), password, T).await;
         let (stop, fewest) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicI64::new(2)),
