@@ -200,20 +200,6 @@ pub fn silence_body(
     body
 }
 
-/// The PromQL selector of the alerts (pending or firing) a silence over `what` holds back.
-pub fn quieted_alerts_query(what: &Quieted) -> String {
-    match what {
-        Quieted::Cluster => "ALERTS".into(),
-        Quieted::Members(m) => format!(
-            "ALERTS{{member=~\"{}\"}}",
-            m.iter()
-                .map(|m| regex_escape(m).replace('\\', "\\\\"))
-                .collect::<Vec<_>>()
-                .join("|")
-        ),
-    }
-}
-
 /// `s` as a literal in a (RE2) regular expression.
 fn regex_escape(s: &str) -> String {
     s.chars()
@@ -247,10 +233,5 @@ mod silence_tests {
         assert_eq!(all["matchers"][0]["value"], ".+");
         assert_eq!(all["id"], "x1");
         assert_eq!(all["startsAt"], "a");
-        assert_eq!(quieted_alerts_query(&Quieted::Cluster), "ALERTS");
-        assert_eq!(
-            quieted_alerts_query(&Quieted::Members(vec!["pg1".into(), "pg.2".into()])),
-            "ALERTS{member=~\"pg1|pg\\\\.2\"}"
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! Taking backups, shared by `pgha backup`, `up` and `verify`: which member a backup runs on, its
-//! pgBackRest options, the first full backup `up` starts in the background on a cluster whose
-//! repository holds none, and the backup running now (a `pgbackrest ... backup` exec in a node
+//! pgBackRest options, the first full backup `up` takes on a cluster whose repository holds
+//! none (once the cluster is healthy), and the backup running now (a `pgbackrest ... backup` exec in a node
 //! container, as Docker reports it: pgBackRest's own lock is local to the container it runs in,
 //! and its sessions on the leader come and go during a backup).
 
@@ -63,8 +63,9 @@ pub async fn running(engine: &Engine, spec: &Spec) -> Result<Option<String>> {
 }
 
 /// On a cluster whose repository holds no backup and runs none, starts a full one (on a standby
-/// when one streams) and returns without waiting for it: `backup list`, `backup` and `verify`
-/// see it run. Returns the member it runs on, or `None` when there is a backup already.
+/// when one streams) and returns without waiting for it (`up` waits with `wait_for_running`;
+/// `backup list`, `backup` and `verify` see it run). Returns the member it runs on, or `None`
+/// when there is a backup already.
 pub async fn start_first(
     engine: &Engine,
     spec: &Spec,

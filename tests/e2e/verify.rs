@@ -178,7 +178,7 @@ async fn verify_passes_on_a_fresh_cluster_and_leaves_it_healthy() {
     // naming it, and it ends healthy; it takes the first backup on its own.
     let out = tokio::task::block_in_place(|| lock_refusals_during_up(&c));
     assert!(
-        text(&out.stderr).contains("first full backup started on"),
+        text(&out.stderr).contains("first full backup taken on"),
         "{}",
         text(&out.stderr)
     );

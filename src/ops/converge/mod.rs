@@ -274,12 +274,28 @@ async fn run_started(
                 "pgBackRest stanza {} ready, WAL archived",
                 spec.name
             ));
-            // Recoverable from the first minute: a repository without a backup gets a full one,
-            // in the background (the cluster is healthy already; `backup list` shows it).
+            // Recoverable from the first minute: a repository without a backup gets a full one
+            // once the cluster is healthy, before `up` returns, so that the commands after it do
+            // not meet it running (its WAL switches read as lag for a moment).
             if let Some(m) = crate::ops::backup::start_first(engine, spec, &now).await? {
-                p.note(format!(
-                    "first full backup started on {m}, in the background (`pgha backup list` shows it when done)"
-                ));
+                p.note(format!("cluster healthy; first full backup running on {m}"));
+                let t0 = std::time::Instant::now();
+                crate::ops::backup::wait_for_running(engine, spec, timeout, p).await?;
+                let repo = crate::ops::repo::Repo::on(
+                    engine,
+                    spec,
+                    &crate::spec::names::container_name(spec, &m),
+                );
+                if repo.info().await?.backups.iter().any(|b| !b.error) {
+                    p.note(format!(
+                        "first full backup taken on {m} in {:.1} s",
+                        t0.elapsed().as_secs_f64()
+                    ));
+                } else {
+                    p.note(format!(
+                        "warning: the first backup on {m} did not complete; `pgha backup` takes one (`pgha logs {m}` says why)"
+                    ));
+                }
             }
         }
     }
