@@ -159,6 +159,10 @@ pub(crate) async fn write_lands_on(c: &TestCluster, member: &str) {
     );
 }
 
+/// The switchover cluster's spec: no monitoring and no backups (the kill and backup tests own
+/// those), so a reinit copies the leader.
+const HA_SPEC: &str = "[monitoring]\nenabled = false\n[backup]\nenabled = false\n";
+
 pub(crate) fn refused(c: &TestCluster, args: &[&str], needle: &str) {
     let out = c.pgha_output(args, T);
     let err = text(&out.stderr);
@@ -171,11 +175,12 @@ pub(crate) fn refused(c: &TestCluster, args: &[&str], needle: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn switchover_failover_pause_reinit_restart_then_tls_through_up() {
-    // Made without TLS (and without monitoring); it reaches TLS through `up` at the end.
+    // Made without TLS (and without monitoring or backups: its subject is neither); it reaches
+    // TLS through `up` at the end.
     let c = TestCluster::new(
         "switchover",
         3000,
-        "[tls]\nenabled = false\n[monitoring]\nenabled = false\n",
+        &format!("[tls]\nenabled = false\n{HA_SPEC}"),
     );
     c.up();
     // The refusals below are about roles, not lag: start from a sync standby that caught up.
@@ -258,6 +263,9 @@ async fn switchover_failover_pause_reinit_restart_then_tls_through_up() {
     );
     assert_eq!(leader(&c).await, l0, "refusals change nothing");
     c.pgha(&["start", &async0], T);
+    // A replica that started again replays the archive before it streams: all caught up first.
+    c.settle().await;
+    let s0 = sync_standby(&c).await;
 
     // Named: to the sync standby.
     let r = json_of(&c, &["switchover", "--candidate", &s0, "--yes", "--json"]);
@@ -362,16 +370,21 @@ async fn reinit_restart_then_tls_through_up(c: &TestCluster) {
     let m = member_row(&list, replica);
     assert_eq!(m["state"], "streaming", "{list}");
     // The rows from before the reinit, and every write acknowledged during it, on every member.
+    // The rebuilt replica streams; it gets 30 s to have replayed them.
     let on_replica = pg(c.node_port(c_index(replica)), &pw, T).await;
-    let old_rows: i64 = on_replica
-        .query_one("select count(*) from re_rows where id < 0", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        old_rows, 1000,
-        "the rows from before the reinit are on the rebuilt replica"
-    );
+    eventually(
+        "the rows from before the reinit on the rebuilt replica",
+        Duration::from_secs(30),
+        || async {
+            let n: i64 = on_replica
+                .query_one("select count(*) from re_rows where id < 0", &[])
+                .await
+                .ok()?
+                .get(0);
+            (n == 1000).then_some(())
+        },
+    )
+    .await;
     assert_no_acked_write_lost(c, "re_rows", &written.acked, 50, &[0, 1, 2]).await;
 
     // restart of the leader through Patroni: done only once a new PostgreSQL start leads again.
@@ -408,7 +421,7 @@ async fn reinit_restart_then_tls_through_up(c: &TestCluster) {
     // To TLS through `up`: `plan` names the whole-cluster restart, `up` asks first, then makes
     // etcd anew with TLS and the nodes again on their data, keeping Patroni's configuration.
     c.pgha(&["edit-config", "--pg", "work_mem=16MB", "--yes"], T);
-    c.respec(NO_MONITORING);
+    c.respec(HA_SPEC);
     let plan: serde_json::Value = serde_json::from_str(&c.pgha(&["plan", "--json"], T)).unwrap();
     let steps = plan["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1, "{plan}");
