@@ -5,6 +5,7 @@ mod backup;
 mod bench;
 mod converge;
 mod daytwo;
+mod down;
 mod ha;
 mod harness;
 mod kill;
