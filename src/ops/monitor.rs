@@ -23,16 +23,16 @@ pub async fn ensure_role(spec: &Spec, s: &Secrets) -> Result<bool> {
     if Pg::connect(&mon, Duration::from_secs(5)).await.is_ok() {
         return Ok(false);
     }
-    let verifier = postgres_protocol::password::scram_sha_256(s.monitor_password.as_bytes());
     let pg = Pg::connect(&su, Duration::from_secs(10)).await?;
     pg.batch(&format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{MONITOR_ROLE}') THEN \
          CREATE ROLE {MONITOR_ROLE} LOGIN; END IF; END $$; \
-         ALTER ROLE {MONITOR_ROLE} WITH LOGIN PASSWORD '{verifier}'; \
+         ALTER ROLE {MONITOR_ROLE} WITH LOGIN; \
          GRANT pg_monitor TO {MONITOR_ROLE};"
     ))
     .await
     .map_err(|e| anyhow::anyhow!("create the monitoring role {MONITOR_ROLE}: {e:#}"))?;
+    super::roles::set_password(&pg, MONITOR_ROLE, &s.monitor_password).await?;
     Ok(true)
 }
 

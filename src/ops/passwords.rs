@@ -102,10 +102,7 @@ pub async fn rotate(
             .chain(roles.iter().filter(|u| **u == User::Superuser))
         {
             let role = u.role().unwrap_or_default();
-            let verifier = postgres_protocol::password::scram_sha_256(u.password(new).as_bytes());
-            pg.batch(&format!("ALTER ROLE {role} PASSWORD '{verifier}'"))
-                .await
-                .with_context(|| format!("set the password of role {role}"))?;
+            crate::ops::roles::set_password(&pg, role, u.password(new)).await?;
             p.note(format!("role {role}: new password (SCRAM verifier)"));
         }
         if users.contains(&User::Monitor) {

@@ -1,5 +1,6 @@
-//! The PostgreSQL roles' passwords that `up` keeps: with TLS, Patroni makes the replication and
-//! pg_rewind roles without one (they log in with certificates).
+//! The PostgreSQL roles' passwords: setting one (always as a SCRAM verifier), and those `up`
+//! keeps: with TLS, Patroni makes the replication and pg_rewind roles without one (they log in
+//! with certificates).
 
 use crate::adapters::pg::Pg;
 use crate::ops::health;
@@ -23,12 +24,17 @@ pub async fn ensure_role_passwords(spec: &Spec, s: &Secrets) -> Result<Vec<&'sta
             ))
             .await?;
         if missing.as_deref() == Some("true") {
-            let verifier = postgres_protocol::password::scram_sha_256(u.password(s).as_bytes());
-            pg.batch(&format!("ALTER ROLE {role} PASSWORD '{verifier}'"))
-                .await
-                .with_context(|| format!("set the password of role {role}"))?;
+            set_password(&pg, role, u.password(s)).await?;
             set.push(role);
         }
     }
     Ok(set)
+}
+
+/// Sets `role`'s password as a SCRAM verifier: the plaintext never reaches PostgreSQL or its log.
+pub async fn set_password(pg: &Pg, role: &str, password: &str) -> Result<()> {
+    let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+    pg.batch(&format!("ALTER ROLE {role} PASSWORD '{verifier}'"))
+        .await
+        .with_context(|| format!("set the password of role {role}"))
 }
