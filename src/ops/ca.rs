@@ -133,18 +133,33 @@ pub async fn restart_pgbackrest_servers(engine: &Engine, spec: &Spec, p: &Progre
     if !spec.backup.enabled {
         return Ok(());
     }
-    for m in &spec.nodes.names {
-        let c = names::container_name(spec, m);
-        if engine.running(&c).await? != Some(true) {
+    let nodes: Vec<String> = spec
+        .nodes
+        .names
+        .iter()
+        .map(|m| names::container_name(spec, m))
+        .collect();
+    restart_looped(engine, &nodes, "pgbackrest server").await?;
+    p.note("pgBackRest's servers start again with the new certificates");
+    Ok(())
+}
+
+/// Ends `program` (started as `program ...` by a node's shell loop, which starts it again) in each
+/// running container of `containers`. Anchored at the command line's start: the loop's own shell
+/// has the name in its command line too.
+pub async fn restart_looped(engine: &Engine, containers: &[String], program: &str) -> Result<()> {
+    let pattern = format!("^{program}");
+    for c in containers {
+        if engine.running(c).await? != Some(true) {
             continue;
         }
         let out = engine
-            .exec(&c, &["pkill", "-f", "^pgbackrest server"], None, &[])
+            .exec(c, &["pkill", "-f", &pattern], None, &[])
             .await?;
+        // pkill: 0 ended one, 1 none runs (its part is off).
         if out.code > 1 {
-            bail!("restart pgBackRest's server in {c}: {}", out.stderr.trim());
+            bail!("restart {program} in {c}: {}", out.stderr.trim());
         }
     }
-    p.note("pgBackRest's servers start again with the new certificates");
     Ok(())
 }

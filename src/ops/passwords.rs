@@ -106,7 +106,9 @@ pub async fn rotate(
             p.note(format!("role {role}: new password (SCRAM verifier)"));
         }
         if users.contains(&User::Monitor) {
-            restart_exporters(engine, &nodes, p).await?;
+            // The exporters read their password file when they start.
+            crate::ops::ca::restart_looped(engine, &nodes, "prometheus-postgres-exporter").await?;
+            p.note("the exporters start again with the new password");
         }
     }
     // 3. etcd: Patroni's user (Patroni logs in again with the reloaded password when etcd refuses
@@ -179,27 +181,5 @@ async fn wait_rest_password(
         }
     }
     p.note("every Patroni REST API takes the new password");
-    Ok(())
-}
-
-/// The exporters read their password file when they start: each node's postgres_exporter starts
-/// again (its loop restarts it).
-async fn restart_exporters(engine: &Engine, nodes: &[String], p: &Progress) -> Result<()> {
-    for n in nodes {
-        // Anchored: the shell loop that restarts it has the name in its command line too.
-        let out = engine
-            .exec(
-                n,
-                &["pkill", "-f", "^prometheus-postgres-exporter"],
-                None,
-                &[],
-            )
-            .await?;
-        // pkill: 0 killed, 1 none running (monitoring off).
-        if out.code > 1 {
-            bail!("restart the exporter in {n}: {}", out.stderr.trim());
-        }
-    }
-    p.note("the exporters start again with the new password");
     Ok(())
 }
