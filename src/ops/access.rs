@@ -25,6 +25,16 @@ pub struct Access {
     allow_plaintext: bool,
 }
 
+/// Node `i`'s published REST API of a cluster pgha made, logging in with `s`'s password (the
+/// secrets file's, or a rotation's new one).
+pub fn node_api(spec: &Spec, i: usize, s: &Secrets) -> Result<Api> {
+    Ok(Api {
+        base: crate::security::api_base(spec, i),
+        auth: Some((REST_USER.to_string(), s.restapi_password.clone())),
+        tls: crate::security::client_tls(spec)?,
+    })
+}
+
 impl Access {
     /// A cluster pgha did not make (--etcd): its REST API with --cacert/--cert/--key and
     /// --rest-user (over http only with `allow_plaintext`).
@@ -82,11 +92,7 @@ impl Access {
     pub fn api(&self, view: &ClusterView, member: &str) -> Result<Api> {
         if let Some((spec, s)) = &self.pgha {
             if let Some(i) = spec.node_index(member) {
-                return Ok(Api {
-                    base: crate::security::api_base(spec, i),
-                    auth: Some((REST_USER.to_string(), s.restapi_password.clone())),
-                    tls: crate::security::client_tls(spec)?,
-                });
+                return node_api(spec, i, s);
             }
         }
         let url = view

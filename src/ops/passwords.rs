@@ -5,14 +5,13 @@
 
 use crate::adapters::dcs::auth::change_password;
 use crate::adapters::docker::Engine;
-use crate::adapters::patroni::Api;
 use crate::adapters::pg::Pg;
 use crate::layout;
 use crate::ops::{converge, health, image};
 use crate::plan::{ContainerSpec, Kind};
 use crate::progress::Progress;
 use crate::secrets::rotate::User;
-use crate::secrets::{self, Secrets, REST_USER};
+use crate::secrets::{self, Secrets};
 use crate::spec::Spec;
 use anyhow::{bail, Context, Result};
 use std::time::{Duration, Instant};
@@ -58,22 +57,20 @@ pub async fn rotate(
     let want = converge::desired_for(spec, &images, new, &certs)?;
     let mut nodes = Vec::new();
     for c in want.containers.iter().filter(|c| c.kind == Kind::Node) {
-        match engine.running(&c.name).await? {
-            None => continue,
-            Some(false) => {
-                // Docker copies into a stopped container: it starts with the new passwords.
-                engine.put_files(&password_files(c)).await?;
-                p.note(format!(
-                    "{}: stopped; the new passwords are in place for its next start",
-                    c.name
-                ));
-                continue;
-            }
-            Some(true) => {}
-        }
+        let Some(running) = engine.running(&c.name).await? else {
+            continue;
+        };
+        // Docker copies into a stopped container too: it starts with the new passwords.
         engine.put_files(&password_files(c)).await?;
-        engine.signal(&c.name, "SIGHUP").await?;
-        nodes.push(c.name.clone());
+        if running {
+            engine.signal(&c.name, "SIGHUP").await?;
+            nodes.push(c.name.clone());
+        } else {
+            p.note(format!(
+                "{}: stopped; the new passwords are in place for its next start",
+                c.name
+            ));
+        }
     }
     p.note(format!(
         "new password files in {}; Patroni reloads them",
@@ -156,11 +153,7 @@ async fn wait_rest_password(
 ) -> Result<()> {
     let t0 = Instant::now();
     for (i, member) in spec.nodes.names.iter().enumerate() {
-        let api = Api {
-            base: crate::security::api_base(spec, i),
-            auth: Some((REST_USER.to_string(), new.restapi_password.clone())),
-            tls: crate::security::client_tls(spec)?,
-        };
+        let api = crate::ops::access::node_api(spec, i, new)?;
         loop {
             // A harmless call that needs the password: one more reload.
             let ok = api
