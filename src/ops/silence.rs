@@ -6,7 +6,6 @@
 //! Without monitoring, or when Alertmanager does not answer, there is no silence and the step
 //! goes on (said on stderr).
 
-use crate::adapters::prom::Prom;
 use crate::monitoring::api::{silence_body, Quieted};
 use crate::progress::Progress;
 use crate::spec::Spec;
@@ -14,8 +13,7 @@ use std::time::{Duration, SystemTime};
 
 /// A silence pgha made; `end` it when the step is over.
 pub struct Quiet {
-    prom: Prom,
-    /// To reach Alertmanager again at the end: the step may have changed the CA it trusts.
+    /// To reach Alertmanager again at the end (with the CA of then: the step may change it).
     spec: Spec,
     id: String,
     what: Quieted,
@@ -57,7 +55,6 @@ pub async fn quiet(
         match prom.post_silence(&body).await {
             Ok(id) => {
                 return Some(Quiet {
-                    prom,
                     spec: spec.clone(),
                     id,
                     what,
@@ -80,10 +77,17 @@ impl Quiet {
     /// pending (a member seen down while it restarted) is seen up by then, and a fault after the
     /// step alerts at the latest when the silence ends. Alertmanager is reached with the CA of
     /// now (`certs rotate --ca` changes it under the step).
-    pub async fn end(mut self, p: &Progress) {
-        if let Ok(prom) = crate::security::prom(&self.spec) {
-            self.prom = prom;
-        }
+    pub async fn end(self, p: &Progress) {
+        let prom = match crate::security::prom(&self.spec) {
+            Ok(prom) => prom,
+            Err(e) => {
+                p.note(format!(
+                    "warning: the silence {} stays until its end: {e:#}",
+                    self.id
+                ));
+                return;
+            }
+        };
         let ends = rfc3339(SystemTime::now() + self.grace);
         let body = silence_body(
             &self.what,
@@ -92,8 +96,8 @@ impl Quiet {
             &self.comment,
             Some(&self.id),
         );
-        if let Err(e) = self.prom.post_silence(&body).await {
-            if self.prom.delete_silence(&self.id).await.is_err() {
+        if let Err(e) = prom.post_silence(&body).await {
+            if prom.delete_silence(&self.id).await.is_err() {
                 p.note(format!(
                     "warning: the silence {} stays until its end: {e:#}",
                     self.id
