@@ -6,8 +6,8 @@
 
 use crate::cli::CertsRotateArgs;
 use crate::ops::certs::apply;
+use crate::ops::converge;
 use crate::ops::session::Session;
-use crate::ops::{converge, image};
 use crate::output::{fmt_time, json, new_table};
 use crate::progress::Progress;
 use crate::spec::Spec;
@@ -77,10 +77,8 @@ pub async fn run_rotate(session: &Session, args: &CertsRotateArgs) -> Result<()>
     if args.ca {
         return rotate_ca(session, &spec, engine, &secrets, p).await;
     }
-    let images = image::resolve(&spec, engine, &p, false).await?;
-    let (certs, issued) = tls::ensure_all(&spec, true)?;
+    let (want, issued) = converge::desired_now(&spec, engine, &secrets, true, &p).await?;
     p.note(format!("issued {} certificates", issued.len()));
-    let want = converge::desired_for(&spec, &images, &secrets, &certs)?;
     let reached = apply(engine, &want, None, &p).await?;
     crate::ops::ca::restart_pgbackrest_servers(engine, &spec, &p).await?;
     p.finish();

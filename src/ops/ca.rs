@@ -11,7 +11,7 @@
 //! interrupted rotation is taken up where it stopped. PostgreSQL never restarts.
 
 use crate::adapters::docker::Engine;
-use crate::ops::{certs, converge, health, image};
+use crate::ops::{certs, converge, health};
 use crate::progress::Progress;
 use crate::secrets::Secrets;
 use crate::spec::{names, Spec};
@@ -35,9 +35,7 @@ async fn phase(
     what: &str,
     p: &Progress,
 ) -> Result<()> {
-    let images = image::resolve(spec, engine, p, false).await?;
-    let (certs, _) = tls::ensure_all(spec, true)?;
-    let want = converge::desired_for(spec, &images, secrets, &certs)?;
+    let (want, _) = converge::desired_now(spec, engine, secrets, true, p).await?;
     certs::apply(engine, &want, None, p).await?;
     restart_pgbackrest_servers(engine, spec, p).await?;
     if restart_etcd {

@@ -7,7 +7,7 @@ use crate::adapters::dcs::auth::change_password;
 use crate::adapters::docker::Engine;
 use crate::adapters::pg::Pg;
 use crate::layout;
-use crate::ops::{converge, health, image};
+use crate::ops::{converge, health};
 use crate::plan::{ContainerSpec, Kind};
 use crate::progress::Progress;
 use crate::secrets::rotate::User;
@@ -48,13 +48,7 @@ pub async fn rotate(
     let t0 = Instant::now();
     let users = secrets::rotate::changed(old, new);
     // 1. Every running node: the new password files, and Patroni reloads them.
-    let images = image::resolve(spec, engine, p, false).await?;
-    let (certs, _) = if spec.backup.enabled || spec.tls.enabled {
-        crate::tls::ensure_all(spec, false)?
-    } else {
-        Default::default()
-    };
-    let want = converge::desired_for(spec, &images, new, &certs)?;
+    let (want, _) = converge::desired_now(spec, engine, new, false, p).await?;
     let mut nodes = Vec::new();
     for c in want.containers.iter().filter(|c| c.kind == Kind::Node) {
         let Some(running) = engine.running(&c.name).await? else {

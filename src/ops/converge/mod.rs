@@ -16,7 +16,7 @@ pub mod report;
 mod tls_switch;
 
 pub use config::{config_plan, converge_config, restart_params, ConfigPlan, Converged};
-pub use prepare::{desired_for, prepare, Prepared};
+pub use prepare::{desired_for, desired_now, prepare, Prepared};
 
 use crate::cli::UpArgs;
 use crate::monitoring::api::Quieted;

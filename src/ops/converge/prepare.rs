@@ -51,6 +51,26 @@ pub async fn prepare(spec: &Spec, engine: &Engine, p: &Progress, build: bool) ->
     })
 }
 
+/// The wanted containers of `spec` with `secrets`, for putting files into the running cluster:
+/// its images as they are (resolved, never built) and its certificates (issued where missing or
+/// stale, all of them with `reissue_all`). Returns the stems it issued too. What `certs rotate`,
+/// a CA rotation's phases and `passwords rotate` put in place.
+pub async fn desired_now(
+    spec: &Spec,
+    engine: &Engine,
+    secrets: &Secrets,
+    reissue_all: bool,
+    p: &Progress,
+) -> Result<(Desired, Vec<String>)> {
+    let images = image::resolve(spec, engine, p, false).await?;
+    let (tls, issued) = if reissue_all || spec.backup.enabled || spec.tls.enabled {
+        crate::tls::ensure_all(spec, reissue_all)?
+    } else {
+        Default::default()
+    };
+    Ok((desired_for(spec, &images, secrets, &tls)?, issued))
+}
+
 /// The wanted Docker objects for `spec` with these images and secrets (rendered configs included).
 pub fn desired_for(
     spec: &Spec,
